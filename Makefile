@@ -1,0 +1,46 @@
+# hashlearn: every entry point creates .venv and installs what it needs on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.hashlearn-installed
+# The data directory: $HASHLEARN_DATA when set, else ../shared/data beside the checkout when present.
+HASHLEARN_DATA ?= $(wildcard $(abspath ../shared/data))
+export HASHLEARN_DATA
+OUT ?= results/tutorial
+
+.PHONY: run test lint format bench clean help
+
+help:
+	@echo "make run    install, then run the learning-to-hash tutorial (CIFAR-10 GIST, or digits offline)"
+	@echo "make test   install, then run the test suite"
+	@echo "make lint   ruff (lint + format check) and mypy"
+	@echo "make bench  speed benchmarks (results: docs/benchmarks.md)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/hashlearn tutorial --dataset auto --out $(OUT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,21 @@
+"""hashlearn: learning to hash.
+
+Turn vectors into short binary codes whose Hamming distances preserve similarity,
+and search those codes fast. The package is laid out along the data flow
+``features -> hasher -> codes -> index -> results -> metrics -> report``:
+
+* :mod:`hashlearn.codes`: the code format (packed uint8, bit j least-significant first);
+* :mod:`hashlearn.hashers`: scikit-learn estimators that learn hash functions;
+* :mod:`hashlearn.index`: structures that store codes and answer queries;
+* :mod:`hashlearn.evaluation`: retrieval metrics, exactly defined;
+* :mod:`hashlearn.datasets` and :mod:`hashlearn.features`: real data and GIST features;
+* :mod:`hashlearn.experiments` and :mod:`hashlearn.report`: protocols, records, plots.
+
+``import hashlearn`` never imports optional heavy dependencies (torch, faiss, dask).
+"""
+
+from hashlearn.persistence import load, save
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "load", "save"]

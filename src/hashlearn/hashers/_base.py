@@ -1,0 +1,157 @@
+"""The outline every hasher shares: validate -> project -> quantise.
+
+A hasher is a scikit-learn estimator. ``fit(X, y=None)`` learns attributes ending in
+``_`` and returns ``self``; ``project(X)`` gives real-valued projections of shape
+``(n, n_bits)``; ``encode(X)`` quantises them (``projection >= 0 -> 1``) into packed codes
+(:mod:`hashlearn.codes`); ``transform(X)`` returns the same bits unpacked as 0/1, so a
+hasher fits in a :class:`~sklearn.pipeline.Pipeline`.
+"""
+
+from __future__ import annotations
+
+import numbers
+from abc import abstractmethod
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from hashlearn import codes as codes_module
+from hashlearn._validation import check_features, check_n_bits, check_random_state
+from hashlearn.persistence import save as _save
+
+__all__ = ["BaseHasher", "LinearHasherMixin"]
+
+_JSON_SCALARS = (str, bool, int, float, type(None))
+
+
+class BaseHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Base class of all hashers (not to be used directly).
+
+    Subclasses implement ``_fit(X, y, rng)`` and ``_project(X)``; this class does the
+    validation, the quantisation, the packing and the persistence.
+    """
+
+    _persistence_kind = "hasher"
+    n_bits: int
+    random_state: Any
+
+    # -- the public API -------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None, **fit_params: Any) -> BaseHasher:
+        """Learn the hash functions from ``X`` (and labels ``y`` for supervised hashers).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training vectors; must be finite.
+        y : array-like, optional
+            Labels, for supervised hashers; ignored by unsupervised ones.
+
+        Returns
+        -------
+        self
+        """
+        check_n_bits(self.n_bits)
+        X = check_features(X, name="X", min_samples=self._min_samples())
+        self.n_features_in_ = X.shape[1]
+        rng = check_random_state(getattr(self, "random_state", None))
+        self._fit(X, y, rng, **fit_params)
+        return self
+
+    def project(self, X: Any) -> np.ndarray:
+        """Real-valued projections of ``X``, one column per bit: ``float (n, n_bits)``.
+
+        Bit ``j`` of a code is 1 exactly where column ``j`` is ``>= 0``.
+        """
+        check_is_fitted(self, "n_features_in_")
+        X = check_features(X, name="X", n_features=self.n_features_in_)
+        return self._project(X)
+
+    def encode(self, X: Any) -> np.ndarray:
+        """Packed binary codes of ``X``: ``uint8 (n, ceil(n_bits / 8))``, bit j LSB-first."""
+        return codes_module.binarize(self.project(X))
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Bits of ``X`` as 0/1: ``uint8 (n, n_bits)`` (the unpacked form of :meth:`encode`)."""
+        return codes_module.signs_to_bits(self.project(X))
+
+    def save(self, path: Any) -> Any:
+        """Save the fitted hasher (hashlearn file format, no pickle); returns the path."""
+        check_is_fitted(self, "n_features_in_")
+        return _save(self, path)
+
+    # -- what subclasses provide -----------------------------------------------------
+    def _min_samples(self) -> int:
+        return 1
+
+    @abstractmethod
+    def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
+        """Learn the fitted attributes from validated ``X``."""
+
+    @abstractmethod
+    def _project(self, X: np.ndarray) -> np.ndarray:
+        """Projections of validated ``X`` (same feature count as at fit)."""
+
+    # -- persistence (see hashlearn.persistence) --------------------------------------
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
+        params = {}
+        for name, value in self.get_params(deep=False).items():
+            if name == "random_state" and not isinstance(value, _JSON_SCALARS):
+                value = None  # a Generator has been consumed; the fitted state is what counts
+            if not isinstance(value, _JSON_SCALARS | tuple | list):
+                raise TypeError(
+                    f"cannot save {type(self).__name__}: parameter {name}={value!r} is not a "
+                    "plain value (numbers, strings, lists)"
+                )
+            params[name] = list(value) if isinstance(value, tuple) else value
+        attributes: dict[str, Any] = {}
+        arrays: dict[str, np.ndarray] = {}
+        for name, value in vars(self).items():
+            if not name.endswith("_") or name.startswith("_"):
+                continue
+            if isinstance(value, np.ndarray):
+                arrays[name] = value
+            elif isinstance(value, numbers.Number | str | bool) or value is None:
+                attributes[name] = value.item() if isinstance(value, np.generic) else value
+            else:
+                self._save_extra_attribute(name, value, attributes, arrays)
+        return params, attributes, arrays
+
+    def _save_extra_attribute(
+        self, name: str, value: Any, attributes: dict[str, Any], arrays: dict[str, np.ndarray]
+    ) -> None:
+        raise TypeError(
+            f"cannot save {type(self).__name__}: fitted attribute {name} of type "
+            f"{type(value).__name__} has no portable representation"
+        )
+
+    @classmethod
+    def _from_state(
+        cls, params: dict[str, Any], attributes: dict[str, Any], arrays: dict[str, np.ndarray]
+    ) -> BaseHasher:
+        hasher = cls(**params)
+        for name, value in attributes.items():
+            setattr(hasher, name, value)
+        for name, value in arrays.items():
+            setattr(hasher, name, value)
+        return hasher
+
+
+class LinearHasherMixin:
+    """Hashers whose projection is affine: ``project(X) = X @ components_.T + intercept_``.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_bits, n_features)
+        One hyperplane normal per bit.
+    intercept_ : ndarray of shape (n_bits,)
+        One offset per bit.
+    """
+
+    components_: np.ndarray
+    intercept_: np.ndarray
+
+    def _project(self, X: np.ndarray) -> np.ndarray:
+        components = self.components_.astype(X.dtype, copy=False)
+        return X @ components.T + self.intercept_.astype(X.dtype, copy=False)
