@@ -75,6 +75,7 @@ def check_features(
     n_features: int | None = None,
     dtype: type = np.float64,
     min_samples: int = 1,
+    owner: str = "the model",
 ) -> np.ndarray:
     """Validate a 2-D float feature matrix and return it as a C-contiguous array.
 
@@ -89,6 +90,8 @@ def check_features(
         The floating dtype to convert to; float32 input is kept as float32.
     min_samples : int, default 1
         The smallest number of rows accepted.
+    owner : str
+        What was fitted (a class name), for the feature-count message.
     """
     if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
         raise TypeError(f"{name} must be a dense array; sparse input is not supported here")
@@ -104,22 +107,24 @@ def check_features(
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
         raise TypeError(f"{name} must hold numbers, got dtype {array.dtype}")
     if np.iscomplexobj(array):
-        raise TypeError(f"{name} must be real-valued, got complex dtype {array.dtype}")
+        raise ValueError(f"{name} must be real-valued. Complex data not supported")
     if array.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D of shape (n_samples, n_features), got {array.ndim}-D "
-            f"shape {array.shape}; reshape a single sample with X.reshape(1, -1)"
+            f"shape {array.shape}. Reshape your data, e.g. X.reshape(1, -1) for one sample"
         )
     if array.shape[0] < min_samples:
         raise ValueError(
-            f"{name} must have at least {min_samples} sample(s), got shape {array.shape}"
+            f"{name} must have at least {min_samples} sample(s), got n_samples={array.shape[0]}"
         )
     if array.shape[1] == 0:
-        raise ValueError(f"{name} must have at least one feature, got shape {array.shape}")
+        raise ValueError(
+            f"{name} has 0 feature(s) (shape={array.shape}) while a minimum of 1 is required."
+        )
     if n_features is not None and array.shape[1] != n_features:
         raise ValueError(
-            f"{name} has {array.shape[1]} features, but the model was fitted with "
-            f"{n_features} features"
+            f"{name} has {array.shape[1]} features, but {owner} is expecting "
+            f"{n_features} features as input (the number seen at fit)"
         )
     out_dtype = array.dtype if array.dtype in (np.float32, np.float64) else dtype
     array = np.ascontiguousarray(array, dtype=out_dtype)

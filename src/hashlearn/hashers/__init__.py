@@ -1,5 +1,20 @@
-"""Hashers: scikit-learn estimators that learn ``X -> binary codes``."""
+"""Hashers: scikit-learn estimators that learn ``X -> binary codes``.
+
+Every hasher has ``fit(X, y=None)``, ``project(X)`` (real values, one column per bit),
+``encode(X)`` (packed codes, see :mod:`hashlearn.codes`) and ``transform(X)`` (0/1 bits).
+"""
 
 from hashlearn.hashers._base import BaseHasher, LinearHasherMixin
+from hashlearn.hashers.grh import GRH, GraphRegularisedHashing, label_affinity, normalise_affinity
+from hashlearn.hashers.lsh import LSH, SignRandomProjection
 
-__all__ = ["BaseHasher", "LinearHasherMixin"]
+__all__ = [
+    "GRH",
+    "LSH",
+    "BaseHasher",
+    "GraphRegularisedHashing",
+    "LinearHasherMixin",
+    "SignRandomProjection",
+    "label_affinity",
+    "normalise_affinity",
+]

@@ -65,7 +65,9 @@ class BaseHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         Bit ``j`` of a code is 1 exactly where column ``j`` is ``>= 0``.
         """
         check_is_fitted(self, "n_features_in_")
-        X = check_features(X, name="X", n_features=self.n_features_in_)
+        X = check_features(
+            X, name="X", n_features=self.n_features_in_, owner=type(self).__name__
+        )
         return self._project(X)
 
     def encode(self, X: Any) -> np.ndarray:
@@ -80,6 +82,13 @@ class BaseHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         """Save the fitted hasher (hashlearn file format, no pickle); returns the path."""
         check_is_fitted(self, "n_features_in_")
         return _save(self, path)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        # Codes are bits whatever the input dtype.
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = []
+        return tags
 
     # -- what subclasses provide -----------------------------------------------------
     def _min_samples(self) -> int:
@@ -99,7 +108,7 @@ class BaseHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         for name, value in self.get_params(deep=False).items():
             if name == "random_state" and not isinstance(value, _JSON_SCALARS):
                 value = None  # a Generator has been consumed; the fitted state is what counts
-            if not isinstance(value, _JSON_SCALARS | tuple | list):
+            if not isinstance(value, (*_JSON_SCALARS, tuple, list)):
                 raise TypeError(
                     f"cannot save {type(self).__name__}: parameter {name}={value!r} is not a "
                     "plain value (numbers, strings, lists)"

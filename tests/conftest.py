@@ -1,0 +1,44 @@
+"""Shared fixtures: the real data directory, when present, and small synthetic data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _real_data_dir() -> Path | None:
+    candidates = [os.environ.get("HASHLEARN_DATA"), str(REPO_ROOT.parent / "shared" / "data")]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    """The real data directory (``HASHLEARN_DATA`` or ``../shared/data``); skip when absent."""
+    path = _real_data_dir()
+    if path is None:
+        pytest.skip("real data directory not found (set HASHLEARN_DATA)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never download."""
+    monkeypatch.setenv("HASHLEARN_OFFLINE", "1")
+
+
+@pytest.fixture
+def blobs() -> tuple[np.ndarray, np.ndarray]:
+    """Four well-separated classes of 50 points in 16-d, L2-normalised and centred."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), 50)
+    X = rng.normal(size=(200, 16)) + 4.0 * np.eye(16)[y]
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    return X - X.mean(axis=0), y
