@@ -1,0 +1,386 @@
+"""What every binary index shares: the search contract, validation, storage, persistence.
+
+The search contract
+-------------------
+``index.add(codes)`` appends packed codes (:mod:`hashlearn.codes`); item ids are
+``0 .. ntotal - 1`` in insertion order, and successive calls append.
+
+``index.search(query_codes, k) -> (distances, indices)`` returns two ``(n_queries, k)``
+arrays, ``int32`` Hamming distances and ``int64`` database ids. A row holds fewer than
+``k`` real results only when the index holds fewer than ``k`` items (or, for approximate
+indexes, finds fewer); the missing entries are ``-1`` in *both* arrays.
+
+``index.range_search(query_codes, radius) -> (lims, distances, indices)`` returns every
+item within Hamming distance ``radius`` in CSR layout: query ``i``'s results are
+``distances[lims[i]:lims[i + 1]]`` and ``indices[lims[i]:lims[i + 1]]``; ``lims`` is
+``int64`` of shape ``(n_queries + 1,)``.
+
+**Tie rule.** Every result list is sorted by ``(distance, database id)``: equal distances
+are broken by the smaller database id, always, including at the ``k``-th position of
+``search`` (the ``k`` results are the ``k`` smallest pairs ``(distance, id)``).
+
+An empty index is legal: ``search`` returns rows of ``-1`` and ``range_search`` empty
+lists.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hashlearn.codes import check_codes, n_bytes
+from hashlearn.persistence import nest_state, unnest_state
+from hashlearn.persistence import save as _save
+
+__all__ = ["BinaryIndex", "check_k", "check_radius", "pad_results"]
+
+
+def check_k(k: Any) -> int:
+    """Return ``k`` as an int after checking it is an integer ``>= 1``."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k must be an int >= 1 (the number of neighbours), got {k!r}")
+    if k < 1:
+        raise ValueError(f"k must be >= 1 (the number of neighbours), got {int(k)}")
+    return int(k)
+
+
+def check_radius(radius: Any, n_bits: int) -> int:
+    """Return ``radius`` as an int in ``[0, n_bits]``.
+
+    Negative radii are refused; radii above ``n_bits`` mean "everything" and are clipped
+    to ``n_bits``.
+    """
+    if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)):
+        raise TypeError(f"radius must be an int >= 0 (a Hamming distance), got {radius!r}")
+    if radius < 0:
+        raise ValueError(f"radius must be >= 0 (a Hamming distance), got {int(radius)}")
+    return min(int(radius), n_bits)
+
+
+def pad_results(
+    distances: np.ndarray, indices: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pad ``(n, m)`` result arrays with ``-1`` columns to ``(n, k)`` (``m <= k``).
+
+    Returns ``int32`` distances and ``int64`` indices.
+    """
+    n, m = indices.shape
+    if m == k:
+        return distances.astype(np.int32, copy=False), indices.astype(np.int64, copy=False)
+    out_d = np.full((n, k), -1, dtype=np.int32)
+    out_i = np.full((n, k), -1, dtype=np.int64)
+    out_d[:, :m] = distances
+    out_i[:, :m] = indices
+    return out_d, out_i
+
+
+class _CodeStore:
+    """Growable ``(n, width)`` uint8 buffer: appends are amortised O(appended rows)."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.size = 0
+        self._buffer = np.zeros((0, width), dtype=np.uint8)
+
+    def append(self, rows: np.ndarray) -> None:
+        needed = self.size + rows.shape[0]
+        if needed > self._buffer.shape[0]:
+            capacity = max(needed, 2 * self._buffer.shape[0], 1024)
+            grown = np.zeros((capacity, self.width), dtype=np.uint8)
+            grown[: self.size] = self._buffer[: self.size]
+            self._buffer = grown
+        self._buffer[self.size : needed, : rows.shape[1]] = rows
+        self.size = needed
+
+    def view(self) -> np.ndarray:
+        """The stored rows (a C-contiguous view; do not write to it)."""
+        return self._buffer[: self.size]
+
+    def clear(self) -> None:
+        self.size = 0
+        self._buffer = np.zeros((0, self.width), dtype=np.uint8)
+
+
+class BinaryIndex(ABC):
+    """Base class of hashlearn's binary-code indexes (not to be used directly).
+
+    Subclasses implement ``_add``, ``_search``, ``_range_search`` and ``_reset`` on
+    validated input; this class validates, pads, and saves. See the module docstring
+    for the search contract and the ``(distance, id)`` tie rule.
+
+    Parameters
+    ----------
+    n_bits : int
+        Code length in bits, in ``[1, 4096]`` (subclasses may narrow it).
+    hasher : hasher, optional
+        The fitted (or to-be-fitted) hasher that produced the codes. When set,
+        :meth:`add_vectors` and :meth:`search_vectors` encode with it, and :meth:`save`
+        stores it beside the index.
+    """
+
+    _persistence_kind = "index"
+    _max_bits = 4096
+
+    def __init__(self, n_bits: int, *, hasher: Any = None) -> None:
+        from hashlearn._validation import check_n_bits
+
+        self._n_bits = check_n_bits(n_bits, max_bits=self._max_bits)
+        self._n_bytes = n_bytes(self._n_bits)
+        self._store = _CodeStore(self._storage_width())
+        self.hasher = hasher
+
+    # -- properties -------------------------------------------------------------------
+    @property
+    def n_bits(self) -> int:
+        """Code length in bits."""
+        return self._n_bits
+
+    @property
+    def ntotal(self) -> int:
+        """Number of codes stored."""
+        return self._store.size
+
+    def __len__(self) -> int:
+        return self.ntotal
+
+    @property
+    def codes(self) -> np.ndarray:
+        """The stored codes, ``uint8 (ntotal, ceil(n_bits / 8))``, a read-only view."""
+        view = self._store.view()[:, : self._n_bytes]
+        view = view.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def hasher(self) -> Any:
+        """The hasher used by :meth:`add_vectors` / :meth:`search_vectors` (or None)."""
+        return self._hasher
+
+    @hasher.setter
+    def hasher(self, hasher: Any) -> None:
+        if hasher is not None:
+            if not callable(getattr(hasher, "encode", None)):
+                raise TypeError(
+                    f"hasher must have an encode(X) method returning packed codes, "
+                    f"got {type(hasher).__name__}"
+                )
+            hasher_bits = getattr(hasher, "n_bits", None)
+            if isinstance(hasher_bits, (int, np.integer)) and hasher_bits != self._n_bits:
+                raise ValueError(
+                    f"hasher produces codes of n_bits={hasher_bits} but this index holds "
+                    f"n_bits={self._n_bits}; they must match"
+                )
+        self._hasher = hasher
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n_bits={self._n_bits}, ntotal={self.ntotal})"
+
+    # -- the public contract ------------------------------------------------------------
+    def add(self, codes: Any) -> BinaryIndex:
+        """Append packed codes; their ids continue from :attr:`ntotal`.
+
+        Parameters
+        ----------
+        codes : ndarray of uint8, shape (n, ceil(n_bits / 8))
+            Packed codes (see :mod:`hashlearn.codes`); ``n = 0`` is allowed.
+
+        Returns
+        -------
+        self
+        """
+        array = self._check_codes(codes, "codes")
+        if array.shape[0]:
+            first_id = self.ntotal
+            self._store.append(array)
+            self._add(array, first_id)
+        return self
+
+    def search(self, query_codes: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest codes of each query by Hamming distance.
+
+        Parameters
+        ----------
+        query_codes : ndarray of uint8, shape (n_queries, ceil(n_bits / 8))
+        k : int
+            Number of neighbours, ``>= 1``.
+
+        Returns
+        -------
+        distances : ndarray of int32, shape (n_queries, k)
+        indices : ndarray of int64, shape (n_queries, k)
+            Sorted by ``(distance, database id)``; padded with ``-1`` (in both arrays)
+            when fewer than ``k`` results exist.
+        """
+        queries = self._check_codes(query_codes, "query_codes")
+        k = check_k(k)
+        if self.ntotal == 0 or queries.shape[0] == 0:
+            self._empty_search_stats(queries.shape[0])
+            empty = np.empty((queries.shape[0], 0), dtype=np.int64)
+            return pad_results(empty.astype(np.int32), empty, k)
+        distances, indices = self._search(queries, k)
+        return pad_results(distances, indices, k)
+
+    def range_search(
+        self, query_codes: Any, radius: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every stored code within Hamming distance ``radius`` of each query.
+
+        Parameters
+        ----------
+        query_codes : ndarray of uint8, shape (n_queries, ceil(n_bits / 8))
+        radius : int
+            Largest Hamming distance returned, ``>= 0`` (values above ``n_bits`` act
+            as ``n_bits``).
+
+        Returns
+        -------
+        lims : ndarray of int64, shape (n_queries + 1,)
+        distances : ndarray of int32, shape (lims[-1],)
+        indices : ndarray of int64, shape (lims[-1],)
+            Query ``i``'s results are ``[lims[i]:lims[i + 1]]``, sorted by
+            ``(distance, database id)``.
+        """
+        queries = self._check_codes(query_codes, "query_codes")
+        radius = check_radius(radius, self._n_bits)
+        if self.ntotal == 0 or queries.shape[0] == 0:
+            self._empty_search_stats(queries.shape[0])
+            return (
+                np.zeros(queries.shape[0] + 1, dtype=np.int64),
+                np.empty(0, dtype=np.int32),
+                np.empty(0, dtype=np.int64),
+            )
+        return self._range_search(queries, radius)
+
+    def reset(self) -> BinaryIndex:
+        """Remove every stored code (the hasher is kept); returns ``self``."""
+        self._store.clear()
+        self._reset()
+        return self
+
+    # -- with the hasher -----------------------------------------------------------------
+    def _require_hasher(self, method: str) -> Any:
+        if self._hasher is None:
+            raise ValueError(
+                f"{method} needs a hasher: pass hasher=... to {type(self).__name__}() or set "
+                "index.hasher, or encode the vectors yourself and call the code-based method"
+            )
+        return self._hasher
+
+    def add_vectors(self, X: Any) -> BinaryIndex:
+        """Encode ``X`` with :attr:`hasher` and :meth:`add` the codes; returns ``self``."""
+        return self.add(self._require_hasher("add_vectors").encode(X))
+
+    def search_vectors(self, X: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Encode ``X`` with :attr:`hasher`, then :meth:`search` the codes."""
+        return self.search(self._require_hasher("search_vectors").encode(X), k)
+
+    def range_search_vectors(
+        self, X: Any, radius: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Encode ``X`` with :attr:`hasher`, then :meth:`range_search` the codes."""
+        return self.range_search(self._require_hasher("range_search_vectors").encode(X), radius)
+
+    # -- validation ------------------------------------------------------------------------
+    def _check_codes(self, codes: Any, name: str) -> np.ndarray:
+        array = np.asarray(codes)
+        if array.dtype == np.uint8 and array.ndim == 2 and array.shape[1] != self._n_bytes:
+            what = "queries" if name.startswith("query") else "codes"
+            raise ValueError(
+                f"{name} has {array.shape[1]} bytes per code, but this "
+                f"{type(self).__name__} holds codes of n_bits={self._n_bits} "
+                f"({self._n_bytes} bytes per code); {what} of the wrong width cannot be "
+                "compared"
+            )
+        return check_codes(array, self._n_bits, name=name)
+
+    # -- persistence ------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save the index (and its hasher, when set) without pickle; returns the path.
+
+        Reload with :func:`hashlearn.load`.
+        """
+        return _save(self, path)
+
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
+        params: dict[str, Any] = {"n_bits": self._n_bits}
+        attributes: dict[str, Any] = {"ntotal": self.ntotal, "hasher": None}
+        arrays: dict[str, np.ndarray] = {"codes": np.ascontiguousarray(self.codes)}
+        if self._hasher is not None:
+            if not callable(getattr(self._hasher, "_get_state", None)):
+                raise TypeError(
+                    f"cannot save {type(self).__name__}: its hasher "
+                    f"{type(self._hasher).__name__} cannot be saved by hashlearn; set "
+                    "index.hasher = None to save the codes alone"
+                )
+            meta, hasher_arrays = nest_state("hasher", self._hasher)
+            attributes["hasher"] = meta
+            arrays.update(hasher_arrays)
+        self._extra_state(attributes, arrays)
+        return params, attributes, arrays
+
+    @classmethod
+    def _from_state(
+        cls, params: dict[str, Any], attributes: dict[str, Any], arrays: dict[str, np.ndarray]
+    ) -> BinaryIndex:
+        index = cls(**params)
+        stored = arrays.get("codes")
+        if stored is None:
+            raise ValueError(f"corrupt {cls.__name__} file: the 'codes' array is missing")
+        try:
+            stored = check_codes(stored, index.n_bits, name="stored codes")
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"corrupt {cls.__name__} file: {exc}") from exc
+        if stored.shape[0] != attributes.get("ntotal", stored.shape[0]):
+            raise ValueError(
+                f"corrupt {cls.__name__} file: ntotal={attributes.get('ntotal')} but "
+                f"{stored.shape[0]} codes are stored"
+            )
+        if attributes.get("hasher"):
+            index.hasher = unnest_state("hasher", attributes["hasher"], arrays)
+        index._restore(stored, attributes, arrays)
+        return index
+
+    def _extra_state(  # noqa: B027 (optional hook)
+        self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]
+    ) -> None:
+        """Add subclass state to what :meth:`save` writes (default: nothing)."""
+
+    def _restore(
+        self, codes: np.ndarray, attributes: dict[str, Any], arrays: dict[str, np.ndarray]
+    ) -> None:
+        """Rebuild the index from saved state (default: add the codes again)."""
+        if codes.shape[0]:
+            self._store.append(codes)
+            self._add(codes, 0)
+
+    # -- what subclasses provide -----------------------------------------------------------
+    def _storage_width(self) -> int:
+        """Bytes per stored row (``>= ceil(n_bits / 8)``; extra bytes stay zero)."""
+        return self._n_bytes
+
+    def _empty_search_stats(self, n_queries: int) -> None:  # noqa: B027 (optional hook)
+        """Record statistics for a search that had nothing to do (default: nothing)."""
+
+    @abstractmethod
+    def _add(self, codes: np.ndarray, first_id: int) -> None:
+        """Update subclass structures after validated, non-empty ``codes`` were stored.
+
+        ``codes`` received ids ``first_id .. first_id + len(codes) - 1``.
+        """
+
+    @abstractmethod
+    def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """k-NN on validated non-empty input; may return fewer than k columns."""
+
+    @abstractmethod
+    def _range_search(
+        self, queries: np.ndarray, radius: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Range search on validated non-empty input, ``0 <= radius <= n_bits``."""
+
+    def _reset(self) -> None:  # noqa: B027 (optional hook)
+        """Clear subclass structures (the code store is already cleared)."""

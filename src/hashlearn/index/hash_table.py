@@ -1,0 +1,778 @@
+"""A hash table keyed by the whole code, with exact Hamming-radius multi-probe.
+
+Structure
+---------
+Each stored code of ``n_bits <= 64`` bits is mapped to its integer key
+(:func:`hashlearn.codes.bucket_keys`). Buckets are kept CSR-style in three sorted arrays,
+not in a dict of lists:
+
+* ``bucket_keys_``: the distinct keys, ascending, ``uint64 (n_buckets,)``;
+* ``bucket_offsets_``: ``int64 (n_buckets + 1,)``; bucket ``b`` holds the ids
+  ``bucket_ids_[bucket_offsets_[b]:bucket_offsets_[b + 1]]``;
+* ``bucket_ids_``: the stored ids sorted by ``(key, id)``, ``int64 (ntotal,)``.
+
+Probing
+-------
+The items within Hamming distance ``r`` of a query are exactly the members of the buckets
+whose key ``K`` satisfies ``popcount(K XOR q) <= r``. Two equivalent ways find them:
+
+* **masks**: XOR the query key with every mask of ``d`` set bits, ``d = 0 .. r``
+  (``sum_d C(n_bits, d)`` masks, enumerated once per ``(n_bits, d)`` and cached), and
+  look all of them up at once with :func:`numpy.searchsorted` in ``bucket_keys_``;
+* **scan**: compute ``popcount(K XOR q)`` for every non-empty bucket.
+
+The index uses the masks while their number is at most the number of non-empty buckets
+and scans the buckets otherwise: the results are identical, the scan is simply cheaper
+once the Hamming ball holds more keys than the table has buckets.
+
+Both ways are vectorised over a block of queries and all their masks or buckets; the
+pure kernels (:func:`flip_masks`, :func:`probe_by_masks`, :func:`scan_buckets`,
+:func:`gather_buckets`) are tested against brute force.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from typing import Any
+
+import numpy as np
+
+from hashlearn._validation import check_int
+from hashlearn.codes import _popcount_bytes, bucket_keys, keys_to_codes
+from hashlearn.index._base import BinaryIndex
+from hashlearn.persistence import register
+
+__all__ = [
+    "BucketInfo",
+    "BucketStatistics",
+    "HashTableIndex",
+    "ProbeStatistics",
+    "flip_masks",
+    "gather_buckets",
+    "n_masks",
+    "probe_by_masks",
+    "scan_buckets",
+]
+
+# Probe keys (queries x masks) looked up per block, and query x bucket distances per
+# block of a bucket scan: both keep scratch memory to a few tens of MiB.
+_PROBE_BLOCK = 2**20
+_SCAN_BLOCK = 2**21
+
+
+# -- kernels -------------------------------------------------------------------------------
+@cache
+def flip_masks(n_bits: int, distance: int) -> np.ndarray:
+    """Every ``uint64`` mask with exactly ``distance`` of its low ``n_bits`` bits set.
+
+    There are ``C(n_bits, distance)`` of them, in colexicographic order (by highest set
+    bit, then recursively). Built without a Python loop per mask: the masks of
+    ``distance`` bits whose highest bit is ``b`` are the masks of ``distance - 1`` bits
+    below ``b`` (a prefix of that list, of length ``C(b, distance - 1)``) with bit ``b``
+    added. Cached per ``(n_bits, distance)``; the returned array is read-only.
+
+    Examples
+    --------
+    >>> flip_masks(4, 2)
+    array([ 3,  5,  6,  9, 10, 12], dtype=uint64)
+    """
+    if not 0 <= distance <= n_bits <= 64:
+        raise ValueError(f"need 0 <= distance <= n_bits <= 64, got {distance=}, {n_bits=}")
+    if distance == 0:
+        masks = np.zeros(1, dtype=np.uint64)
+    else:
+        shorter = flip_masks(n_bits, distance - 1)
+        masks = np.concatenate(
+            [
+                shorter[: math.comb(bit, distance - 1)] | np.uint64(1 << bit)
+                for bit in range(distance - 1, n_bits)
+            ]
+        )
+    masks.flags.writeable = False
+    return masks
+
+
+@lru_cache(maxsize=256)
+def _masks_up_to(n_bits: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """All masks of ``0 .. radius`` set bits (by distance), and the distance of each."""
+    masks = np.concatenate([flip_masks(n_bits, d) for d in range(radius + 1)])
+    distances = np.repeat(
+        np.arange(radius + 1, dtype=np.int32), [math.comb(n_bits, d) for d in range(radius + 1)]
+    )
+    masks.flags.writeable = False
+    distances.flags.writeable = False
+    return masks, distances
+
+
+def n_masks(n_bits: int, radius: int) -> int:
+    """Number of keys in a Hamming ball: ``sum_{d=0}^{radius} C(n_bits, d)``."""
+    return sum(math.comb(n_bits, d) for d in range(min(radius, n_bits) + 1))
+
+
+def probe_by_masks(
+    sorted_keys: np.ndarray, query_keys: np.ndarray, masks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Look up ``query_keys[i] XOR masks[j]`` for every ``(i, j)`` in ``sorted_keys``.
+
+    Parameters
+    ----------
+    sorted_keys : ndarray of uint64, shape (n_buckets,)
+        Distinct keys in ascending order (``n_buckets >= 1``).
+    query_keys : ndarray of uint64, shape (n_queries,)
+    masks : ndarray of uint64, shape (n_masks,)
+
+    Returns
+    -------
+    query_index, mask_index, bucket_index : ndarray of int64
+        One entry per probe key found: ``sorted_keys[bucket_index] ==
+        query_keys[query_index] ^ masks[mask_index]``, in row-major ``(query, mask)``
+        order.
+
+    Examples
+    --------
+    >>> keys = np.array([0, 3, 8], dtype=np.uint64)
+    >>> probe_by_masks(keys, np.array([1], dtype=np.uint64), flip_masks(4, 1))  # 1^1, 1^2
+    (array([0, 0]), array([0, 1]), array([0, 1]))
+    """
+    probes = (query_keys[:, None] ^ masks[None, :]).ravel()
+    positions = np.searchsorted(sorted_keys, probes)
+    np.minimum(positions, sorted_keys.shape[0] - 1, out=positions)
+    found = np.flatnonzero(sorted_keys[positions] == probes)
+    query_index, mask_index = np.divmod(found, masks.shape[0])
+    return query_index, mask_index, positions[found].astype(np.int64, copy=False)
+
+
+def scan_buckets(
+    bucket_keys: np.ndarray, query_keys: np.ndarray, radius: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every ``(query, bucket)`` with ``popcount(query_key XOR bucket_key) <= radius``.
+
+    Returns
+    -------
+    query_index, bucket_index : ndarray of int64
+        In row-major ``(query, bucket)`` order.
+    distances : ndarray of int32
+        ``popcount(query_keys[query_index] ^ bucket_keys[bucket_index])``.
+
+    Examples
+    --------
+    >>> keys = np.array([0, 3, 8], dtype=np.uint64)
+    >>> scan_buckets(keys, np.array([1], dtype=np.uint64), 1)
+    (array([0, 0]), array([0, 1]), array([1, 1], dtype=int32))
+    """
+    distances = _popcount_bytes(query_keys[:, None] ^ bucket_keys[None, :])
+    query_index, bucket_index = np.nonzero(distances <= radius)
+    return (
+        query_index.astype(np.int64, copy=False),
+        bucket_index.astype(np.int64, copy=False),
+        distances[query_index, bucket_index].astype(np.int32),
+    )
+
+
+def gather_buckets(offsets: np.ndarray, buckets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the members of ``buckets`` in a CSR layout, without a Python loop.
+
+    Parameters
+    ----------
+    offsets : ndarray of int64, shape (n_buckets + 1,)
+        Bucket ``b`` occupies ``[offsets[b], offsets[b + 1])``.
+    buckets : ndarray of int, shape (m,)
+
+    Returns
+    -------
+    positions : ndarray of int64
+        The concatenation of ``range(offsets[b], offsets[b + 1])`` for ``b`` in
+        ``buckets``, in that order.
+    owner : ndarray of int64
+        For each position, the index into ``buckets`` it came from.
+
+    Examples
+    --------
+    >>> gather_buckets(np.array([0, 2, 3, 6]), np.array([2, 0]))
+    (array([3, 4, 5, 0, 1]), array([0, 0, 0, 1, 1]))
+    """
+    starts = offsets[buckets]
+    sizes = offsets[buckets + 1] - starts
+    owner = np.repeat(np.arange(buckets.shape[0], dtype=np.int64), sizes)
+    # Position p of the output belongs to bucket owner[p] and sits
+    # p - (output start of that bucket) places into it.
+    shift = starts - (np.cumsum(sizes) - sizes)
+    positions = np.arange(int(sizes.sum()), dtype=np.int64) + np.repeat(shift, sizes)
+    return positions, owner
+
+
+# -- statistics records ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProbeStatistics:
+    """Per-query work done by the last :meth:`HashTableIndex.probe` or ``search`` call.
+
+    Attributes
+    ----------
+    radius : ndarray of int32, shape (n_queries,)
+        The Hamming radius probed (for ``search``: the radius at which the ``k``-th
+        neighbour was found).
+    buckets_probed : ndarray of int64, shape (n_queries,)
+        Keys looked up (masks strategy) plus buckets compared (scan strategy).
+    buckets_hit : ndarray of int64, shape (n_queries,)
+        Non-empty buckets whose members were read.
+    candidates : ndarray of int64, shape (n_queries,)
+        Items read from those buckets (for ``search`` this can exceed ``k``: a whole
+        radius is read before the first ``k`` are kept).
+    scanned : ndarray of bool, shape (n_queries,)
+        Whether the bucket scan was used instead of enumerating masks.
+    """
+
+    radius: np.ndarray
+    buckets_probed: np.ndarray
+    buckets_hit: np.ndarray
+    candidates: np.ndarray
+    scanned: np.ndarray
+
+    @property
+    def n_queries(self) -> int:
+        """Number of queries described."""
+        return int(self.radius.shape[0])
+
+    def summary(self) -> dict[str, float]:
+        """Means over the queries (plain floats, for records)."""
+        if self.n_queries == 0:
+            names = ("radius", "buckets_probed", "buckets_hit", "candidates", "scanned")
+            return dict.fromkeys(names, 0.0)
+        return {
+            "radius": float(self.radius.mean()),
+            "buckets_probed": float(self.buckets_probed.mean()),
+            "buckets_hit": float(self.buckets_hit.mean()),
+            "candidates": float(self.candidates.mean()),
+            "scanned": float(self.scanned.mean()),
+        }
+
+
+@dataclass(frozen=True)
+class BucketInfo:
+    """One bucket of a :class:`HashTableIndex` (see :meth:`HashTableIndex.bucket_statistics`).
+
+    Attributes
+    ----------
+    key : int
+        The bucket key (``sum_j bit_j * 2**j``).
+    code : ndarray of uint8, shape (ceil(n_bits / 8),)
+        The packed code every member shares.
+    members : ndarray of int64
+        The ids in the bucket, ascending.
+    labels : ndarray or None
+        The members' labels, when labels were given.
+    majority_label : object or None
+        The most frequent label (ties: the smallest label).
+    purity : float or None
+        Fraction of the members carrying the majority label.
+    """
+
+    key: int
+    code: np.ndarray
+    members: np.ndarray
+    labels: np.ndarray | None = None
+    majority_label: Any = None
+    purity: float | None = None
+
+    @property
+    def size(self) -> int:
+        """Number of members."""
+        return int(self.members.shape[0])
+
+
+@dataclass(frozen=True)
+class BucketStatistics:
+    """How the stored codes are spread over the buckets of a :class:`HashTableIndex`.
+
+    Attributes
+    ----------
+    n_items : int
+        Stored codes.
+    n_buckets : int
+        Non-empty buckets (distinct codes).
+    occupancy_histogram : dict of int to int
+        Bucket size -> number of buckets of that size (sizes in ascending order).
+    largest_bucket : int
+        Size of the fullest bucket (0 for an empty index).
+    mean_occupancy : float
+        ``n_items / n_buckets``: mean size of a non-empty bucket (0.0 for an empty index).
+    collision_fraction : float
+        Fraction of the items that share their bucket with at least one other item
+        (0.0 for an empty index).
+    label_purity : float or None
+        With labels: ``sum_b (count of the majority label in b) / n_items``, the
+        size-weighted fraction of the majority label per bucket (1.0 = every bucket is
+        single-label; NaN for an empty index). None without labels.
+    largest_buckets : tuple of BucketInfo
+        The ``n_largest`` fullest buckets, by decreasing size, ties by increasing key,
+        with their members (and labels when given).
+    """
+
+    n_items: int
+    n_buckets: int
+    occupancy_histogram: dict[int, int]
+    largest_bucket: int
+    mean_occupancy: float
+    collision_fraction: float
+    label_purity: float | None = None
+    largest_buckets: tuple[BucketInfo, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        """The scalar statistics and the histogram as plain JSON values (no members)."""
+        return {
+            "n_items": self.n_items,
+            "n_buckets": self.n_buckets,
+            "occupancy_histogram": {str(k): v for k, v in self.occupancy_histogram.items()},
+            "largest_bucket": self.largest_bucket,
+            "mean_occupancy": self.mean_occupancy,
+            "collision_fraction": self.collision_fraction,
+            "label_purity": self.label_purity,
+        }
+
+
+# -- the index --------------------------------------------------------------------------------
+@register
+class HashTableIndex(BinaryIndex):
+    """One hash table keyed by the whole code, searched exactly by Hamming-radius probing.
+
+    ``probe`` / ``range_search`` return every item within the radius (exact range
+    search); ``search`` grows the radius until the ``k``-th neighbour is certain, so it
+    is exact k-NN too and returns the same arrays as :class:`LinearScanIndex`. Results
+    are sorted by ``(distance, database id)``; ties break by the smaller database id,
+    always. See the module docstring for the structure and the probing strategies.
+
+    Parameters
+    ----------
+    n_bits : int
+        Code length in bits, in ``[1, 64]`` (bucket keys are 64-bit integers).
+    hasher : hasher, optional
+        The hasher that produced the codes; enables :meth:`add_vectors` /
+        :meth:`search_vectors` and is saved with the index.
+
+    Attributes
+    ----------
+    bucket_keys_ : ndarray of uint64, shape (n_buckets,)
+        Distinct keys, ascending.
+    bucket_offsets_ : ndarray of int64, shape (n_buckets + 1,)
+        CSR offsets of the buckets into ``bucket_ids_``.
+    bucket_ids_ : ndarray of int64, shape (ntotal,)
+        Stored ids sorted by ``(key, id)``.
+    last_stats_ : ProbeStatistics or None
+        Per-query work of the last ``probe`` / ``range_search`` / ``search`` call.
+
+    Notes
+    -----
+    ``add`` merges the new codes into the sorted arrays in ``O(ntotal + m log m)``;
+    add in batches rather than one code at a time.
+
+    A probe of radius ``r`` costs ``sum_{d <= r} C(n_bits, d)`` binary searches, or one
+    popcount per non-empty bucket once that is fewer (``last_stats_.scanned``). k-NN
+    ``search`` is cheap when the ``k``-th neighbour is near (short codes, clustered
+    data); when it is far (long random codes) it ends in a scan of every bucket and
+    costs about as much as :class:`LinearScanIndex`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hashlearn.codes import pack_bits
+    >>> database = pack_bits([[0, 0, 0, 0], [1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]])
+    >>> index = HashTableIndex(n_bits=4).add(database)
+    >>> lims, distances, indices = index.probe(pack_bits([[0, 0, 0, 0]]), radius=1)
+    >>> distances, indices
+    (array([0, 0, 1], dtype=int32), array([0, 3, 2]))
+    >>> index.search(pack_bits([[1, 1, 1, 0]]), k=2)
+    (array([[1, 2]], dtype=int32), array([[1, 2]]))
+    >>> index.bucket_statistics().occupancy_histogram
+    {1: 2, 2: 1}
+    """
+
+    _max_bits = 64
+
+    def __init__(self, n_bits: int, *, hasher: Any = None) -> None:
+        if isinstance(n_bits, (int, np.integer)) and not isinstance(n_bits, bool) and n_bits > 64:
+            raise ValueError(
+                f"n_bits must be in [1, 64] for HashTableIndex (bucket keys are 64-bit), "
+                f"got {n_bits}; use LinearScanIndex for longer codes"
+            )
+        super().__init__(n_bits, hasher=hasher)
+        self._clear_table()
+
+    def _clear_table(self) -> None:
+        self.bucket_keys_ = np.empty(0, dtype=np.uint64)
+        self.bucket_offsets_ = np.zeros(1, dtype=np.int64)
+        self.bucket_ids_ = np.empty(0, dtype=np.int64)
+        self.last_stats_: ProbeStatistics | None = None
+
+    @property
+    def n_buckets(self) -> int:
+        """Number of non-empty buckets (distinct stored codes)."""
+        return int(self.bucket_keys_.shape[0])
+
+    def __repr__(self) -> str:
+        return (
+            f"HashTableIndex(n_bits={self._n_bits}, ntotal={self.ntotal}, "
+            f"n_buckets={self.n_buckets})"
+        )
+
+    # -- building ------------------------------------------------------------------------
+    def _add(self, codes: np.ndarray, first_id: int) -> None:
+        new_keys = bucket_keys(codes, self._n_bits)
+        order = np.argsort(new_keys, kind="stable")
+        new_keys = new_keys[order]
+        new_ids = order.astype(np.int64) + first_id
+        if self.bucket_ids_.shape[0]:
+            old_keys = np.repeat(self.bucket_keys_, np.diff(self.bucket_offsets_))
+            # side="right": new ids (all larger) go after the old members of a bucket.
+            where = np.searchsorted(old_keys, new_keys, side="right")
+            sorted_keys = np.insert(old_keys, where, new_keys)
+            sorted_ids = np.insert(self.bucket_ids_, where, new_ids)
+        else:
+            sorted_keys, sorted_ids = new_keys, new_ids
+        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+        self.bucket_keys_ = sorted_keys[starts]
+        self.bucket_offsets_ = np.append(starts, sorted_keys.shape[0]).astype(np.int64)
+        self.bucket_ids_ = sorted_ids
+
+    def _reset(self) -> None:
+        self._clear_table()
+
+    def _empty_search_stats(self, n_queries: int) -> None:
+        zeros = np.zeros(n_queries, dtype=np.int64)
+        self.last_stats_ = ProbeStatistics(
+            radius=np.zeros(n_queries, dtype=np.int32),
+            buckets_probed=zeros,
+            buckets_hit=zeros.copy(),
+            candidates=zeros.copy(),
+            scanned=np.zeros(n_queries, dtype=bool),
+        )
+
+    # -- probing -------------------------------------------------------------------------
+    def probe(self, query_codes: Any, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every stored item within Hamming distance ``radius`` of each query (exact).
+
+        Results come in radius order: all items at distance 0, then distance 1, ...;
+        within a distance, by database id. The masks of ``0 .. radius`` bits are looked up
+        when there are at most as many as non-empty buckets; otherwise every bucket key
+        is compared with the query (same result, less work). :attr:`last_stats_` records
+        the work per query.
+
+        Parameters
+        ----------
+        query_codes : ndarray of uint8, shape (n_queries, ceil(n_bits / 8))
+        radius : int
+            ``>= 0``; values above ``n_bits`` act as ``n_bits``.
+
+        Returns
+        -------
+        lims : ndarray of int64, shape (n_queries + 1,)
+        distances : ndarray of int32, shape (lims[-1],)
+        indices : ndarray of int64, shape (lims[-1],)
+            Query ``i``'s results are ``[lims[i]:lims[i + 1]]``.
+        """
+        return self.range_search(query_codes, radius)
+
+    def _range_search(
+        self, queries: np.ndarray, radius: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        query_keys = bucket_keys(queries, self._n_bits)
+        n_queries = query_keys.shape[0]
+        use_scan = n_masks(self._n_bits, radius) > self.n_buckets
+        probed = np.zeros(n_queries, dtype=np.int64)
+        pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        if use_scan:
+            probed[:] = self.n_buckets
+            block = max(1, _SCAN_BLOCK // self.n_buckets)
+            for start in range(0, n_queries, block):
+                q, b, d = scan_buckets(self.bucket_keys_, query_keys[start : start + block], radius)
+                pieces.append((q + start, d, b))
+        else:
+            masks, mask_distances = _masks_up_to(self._n_bits, radius)
+            probed[:] = masks.shape[0]
+            block = max(1, _PROBE_BLOCK // masks.shape[0])
+            for start in range(0, n_queries, block):
+                q, m, b = probe_by_masks(
+                    self.bucket_keys_, query_keys[start : start + block], masks
+                )
+                pieces.append((q + start, mask_distances[m], b))
+        lims, distances, indices, hits = self._collect(pieces, n_queries)
+        self.last_stats_ = ProbeStatistics(
+            radius=np.full(n_queries, radius, dtype=np.int32),
+            buckets_probed=probed,
+            buckets_hit=hits,
+            candidates=np.diff(lims),
+            scanned=np.full(n_queries, use_scan),
+        )
+        return lims, distances, indices
+
+    def _collect(
+        self, pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_queries: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Members of the hit buckets as CSR results sorted by (query, distance, id).
+
+        ``pieces`` holds ``(query, distance, bucket)`` triples, one per bucket hit.
+        Returns ``lims, distances, indices`` and the number of buckets hit per query.
+        """
+        if pieces:
+            hit_query = np.concatenate([p[0] for p in pieces])
+            hit_distance = np.concatenate([p[1] for p in pieces]).astype(np.int32, copy=False)
+            hit_bucket = np.concatenate([p[2] for p in pieces])
+        else:
+            hit_query = hit_bucket = np.empty(0, dtype=np.int64)
+            hit_distance = np.empty(0, dtype=np.int32)
+        positions, owner = gather_buckets(self.bucket_offsets_, hit_bucket)
+        query = hit_query[owner]
+        distances = hit_distance[owner]
+        indices = self.bucket_ids_[positions]
+        n_values = self._n_bits + 1
+        if n_queries * n_values * max(1, self.ntotal) < 2**62:
+            sort_key = (query * n_values + distances) * self.ntotal + indices
+            order = np.argsort(sort_key)
+        else:  # pragma: no cover - only for astronomically large batches
+            order = np.lexsort((indices, distances, query))
+        lims = np.zeros(n_queries + 1, dtype=np.int64)
+        np.cumsum(np.bincount(query, minlength=n_queries), out=lims[1:])
+        hits = np.bincount(hit_query, minlength=n_queries).astype(np.int64)
+        return lims, distances[order], indices[order], hits
+
+    def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact k-NN: probe rings of growing radius until ``min(k, ntotal)`` are certain.
+
+        After the ring at distance ``d`` a query has seen every item at distance
+        ``<= d``; once that is at least ``k`` items, its ``k`` smallest
+        ``(distance, id)`` pairs are among them. Rings are probed with masks while the
+        ball's mask count stays within the number of buckets; queries still open then
+        finish with one bucket scan that picks the radius from a histogram of bucket
+        distances.
+        """
+        query_keys = bucket_keys(queries, self._n_bits)
+        n_queries = query_keys.shape[0]
+        kk = min(k, self.ntotal)
+        sizes = np.diff(self.bucket_offsets_)
+        found = np.zeros(n_queries, dtype=np.int64)
+        probed = np.zeros(n_queries, dtype=np.int64)
+        reached = np.zeros(n_queries, dtype=np.int32)
+        scanned = np.zeros(n_queries, dtype=bool)
+        pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        active = np.arange(n_queries)
+        ball = 0
+        for distance in range(self._n_bits + 1):
+            ball += math.comb(self._n_bits, distance)
+            if not active.size or ball > self.n_buckets:
+                break
+            masks = flip_masks(self._n_bits, distance)
+            block = max(1, _PROBE_BLOCK // masks.shape[0])
+            for start in range(0, active.shape[0], block):
+                members = active[start : start + block]
+                q, _, b = probe_by_masks(self.bucket_keys_, query_keys[members], masks)
+                found[members] += np.bincount(
+                    q, weights=sizes[b], minlength=members.shape[0]
+                ).astype(np.int64)
+                q = members[q]
+                pieces.append((q, np.full(q.shape[0], distance, dtype=np.int32), b))
+            probed[active] += masks.shape[0]
+            reached[active] = distance
+            active = active[found[active] < kk]
+        if active.size:
+            # Drop the rings already read for these queries: the scan redoes them.
+            keep = [~np.isin(p[0], active) for p in pieces]
+            pieces = [(p[0][m], p[1][m], p[2][m]) for p, m in zip(pieces, keep, strict=True)]
+            scanned[active] = True
+            probed[active] += self.n_buckets
+            pieces.extend(self._scan_nearest(query_keys, active, kk, sizes, reached))
+        lims, distances, indices, hits = self._collect(pieces, n_queries)
+        rank = np.arange(indices.shape[0]) - np.repeat(lims[:-1], np.diff(lims))
+        keep_first = rank < kk
+        self.last_stats_ = ProbeStatistics(
+            radius=reached,
+            buckets_probed=probed,
+            buckets_hit=hits,
+            candidates=np.diff(lims),
+            scanned=scanned,
+        )
+        return (
+            distances[keep_first].reshape(n_queries, kk),
+            indices[keep_first].reshape(n_queries, kk),
+        )
+
+    def _scan_nearest(
+        self,
+        query_keys: np.ndarray,
+        active: np.ndarray,
+        kk: int,
+        sizes: np.ndarray,
+        reached: np.ndarray,
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Buckets within each active query's k-NN radius, found by one bucket scan."""
+        n_values = self._n_bits + 1
+        singletons = self.n_buckets == self.ntotal
+        pieces = []
+        block = max(1, _SCAN_BLOCK // self.n_buckets)
+        for start in range(0, active.shape[0], block):
+            members = active[start : start + block]
+            distances = _popcount_bytes(query_keys[members, None] ^ self.bucket_keys_[None, :])
+            for row, query in enumerate(members):
+                # Items per distance: a plain count when every bucket holds one item
+                # (typical of long codes), else weighted by the bucket sizes.
+                histogram = np.bincount(
+                    distances[row], weights=None if singletons else sizes, minlength=n_values
+                )
+                radius = int((np.cumsum(histogram) < kk).sum())
+                reached[query] = radius
+                hit = np.flatnonzero(distances[row] <= radius)
+                pieces.append(
+                    (
+                        np.full(hit.shape[0], query, dtype=np.int64),
+                        distances[row, hit].astype(np.int32),
+                        hit.astype(np.int64),
+                    )
+                )
+        return pieces
+
+    # -- inspecting buckets ------------------------------------------------------------------
+    def bucket_members(self, code: Any) -> np.ndarray:
+        """Ids stored in the bucket of ``code`` (one packed code), ascending; empty if none.
+
+        ``code`` may be of shape ``(n_bytes,)`` or ``(1, n_bytes)``.
+        """
+        array = np.asarray(code)
+        if array.ndim == 1:
+            array = array.reshape(1, -1)
+        array = self._check_codes(array, "code")
+        if array.shape[0] != 1:
+            raise ValueError(f"code must be a single packed code, got {array.shape[0]} codes")
+        key = bucket_keys(array, self._n_bits)[0]
+        position = int(np.searchsorted(self.bucket_keys_, key))
+        if position == self.n_buckets or self.bucket_keys_[position] != key:
+            return np.empty(0, dtype=np.int64)
+        start, stop = self.bucket_offsets_[position], self.bucket_offsets_[position + 1]
+        return self.bucket_ids_[start:stop].copy()
+
+    def bucket_statistics(self, labels: Any = None, *, n_largest: int = 10) -> BucketStatistics:
+        """Occupancy, collisions and (with labels) label purity of the buckets.
+
+        Parameters
+        ----------
+        labels : array-like of shape (ntotal,), optional
+            One class label per stored item (by id). Enables ``label_purity`` and the
+            labels of the largest buckets.
+        n_largest : int, default 10
+            How many of the fullest buckets to list with their members.
+
+        Returns
+        -------
+        BucketStatistics
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from hashlearn.codes import keys_to_codes
+        >>> index = HashTableIndex(n_bits=4).add(keys_to_codes([3, 3, 3, 5, 5, 7], 4))
+        >>> stats = index.bucket_statistics(labels=["a", "a", "b", "c", "c", "c"], n_largest=1)
+        >>> stats.n_buckets, stats.occupancy_histogram, stats.collision_fraction
+        (3, {1: 1, 2: 1, 3: 1}, 0.8333333333333334)
+        >>> stats.largest_buckets[0].members, str(stats.largest_buckets[0].majority_label)
+        (array([0, 1, 2]), 'a')
+        """
+        n_largest = check_int(n_largest, "n_largest", low=0)
+        label_array: np.ndarray | None = None
+        if labels is not None:
+            label_array = np.asarray(labels)
+            if label_array.ndim != 1 or label_array.shape[0] != self.ntotal:
+                raise ValueError(
+                    f"labels must be 1-D with one label per stored item ({self.ntotal}), "
+                    f"got shape {label_array.shape}"
+                )
+        n_items = self.ntotal
+        sizes = np.diff(self.bucket_offsets_)
+        size_values, size_counts = np.unique(sizes, return_counts=True)
+        histogram = {int(s): int(c) for s, c in zip(size_values, size_counts, strict=True)}
+        purity: float | None = None
+        majority: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        if label_array is not None:
+            purity = float("nan")
+            if n_items:
+                majority = self._majority_labels(label_array)
+                purity = float(majority[0].sum() / n_items)
+        largest = []
+        for b in np.lexsort((self.bucket_keys_, -sizes))[:n_largest]:
+            members = self.bucket_ids_[self.bucket_offsets_[b] : self.bucket_offsets_[b + 1]]
+            key = self.bucket_keys_[b : b + 1]
+            extra: dict[str, Any] = {}
+            if label_array is not None and majority is not None:
+                count, winner, classes = majority
+                extra = {
+                    "labels": label_array[members],
+                    "majority_label": classes[winner[b]],
+                    "purity": float(count[b] / members.shape[0]),
+                }
+            largest.append(
+                BucketInfo(
+                    key=int(key[0]),
+                    code=keys_to_codes(key, self._n_bits)[0],
+                    members=members.copy(),
+                    **extra,
+                )
+            )
+        return BucketStatistics(
+            n_items=n_items,
+            n_buckets=self.n_buckets,
+            occupancy_histogram=histogram,
+            largest_bucket=int(sizes.max()) if sizes.size else 0,
+            mean_occupancy=n_items / self.n_buckets if self.n_buckets else 0.0,
+            collision_fraction=float(sizes[sizes > 1].sum() / n_items) if n_items else 0.0,
+            label_purity=purity,
+            largest_buckets=tuple(largest),
+        )
+
+    def _majority_labels(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per bucket: count and class code of the majority label (ties: smallest class)."""
+        classes, codes = np.unique(labels, return_inverse=True)
+        n_classes = classes.shape[0]
+        bucket_of_position = np.repeat(np.arange(self.n_buckets), np.diff(self.bucket_offsets_))
+        pair = bucket_of_position * n_classes + codes[self.bucket_ids_]
+        pairs, counts = np.unique(pair, return_counts=True)
+        pair_bucket, pair_class = np.divmod(pairs, n_classes)
+        # Within a bucket, sort by decreasing count then increasing class: the first wins.
+        order = np.lexsort((pair_class, -counts, pair_bucket))
+        first = np.r_[True, pair_bucket[order][1:] != pair_bucket[order][:-1]]
+        winners = order[first]
+        return counts[winners], pair_class[winners], classes
+
+    # -- persistence ---------------------------------------------------------------------------
+    def _extra_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        arrays["bucket_keys"] = self.bucket_keys_
+        arrays["bucket_offsets"] = self.bucket_offsets_
+        arrays["bucket_ids"] = self.bucket_ids_
+
+    def _restore(
+        self, codes: np.ndarray, attributes: dict[str, Any], arrays: dict[str, np.ndarray]
+    ) -> None:
+        name = type(self).__name__
+        try:
+            keys = np.asarray(arrays["bucket_keys"])
+            offsets = np.asarray(arrays["bucket_offsets"])
+            ids = np.asarray(arrays["bucket_ids"])
+        except KeyError as exc:
+            raise ValueError(f"corrupt {name} file: array {exc} is missing") from exc
+        n = codes.shape[0]
+        problem = None
+        if keys.dtype != np.uint64 or offsets.dtype != np.int64 or ids.dtype != np.int64:
+            problem = "bucket arrays have the wrong dtypes"
+        elif keys.ndim != 1 or offsets.shape != (keys.shape[0] + 1,) or ids.shape != (n,):
+            problem = "bucket arrays have inconsistent shapes"
+        elif offsets[0] != 0 or offsets[-1] != n or np.any(np.diff(offsets) <= 0):
+            problem = "bucket offsets are not increasing from 0 to ntotal"
+        elif np.any(keys[1:] <= keys[:-1]):
+            problem = "bucket keys are not strictly increasing"
+        elif n and (ids.min() < 0 or ids.max() >= n or np.any(np.bincount(ids, minlength=n) != 1)):
+            problem = "bucket ids are not a permutation of 0 .. ntotal - 1"
+        elif n and np.any(
+            bucket_keys(codes, self._n_bits)[ids] != np.repeat(keys, np.diff(offsets))
+        ):
+            problem = "bucket keys do not match the stored codes"
+        if problem:
+            raise ValueError(f"corrupt {name} file: {problem}; save the index again")
+        self._store.append(codes)
+        self.bucket_keys_, self.bucket_offsets_, self.bucket_ids_ = keys, offsets, ids
