@@ -1,0 +1,427 @@
+"""The ``tutorial`` protocol: LSH against GRH, one hash table, Hamming-radius search.
+
+Reproduces Sean Moran's learning-to-hash tutorial (PROTOCOLS.md, ``tutorial``):
+
+1. data: CIFAR-10 GIST-512 (or another labelled feature set), every row L2-normalised,
+   then centred on the **training** mean (the tutorial centred on the mean of all rows,
+   queries included; we keep query statistics out of preprocessing);
+2. split: ``train_test_split(test_size=0.002, random_state=42)`` gives the queries (120
+   of 60,000); a second ``train_test_split(test_size=0.02, random_state=42)`` of the rest
+   gives the training set (1,198) and the database (58,682);
+3. for each method (LSH, GRH): fit on the training set, encode the database into one hash
+   table keyed by the whole code, and for each query and each radius ``r = 0..R`` take
+   every item in a bucket within Hamming radius ``r``, re-rank them by exact cosine
+   distance on the features, keep the top ``k = 10`` and score the fraction with the
+   query's class (divided by ``k``; see
+   :func:`hashlearn.evaluation.tutorial_precision_at_k`);
+4. time each query on its own (probe all radii ``<= r`` + re-rank), as a user issuing
+   one query at a time would see it, beside an exhaustive cosine search over the whole
+   database measured in the same run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from hashlearn import codes as codes_module
+from hashlearn._validation import check_features, check_int, check_labels
+from hashlearn.evaluation import tutorial_precision_at_k
+from hashlearn.hashers import GraphRegularisedHashing, SignRandomProjection
+from hashlearn.index import CosineReranker, HashTableIndex
+
+__all__ = [
+    "TUTORIAL_ANCHORS",
+    "TutorialConfig",
+    "TutorialSplit",
+    "preprocess_tutorial",
+    "run_tutorial",
+    "tutorial_split",
+]
+
+#: Published numbers of the tutorial (16 bits) and of its script run on our GIST features.
+TUTORIAL_ANCHORS: dict[str, Any] = {
+    "source": "Moran's learning-to-hash tutorial; PROTOCOLS.md",
+    "precision_at_10": {"lsh": {"0": 0.10, "2": 0.30}, "grh": {"0": 0.25, "2": 0.40}},
+    "tutorial_script_on_jpeg_gist_radius_0": {"lsh": 0.095, "grh": 0.248},
+    "tutorial_query_ms": 500.0,
+    "tutorial_brute_force_seconds": 53.0,
+}
+
+
+@dataclass(frozen=True)
+class TutorialConfig:
+    """Parameters of a tutorial run (all recorded in ``results.json``).
+
+    Parameters
+    ----------
+    n_bits : int, default 16
+        Code length of both methods (the hash table is keyed by the whole code).
+    max_radius : int, default 10
+        Radii ``0..max_radius`` are searched.
+    k : int, default 10
+        Precision is measured on the top ``k`` re-ranked candidates.
+    query_size, train_size : float or int
+        ``test_size`` of the two ``train_test_split`` calls (fractions or counts).
+    split_seed : int, default 42
+        ``random_state`` of both splits (the tutorial's).
+    seed : int, default 0
+        Seeds the hashers (LSH hyperplanes, GRH's initial codes and classifiers).
+    grh_alpha, grh_n_iter : float, int
+        GRH's regularisation weight and number of iterations.
+    methods : tuple of str
+        Which of ``"lsh"``, ``"grh"`` to run.
+    """
+
+    n_bits: int = 16
+    max_radius: int = 10
+    k: int = 10
+    query_size: float | int = 0.002
+    train_size: float | int = 0.02
+    split_seed: int = 42
+    seed: int = 0
+    grh_alpha: float = 0.8
+    grh_n_iter: int = 2
+    methods: tuple[str, ...] = ("lsh", "grh")
+
+    def __post_init__(self) -> None:
+        check_int(self.max_radius, "max_radius", low=0, high=self.n_bits)
+        check_int(self.k, "k", low=1)
+        unknown = set(self.methods) - {"lsh", "grh"}
+        if unknown or not self.methods:
+            raise ValueError(f"methods must be a non-empty subset of ('lsh', 'grh'), got {self.methods}")
+
+
+@dataclass(frozen=True)
+class TutorialSplit:
+    """Row indices of the three disjoint parts of the tutorial split."""
+
+    queries: np.ndarray
+    train: np.ndarray
+    database: np.ndarray
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def tutorial_split(
+    n_samples: int,
+    *,
+    query_size: float | int = 0.002,
+    train_size: float | int = 0.02,
+    random_state: int = 42,
+) -> TutorialSplit:
+    """The tutorial's two ``train_test_split`` calls, on row indices.
+
+    ``train_test_split`` permutes independently of the array's content, so splitting
+    ``arange(n)`` selects exactly the rows the tutorial's ``train_test_split(data, ...)``
+    selects.
+    """
+    indices = np.arange(check_int(n_samples, "n_samples", low=3))
+    rest, queries = train_test_split(indices, test_size=query_size, random_state=random_state)
+    database, train = train_test_split(rest, test_size=train_size, random_state=random_state)
+    return TutorialSplit(queries=queries, train=train, database=database)
+
+
+def preprocess_tutorial(X: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """L2-normalise every row, then subtract the training rows' mean.
+
+    Returns the preprocessed float32 features and the mean that was subtracted. Rows of
+    zero norm are left at zero before centring.
+    """
+    features = np.asarray(X, dtype=np.float32)
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    features = np.divide(features, norms, out=np.zeros_like(features), where=norms > 0)
+    mean = features[train].mean(axis=0)
+    return features - mean, mean
+
+
+def _git_revision() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def environment() -> dict[str, Any]:
+    """Library, Python and machine facts stored with every result."""
+    import os
+
+    import scipy
+    import sklearn
+
+    from hashlearn import __version__
+
+    return {
+        "hashlearn": __version__,
+        "git_revision": _git_revision(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "scikit_learn": sklearn.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+    }
+
+
+def _make_hasher(name: str, config: TutorialConfig) -> Any:
+    if name == "lsh":
+        return SignRandomProjection(n_bits=config.n_bits, random_state=config.seed)
+    return GraphRegularisedHashing(
+        n_bits=config.n_bits,
+        alpha=config.grh_alpha,
+        n_iter=config.grh_n_iter,
+        random_state=config.seed,
+    )
+
+
+def _standard_error(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    if finite.size < 2:
+        return float("nan")
+    return float(finite.std(ddof=1) / np.sqrt(finite.size))
+
+
+def _run_method(
+    name: str,
+    config: TutorialConfig,
+    features: np.ndarray,
+    labels: np.ndarray,
+    split: TutorialSplit,
+    reranker: CosineReranker,
+    tick: Callable[[str], None],
+) -> dict[str, Any]:
+    hasher = _make_hasher(name, config)
+    X_train, y_train = features[split.train], labels[split.train]
+    start = time.perf_counter()
+    hasher.fit(X_train, y_train)
+    fit_seconds = time.perf_counter() - start
+    tick(f"{name}: fitted")
+
+    start = time.perf_counter()
+    database_codes = hasher.encode(features[split.database])
+    query_codes = hasher.encode(features[split.queries])
+    encode_seconds = time.perf_counter() - start
+
+    start = time.perf_counter()
+    table = HashTableIndex(config.n_bits)
+    table.add(database_codes)
+    index_seconds = time.perf_counter() - start
+    database_labels = labels[split.database]
+    query_labels = labels[split.queries]
+    query_vectors = features[split.queries]
+
+    radii = list(range(config.max_radius + 1))
+    n_queries = len(split.queries)
+    times = np.zeros((len(radii), n_queries))
+    candidates = np.zeros((len(radii), n_queries), dtype=np.int64)
+    precision_skip, precision_zero, empty, stderr = [], [], [], []
+    for r_pos, radius in enumerate(radii):
+        # Timed path: one query at a time, exactly as a user would call it.
+        for i in range(n_queries):
+            start = time.perf_counter()
+            lims, _, found = table.range_search(query_codes[i : i + 1], radius)
+            reranker.search(query_vectors[i : i + 1], lims, found, config.k)
+            times[r_pos, i] = time.perf_counter() - start
+            candidates[r_pos, i] = lims[-1]
+        # Scored path: the metric's own definition on all queries at once.
+        lims, _, found = table.range_search(query_codes, radius)
+        score = tutorial_precision_at_k(
+            lims,
+            found,
+            query_vectors,
+            reranker.database_vectors,
+            query_labels,
+            database_labels,
+            k=config.k,
+            metric="cosine",
+        )
+        precision_skip.append(_none_if_nan(score.skip_empty))
+        precision_zero.append(float(score.empty_as_zero))
+        empty.append(float(score.empty_fraction))
+        stderr.append(_standard_error(np.asarray(score.per_query, dtype=float)))
+        tick(f"{name}: radius {radius}")
+
+    stats = table.bucket_statistics(labels=database_labels)
+    return {
+        "label": None,
+        "params": _plain(hasher.get_params()),
+        "fit_seconds": fit_seconds,
+        "encode_seconds": encode_seconds,
+        "index_seconds": index_seconds,
+        "code_statistics": codes_module.code_statistics(database_codes, config.n_bits),
+        "bucket_statistics": _bucket_summary(stats),
+        "radius": radii,
+        "precision_skip_empty": precision_skip,
+        "precision_empty_as_zero": precision_zero,
+        "precision_std_error": stderr,
+        "empty_fraction": empty,
+        "mean_candidates": candidates.mean(axis=1).tolist(),
+        "mean_query_ms": (times.mean(axis=1) * 1e3).tolist(),
+        "median_query_ms": (np.median(times, axis=1) * 1e3).tolist(),
+        "n_degenerate_bits": getattr(hasher, "n_degenerate_bits_", None),
+    }
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: value if isinstance(value, str | int | float | bool | type(None)) else repr(value)
+        for key, value in params.items()
+    }
+
+
+def _bucket_summary(stats: Any) -> dict[str, Any]:
+    summary = {
+        "n_buckets": int(stats.n_buckets),
+        "largest_bucket": int(stats.largest_bucket),
+        "mean_occupancy": float(stats.mean_occupancy),
+        "collision_fraction": float(stats.collision_fraction),
+        "occupancy_histogram": {str(size): int(count) for size, count in stats.occupancy_histogram.items()},
+    }
+    purity = getattr(stats, "label_purity", None)
+    if purity is not None:
+        summary["label_purity"] = float(purity)
+    return summary
+
+
+def _exhaustive(
+    config: TutorialConfig,
+    features: np.ndarray,
+    labels: np.ndarray,
+    split: TutorialSplit,
+    reranker: CosineReranker,
+) -> dict[str, Any]:
+    """Cosine distance to every database item, top k: the baseline hashing must beat."""
+    n_database = len(split.database)
+    everything = np.arange(n_database, dtype=np.int64)
+    whole = np.array([0, n_database], dtype=np.int64)
+    query_vectors = features[split.queries]
+    hits = np.zeros(len(split.queries))
+    times = np.zeros(len(split.queries))
+    database_labels = labels[split.database]
+    for i in range(len(split.queries)):
+        start = time.perf_counter()
+        _, top = reranker.search(query_vectors[i : i + 1], whole, everything, config.k)
+        times[i] = time.perf_counter() - start
+        hits[i] = np.sum(database_labels[top[0][top[0] >= 0]] == labels[split.queries[i]])
+    precision = hits / config.k
+    return {
+        "precision_at_k": float(precision.mean()),
+        "precision_std_error": _standard_error(precision),
+        "mean_query_ms": float(times.mean() * 1e3),
+        "total_seconds": float(times.sum()),
+    }
+
+
+def run_tutorial(
+    X: Any,
+    y: Any,
+    config: TutorialConfig | None = None,
+    *,
+    dataset_name: str = "custom",
+    dataset_source: str = "arrays",
+    progress: bool | Callable[[str], None] = False,
+) -> dict[str, Any]:
+    """Run the tutorial protocol on features ``X`` with class labels ``y``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Raw features (e.g. GIST-512); preprocessing is part of the protocol.
+    y : array-like of shape (n_samples,)
+        Class labels (relevance = same class).
+    config : TutorialConfig, optional
+    dataset_name, dataset_source : str
+        Recorded in the results.
+    progress : bool or callable
+        True shows a progress bar; a callable receives one short message per step.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable results: ``config``, ``dataset``, ``environment``,
+        ``exhaustive`` and one entry per method under ``methods`` (see the report module
+        for the fields).
+    """
+    config = config or TutorialConfig()
+    features = check_features(X, name="X", min_samples=3)
+    labels = check_labels(y, features.shape[0])
+    if labels.ndim != 1:
+        raise ValueError("the tutorial protocol needs single-label y (relevance = same class)")
+    split = tutorial_split(
+        features.shape[0],
+        query_size=config.query_size,
+        train_size=config.train_size,
+        random_state=config.split_seed,
+    )
+    features, _ = preprocess_tutorial(features, split.train)
+    steps = len(config.methods) * (config.max_radius + 2) + 1
+    tick, close = _progress(progress, steps)
+    try:
+        reranker = CosineReranker(features[split.database])
+        results_methods = {
+            name: _run_method(name, config, features, labels, split, reranker, tick)
+            for name in config.methods
+        }
+        exhaustive = _exhaustive(config, features, labels, split, reranker)
+        tick("exhaustive search")
+    finally:
+        close()
+    return {
+        "protocol": "tutorial",
+        "config": dataclasses.asdict(config),
+        "dataset": {
+            "name": dataset_name,
+            "source": dataset_source,
+            "n_samples": int(features.shape[0]),
+            "n_features": int(features.shape[1]),
+            "n_queries": len(split.queries),
+            "n_train": len(split.train),
+            "n_database": len(split.database),
+            "n_classes": int(np.unique(labels).size),
+            "preprocessing": "L2-normalise rows, subtract the training mean",
+        },
+        "environment": environment(),
+        "anchors": TUTORIAL_ANCHORS,
+        "exhaustive": exhaustive,
+        "methods": results_methods,
+    }
+
+
+def _progress(
+    progress: bool | Callable[[str], None], total: int
+) -> tuple[Callable[[str], None], Callable[[], None]]:
+    if callable(progress):
+        return progress, lambda: None
+    if not progress:
+        return (lambda message: None), (lambda: None)
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc="tutorial", unit="step")
+
+    def tick(message: str) -> None:
+        bar.set_postfix_str(message)
+        bar.update(1)
+
+    return tick, bar.close
+
