@@ -34,7 +34,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from hashlearn import codes as codes_module
-from hashlearn._validation import check_features, check_int, check_labels
+from hashlearn._validation import check_features, check_int, check_labels, check_n_bits
 from hashlearn.evaluation import tutorial_precision_at_k
 from hashlearn.hashers import GraphRegularisedHashing, SignRandomProjection
 from hashlearn.index import CosineReranker, HashTableIndex
@@ -94,6 +94,8 @@ class TutorialConfig:
     methods: tuple[str, ...] = ("lsh", "grh")
 
     def __post_init__(self) -> None:
+        # The hash table is keyed by the whole code, as a 64-bit integer.
+        check_n_bits(self.n_bits, max_bits=64)
         check_int(self.max_radius, "max_radius", low=0, high=self.n_bits)
         check_int(self.k, "k", low=1)
         unknown = set(self.methods) - {"lsh", "grh"}
