@@ -480,6 +480,7 @@ def fake_gist(monkeypatch):
 
     module = types.ModuleType("hashlearn.features.gist")
     module.gist_features = gist_features
+    module.GIST_VERSION = 7
     monkeypatch.setitem(sys.modules, "hashlearn.features.gist", module)
     return state
 
@@ -493,7 +494,8 @@ def test_gist_is_computed_cached_and_served(fake_gist, tmp_path, cache):
     np.testing.assert_array_equal(first.y, LABELS)
     assert first.n_train == N_TRAIN
     (gist_path,) = cache.glob("cifar10-gist512-*.npy")
-    assert gist_path.name.startswith("cifar10-gist512-") and len(gist_path.stem) == 16 + 16
+    # the file name carries the extractor version, so a new extractor never reads it
+    assert gist_path.name.startswith("cifar10-gist512-v7-") and len(gist_path.stem) == 19 + 16
     second = ds.load_cifar10_gist(root)
     assert fake_gist["calls"] == 1  # served from the cache
     np.testing.assert_array_equal(second.X, first.X)

@@ -24,7 +24,7 @@ different sources, e.g. JPEG versus official pixels, never share a cache entry):
     <cache>/cifar10/cifar-10-python.tar.gz    the downloaded official archive
     <cache>/cifar10-images-<key>.npy          uint8 (n, 32, 32, 3) decoded images
     <cache>/cifar10-labels-<key>.npz          ``labels`` int64 (n,), ``n_train`` int64
-    <cache>/cifar10-gist512-<key>.npy         float32 (n, 512) GIST features
+    <cache>/cifar10-gist512-v<V>-<key>.npy    float32 (n, 512) GIST features (V: GIST_VERSION)
 
 Every cache file is written to a temporary file in the same folder and renamed, so an
 interrupted computation never leaves a half-written file. Delete any of them to rebuild it.
@@ -584,8 +584,14 @@ def _cache_paths(cache_dir: Path, key: str) -> tuple[Path, Path, Path]:
     return (
         cache_dir / f"cifar10-images-{key}.npy",
         cache_dir / f"cifar10-labels-{key}.npz",
-        cache_dir / f"cifar10-gist512-{key}.npy",
+        cache_dir / f"cifar10-gist512-v{_gist_version()}-{key}.npy",
     )
+
+
+def _gist_version() -> int:
+    from hashlearn.features.gist import GIST_VERSION
+
+    return GIST_VERSION
 
 
 def _save_cache(path: Path, write: Callable[[Any], None]) -> None:
@@ -670,8 +676,9 @@ def _newest_cached_gist(cache_dir: Path) -> tuple[Path, Path] | None:
     if not cache_dir.is_dir():
         return None
     found = []
-    for gist_path in cache_dir.glob("cifar10-gist512-*.npy"):
-        key = gist_path.stem.removeprefix("cifar10-gist512-")
+    prefix = f"cifar10-gist512-v{_gist_version()}-"
+    for gist_path in cache_dir.glob(f"{prefix}*.npy"):
+        key = gist_path.stem.removeprefix(prefix)
         labels_path = _cache_paths(cache_dir, key)[1]
         if labels_path.is_file():
             found.append((gist_path.stat().st_mtime, gist_path, labels_path))
@@ -823,7 +830,7 @@ def load_cifar10_gist(
 
     The features come from :func:`hashlearn.features.gist.gist_features` (grayscale,
     4 scales x 8 orientations, 4x4 grid) applied to the images of :func:`load_cifar10`,
-    and are cached as ``<cache>/cifar10-gist512-<key>.npy``, where ``<key>`` identifies
+    and are cached as ``<cache>/cifar10-gist512-v<V>-<key>.npy``, where ``<key>`` identifies
     the source files. The file is written atomically after the whole computation, so an
     interrupted run (Ctrl-C) leaves no cache file behind. When no image source is
     present, the most recent cached features are served.
@@ -846,8 +853,9 @@ def load_cifar10_gist(
 
     Notes
     -----
-    The cache key covers the source files, not the GIST implementation: after changing
-    the extractor, delete ``<cache>/cifar10-gist512-*.npy``.
+    The cache file name carries both the source files' key and
+    :data:`hashlearn.features.gist.GIST_VERSION`, so features computed by an older
+    extractor are never served.
 
     Examples
     --------

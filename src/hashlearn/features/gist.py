@@ -84,6 +84,10 @@ from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["GIST", "gabor_filters", "gist_features", "gist_features_reference"]
 
+#: Bumped whenever the numbers computed by :func:`gist_features` change; caches of
+#: derived features include it in their file names so stale features are never served.
+GIST_VERSION = 1
+
 # Width of the symmetric padding in the prefilter (``w`` in prefilt.m).
 _PREFILTER_PAD = 5
 # Gabor transfer-function values below this fraction of the filter's peak are treated as
