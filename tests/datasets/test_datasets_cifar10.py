@@ -545,6 +545,7 @@ def test_interrupted_cache_write_leaves_no_file(monkeypatch, fake_gist, tmp_path
 def test_gist_extractor_with_wrong_shape(monkeypatch, tmp_path):
     module = types.ModuleType("hashlearn.features.gist")
     module.gist_features = lambda images, progress=False: np.zeros((len(images), 960))
+    module.GIST_VERSION = 7
     monkeypatch.setitem(sys.modules, "hashlearn.features.gist", module)
     root = make_jpeg_layout(tmp_path / "data")
     with pytest.raises(ValueError, match=r"returned shape \(10, 960\), expected \(10, 512\)"):
