@@ -72,7 +72,7 @@ def test_results_record_everything_needed_to_rerun(digits_results):
     assert digits_results["config"]["n_bits"] == 8
     assert digits_results["dataset"]["n_queries"] == 120
     assert digits_results["environment"]["hashlearn"]
-    assert digits_results["methods"]["grh"]["params"]["alpha"] == 0.8
+    assert digits_results["methods"]["grh"]["params"]["alpha"] == 1.0
     stats = digits_results["methods"]["lsh"]["bucket_statistics"]
     assert sum(stats["occupancy_histogram"].values()) == stats["n_buckets"]
 

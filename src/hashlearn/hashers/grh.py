@@ -94,13 +94,15 @@ class GraphRegularisedHashing(BaseHasher):
     ----------
     n_bits : int, default 16
         Code length, in ``[1, 4096]``.
-    alpha : float, default 0.8
+    alpha : float, default 1.0
         Weight of the neighbours' codes against the initial codes, in ``[0, 1]``. With
         label affinities, ``alpha = 1`` gives every member of a class the sign of the
-        class's mean code; ``alpha <= 0.5`` can never override an item's own bit.
-        The paper selects it on a validation split.
-    n_iter : int, default 2
-        Number of regularise-then-partition iterations (the paper's M), at least 1.
+        class's mean code; ``alpha <= 0.5`` can never override an item's own bit (the
+        regularisation step is then a no-op). The paper selects it on a validation
+        split; its Table 3 uses ``alpha = 1``.
+    n_iter : int, default 1
+        Number of regularise-then-partition iterations (the paper's M), at least 1. The
+        paper's validation mAP is flat from M = 1 to 5 at ``alpha = 1``.
     classifier : scikit-learn classifier or None, default None
         Cloned once per bit; must implement ``fit`` and ``decision_function`` (and
         ``partial_fit`` for :meth:`partial_fit`). None means
@@ -157,8 +159,8 @@ class GraphRegularisedHashing(BaseHasher):
         self,
         n_bits: int = 16,
         *,
-        alpha: float = 0.8,
-        n_iter: int = 2,
+        alpha: float = 1.0,
+        n_iter: int = 1,
         classifier: Any = None,
         init: Any = "lsh",
         n_jobs: int | None = None,
