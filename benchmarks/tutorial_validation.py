@@ -48,22 +48,37 @@ def main() -> None:
     database = rng.permutation(split.database)
     valid_q, valid_db = database[:240], database[240:]
     X_train, y_train = features[split.train], data.y[split.train]
-    args_v = (X_train, y_train, features[valid_db], data.y[valid_db], features[valid_q],
-              data.y[valid_q])
+    args_v = (
+        X_train,
+        y_train,
+        features[valid_db],
+        data.y[valid_db],
+        features[valid_q],
+        data.y[valid_q],
+    )
 
     print("LSH, validation P@10 at r=0,1,2 per seed")
     for seed in range(args.seeds):
-        print(f"  seed {seed}: " + " ".join(f"{v:.3f}" for v in score(LSH(16, random_state=seed),
-                                                                    *args_v)))
+        print(
+            f"  seed {seed}: "
+            + " ".join(f"{v:.3f}" for v in score(LSH(16, random_state=seed), *args_v))
+        )
     print("GRH grid (mean over seeds), validation P@10 at r=0,1,2; fit seconds")
     for alpha, n_iter in itertools.product((0.25, 0.5, 0.8, 0.9, 1.0), (1, 2, 3, 5)):
         start = time.perf_counter()
-        values = np.array([score(GRH(16, alpha=alpha, n_iter=n_iter, random_state=seed), *args_v)
-                           for seed in range(args.seeds)])
+        values = np.array(
+            [
+                score(GRH(16, alpha=alpha, n_iter=n_iter, random_state=seed), *args_v)
+                for seed in range(args.seeds)
+            ]
+        )
         seconds = (time.perf_counter() - start) / args.seeds
         mean = values.mean(axis=0)
-        print(f"  alpha={alpha:<4} n_iter={n_iter}: " + " ".join(f"{v:.3f}" for v in mean)
-              + f"   (std r2 {values[:, 2].std():.3f}; {seconds:.1f} s/fit+eval)")
+        print(
+            f"  alpha={alpha:<4} n_iter={n_iter}: "
+            + " ".join(f"{v:.3f}" for v in mean)
+            + f"   (std r2 {values[:, 2].std():.3f}; {seconds:.1f} s/fit+eval)"
+        )
 
 
 if __name__ == "__main__":

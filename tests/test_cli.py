@@ -11,8 +11,20 @@ from hashlearn.cli import main
 
 def test_tutorial_on_digits_writes_results_and_plots(tmp_path, capsys):
     out = tmp_path / "run"
-    status = main(["tutorial", "--dataset", "digits", "--bits", "8", "--max-radius", "3",
-                   "--out", str(out), "--no-progress"])
+    status = main(
+        [
+            "tutorial",
+            "--dataset",
+            "digits",
+            "--bits",
+            "8",
+            "--max-radius",
+            "3",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert status == 0
     results = json.loads((out / "results.json").read_text())
     assert results["protocol"] == "tutorial"
@@ -27,8 +39,18 @@ def test_tutorial_on_digits_writes_results_and_plots(tmp_path, capsys):
 def test_auto_falls_back_to_digits_with_a_notice(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("HASHLEARN_DATA", raising=False)
     monkeypatch.setenv("HASHLEARN_CACHE", str(tmp_path / "cache"))
-    status = main(["tutorial", "--bits", "8", "--max-radius", "1", "--out", str(tmp_path / "o"),
-                   "--no-progress"])
+    status = main(
+        [
+            "tutorial",
+            "--bits",
+            "8",
+            "--max-radius",
+            "1",
+            "--out",
+            str(tmp_path / "o"),
+            "--no-progress",
+        ]
+    )
     assert status == 0
     err = capsys.readouterr().err
     assert "notice: CIFAR-10 not found" in err and "HASHLEARN_DATA" in err
@@ -36,16 +58,36 @@ def test_auto_falls_back_to_digits_with_a_notice(tmp_path, monkeypatch, capsys):
 
 
 def test_missing_data_directory_is_a_clean_error(tmp_path, capsys):
-    status = main(["tutorial", "--dataset", "cifar10-gist", "--data-dir", str(tmp_path / "nope"),
-                   "--no-progress", "--out", str(tmp_path / "o")])
+    status = main(
+        [
+            "tutorial",
+            "--dataset",
+            "cifar10-gist",
+            "--data-dir",
+            str(tmp_path / "nope"),
+            "--no-progress",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert status == 2
     err = capsys.readouterr().err
     assert "error:" in err and "nope" in err and "does not exist" in err
 
 
 def test_bad_bits_is_a_clean_error(tmp_path, capsys):
-    status = main(["tutorial", "--dataset", "digits", "--bits", "0", "--no-progress",
-                   "--out", str(tmp_path / "o")])
+    status = main(
+        [
+            "tutorial",
+            "--dataset",
+            "digits",
+            "--bits",
+            "0",
+            "--no-progress",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert status == 2
     assert "n_bits must be in [1, 64], got 0" in capsys.readouterr().err
 

@@ -143,7 +143,9 @@ def check_labels(y: Any, n_samples: int, *, name: str = "y") -> np.ndarray:
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels.ravel()
     if labels.ndim not in (1, 2):
-        raise ValueError(f"{name} must be 1-D labels or a 2-D indicator matrix, got {labels.ndim}-D")
+        raise ValueError(
+            f"{name} must be 1-D labels or a 2-D indicator matrix, got {labels.ndim}-D"
+        )
     if labels.shape[0] != n_samples:
         raise ValueError(
             f"{name} has {labels.shape[0]} entries but X has {n_samples} samples; they must match"

@@ -56,11 +56,17 @@ def _build_parser() -> argparse.ArgumentParser:
     tutorial.add_argument("--seed", type=int, default=0, help="seed of the hashers (default 0)")
     tutorial.add_argument("--grh-alpha", type=float, default=None, help="GRH alpha")
     tutorial.add_argument("--grh-iter", type=int, default=None, help="GRH iterations")
-    tutorial.add_argument("--out", type=Path, default=Path("results/tutorial"), help="output folder")
+    tutorial.add_argument(
+        "--out", type=Path, default=Path("results/tutorial"), help="output folder"
+    )
     tutorial.add_argument("--data-dir", type=Path, default=None, help="data directory")
     tutorial.add_argument("--cache-dir", type=Path, default=None, help="cache directory")
-    tutorial.add_argument("--mat", type=Path, default=None,
-                          help="path of the tutorial's Gist512CIFAR10.mat (cifar10-gist-mat)")
+    tutorial.add_argument(
+        "--mat",
+        type=Path,
+        default=None,
+        help="path of the tutorial's Gist512CIFAR10.mat (cifar10-gist-mat)",
+    )
     tutorial.add_argument("--no-progress", action="store_true", help="hide progress bars")
     tutorial.set_defaults(handler=_tutorial)
     return parser
@@ -86,7 +92,9 @@ def _load(args: argparse.Namespace) -> Any:
             print(f"{_DIGITS_NOTICE} ({exc})", file=sys.stderr)
             return datasets.load_digits_dataset()
     if name == "cifar10-gist":
-        return datasets.load_cifar10_gist(args.data_dir, cache_dir=args.cache_dir, progress=progress)
+        return datasets.load_cifar10_gist(
+            args.data_dir, cache_dir=args.cache_dir, progress=progress
+        )
     if name == "cifar10-gist-mat":
         return datasets.load_gist_mat(args.mat, data_dir=args.data_dir, download=True)
     return datasets.load_digits_dataset()
@@ -112,8 +120,9 @@ def _tutorial(args: argparse.Namespace) -> int:
     config = TutorialConfig(
         n_bits=args.bits, max_radius=args.max_radius, k=args.k, seed=args.seed, **overrides
     )
-    print(f"dataset: {dataset.name}, {dataset.X.shape[0]:,} x {dataset.X.shape[1]} "
-          f"({dataset.source})")
+    print(
+        f"dataset: {dataset.name}, {dataset.X.shape[0]:,} x {dataset.X.shape[1]} ({dataset.source})"
+    )
     results = run_tutorial(
         dataset.X,
         dataset.y,
@@ -129,8 +138,10 @@ def _tutorial(args: argparse.Namespace) -> int:
     plot_precision_vs_radius(results, out / "precision_vs_radius.png")
     plot_query_time_vs_radius(results, out / "query_time_vs_radius.png")
     print(format_tutorial_table(results))
-    print(f"\nwrote {out / 'results.json'}, {out / 'precision_vs_radius.png'}, "
-          f"{out / 'query_time_vs_radius.png'}")
+    print(
+        f"\nwrote {out / 'results.json'}, {out / 'precision_vs_radius.png'}, "
+        f"{out / 'query_time_vs_radius.png'}"
+    )
     return 0
 
 

@@ -103,8 +103,7 @@ def check_codes(codes: Any, n_bits: int | None = None, *, name: str = "codes") -
         width = n_bytes(n_bits)
         if array.shape[1] != width:
             raise ValueError(
-                f"{name} must have {width} bytes per code for n_bits={n_bits}, "
-                f"got {array.shape[1]}"
+                f"{name} must have {width} bytes per code for n_bits={n_bits}, got {array.shape[1]}"
             )
         mask = _padding_mask(n_bits)
         if mask != 0xFF and array.shape[0] and np.any(array[:, -1] & ~np.uint8(mask)):

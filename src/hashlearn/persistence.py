@@ -118,7 +118,9 @@ def write_file(
     try:
         meta_bytes = json.dumps(meta, indent=2, sort_keys=True, allow_nan=True).encode()
     except TypeError as exc:
-        raise TypeError(f"cannot save {class_name}: a parameter is not JSON-serialisable ({exc})")
+        raise TypeError(
+            f"cannot save {class_name}: a parameter is not JSON-serialisable ({exc})"
+        ) from exc
 
     def write(handle: Any) -> None:
         with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as archive:
@@ -231,5 +233,5 @@ def unnest_state(prefix: str, meta: dict[str, Any], arrays: dict[str, np.ndarray
 
 def _ensure_registered() -> None:
     # Importing the subpackages registers their classes.
-    import hashlearn.hashers  # noqa: F401
+    import hashlearn.hashers
     import hashlearn.index  # noqa: F401

@@ -46,9 +46,12 @@ def test_regularisation_with_alpha_one_gives_each_class_one_code():
     grh = GRH(n_bits=4, alpha=1.0)
     y = np.array([0, 0, 0, 1, 1])
     graph = normalise_affinity(label_affinity(y))
-    current = np.array([[1, 1, -1, 1], [1, -1, -1, 1], [-1, 1, -1, -1], [1, 1, 1, -1], [-1, 1, 1, -1]])
+    current = np.array(
+        [[1, 1, -1, 1], [1, -1, -1, 1], [-1, 1, -1, -1], [1, 1, 1, -1], [-1, 1, 1, -1]]
+    )
     target = grh._regularise(graph, current, current)
-    # class 0 bit means: (1/3, 1/3, -1, 1/3) -> +,+,-,+ ; class 1: (0, 1, 1, -1) -> +,+,+,- (sgn 0 = +1)
+    # class 0 bit means: (1/3, 1/3, -1, 1/3) -> +,+,-,+
+    # class 1 bit means: (0, 1, 1, -1) -> +,+,+,- (sgn 0 = +1)
     assert np.array_equal(target[:3], np.tile([1, 1, -1, 1], (3, 1)))
     assert np.array_equal(target[3:], np.tile([1, 1, 1, -1], (2, 1)))
 

@@ -46,7 +46,7 @@ def test_code_format(n_bits, blobs):
 
 
 def test_works_in_a_pipeline(blobs):
-    X, y = blobs
+    X, _y = blobs
     pipeline = make_pipeline(StandardScaler(), LSH(8, random_state=0)).fit(X)
     assert pipeline.transform(X).shape == (len(X), 8)
 
@@ -64,7 +64,7 @@ def test_bad_input_messages(hasher, blobs):
     with pytest.raises(ValueError, match="NaN or infinity"):
         hasher.fit(bad, y)
     hasher.fit(X, y)
-    with pytest.raises(ValueError, match="X has 5 features, but .* is expecting 16 features"):
+    with pytest.raises(ValueError, match=r"X has 5 features, but .* is expecting 16 features"):
         hasher.encode(X[:, :5])
     with pytest.raises(ValueError, match="must be 2-D"):
         hasher.encode(X[0])
@@ -74,7 +74,7 @@ def test_bad_input_messages(hasher, blobs):
 
 @pytest.mark.parametrize("n_bits", [0, -3, 4097])
 def test_n_bits_out_of_range(n_bits, blobs):
-    X, y = blobs
+    X, _y = blobs
     with pytest.raises(ValueError, match=rf"n_bits must be in \[1, 4096\], got {n_bits}"):
         LSH(n_bits).fit(X)
 

@@ -102,7 +102,9 @@ class TutorialConfig:
         check_int(self.k, "k", low=1)
         unknown = set(self.methods) - {"lsh", "grh"}
         if unknown or not self.methods:
-            raise ValueError(f"methods must be a non-empty subset of ('lsh', 'grh'), got {self.methods}")
+            raise ValueError(
+                f"methods must be a non-empty subset of ('lsh', 'grh'), got {self.methods}"
+            )
 
 
 @dataclass(frozen=True)
@@ -300,7 +302,9 @@ def _bucket_summary(stats: Any) -> dict[str, Any]:
         "largest_bucket": int(stats.largest_bucket),
         "mean_occupancy": float(stats.mean_occupancy),
         "collision_fraction": float(stats.collision_fraction),
-        "occupancy_histogram": {str(size): int(count) for size, count in stats.occupancy_histogram.items()},
+        "occupancy_histogram": {
+            str(size): int(count) for size, count in stats.occupancy_histogram.items()
+        },
     }
     purity = getattr(stats, "label_purity", None)
     if purity is not None:
@@ -428,4 +432,3 @@ def _progress(
         bar.update(1)
 
     return tick, bar.close
-

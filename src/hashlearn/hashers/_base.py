@@ -26,7 +26,7 @@ __all__ = ["BaseHasher", "LinearHasherMixin"]
 _JSON_SCALARS = (str, bool, int, float, type(None))
 
 
-class BaseHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class BaseHasher(TransformerMixin, BaseEstimator):
     """Base class of all hashers (not to be used directly).
 
     Subclasses implement ``_fit(X, y, rng)`` and ``_project(X)``; this class does the
@@ -65,9 +65,7 @@ class BaseHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         Bit ``j`` of a code is 1 exactly where column ``j`` is ``>= 0``.
         """
         check_is_fitted(self, "n_features_in_")
-        X = check_features(
-            X, name="X", n_features=self.n_features_in_, owner=type(self).__name__
-        )
+        X = check_features(X, name="X", n_features=self.n_features_in_, owner=type(self).__name__)
         return self._project(X)
 
     def encode(self, X: Any) -> np.ndarray:

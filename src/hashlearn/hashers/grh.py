@@ -257,7 +257,9 @@ class GraphRegularisedHashing(BaseHasher):
             )
         return hasher
 
-    def _regularise(self, graph: sp.csr_matrix, codes: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+    def _regularise(
+        self, graph: sp.csr_matrix, codes: np.ndarray, anchor: np.ndarray
+    ) -> np.ndarray:
         alpha = float(self.alpha)
         smoothed = alpha * (graph @ codes.astype(np.float64)) + (1.0 - alpha) * anchor
         return np.where(smoothed >= 0, 1, -1).astype(np.int8)
@@ -329,7 +331,9 @@ class GraphRegularisedHashing(BaseHasher):
         return hasattr(self._base_classifier(), "partial_fit")
 
     @available_if(_classifier_streams)
-    def partial_fit(self, X: Any, y: Any = None, *, affinity: Any = None) -> GraphRegularisedHashing:
+    def partial_fit(
+        self, X: Any, y: Any = None, *, affinity: Any = None
+    ) -> GraphRegularisedHashing:
         """Update the hash functions with one more batch of labelled data (streaming).
 
         The batch's codes are regularised over the batch's own affinity graph (from its
@@ -348,8 +352,10 @@ class GraphRegularisedHashing(BaseHasher):
         base = self._base_classifier()
         first = not hasattr(self, "_init_hasher")
         if not first and not hasattr(self, "estimators_"):
-            raise ValueError("this GraphRegularisedHashing was loaded from disk or fitted "
-                             "without streaming state; partial_fit cannot continue it")
+            raise ValueError(
+                "this GraphRegularisedHashing was loaded from disk or fitted "
+                "without streaming state; partial_fit cannot continue it"
+            )
         X = check_features(
             X, name="X", n_features=None if first else self.n_features_in_, min_samples=1
         )
@@ -474,8 +480,13 @@ def _as_kernel_expansion(
         vectors.append(np.asarray(est.support_vectors_, dtype=np.float64))
         dual = np.asarray(est.dual_coef_, dtype=np.float64).ravel()
         intercept = float(np.asarray(est.intercept_).ravel()[0])
-        kernel = pairwise_kernels(X_check, vectors[-1], metric=params_list[0]["kernel"],
-                                  filter_params=True, **_kernel_kwargs(params_list[0]))
+        kernel = pairwise_kernels(
+            X_check,
+            vectors[-1],
+            metric=params_list[0]["kernel"],
+            filter_params=True,
+            **_kernel_kwargs(params_list[0]),
+        )
         expected = est.decision_function(X_check)
         if np.allclose(kernel @ dual + intercept, expected, rtol=1e-6, atol=1e-8):
             sign = 1.0
@@ -513,8 +524,9 @@ def _kernel_projection(
     block = max(1, (64 * 2**20) // (8 * max(1, vectors.shape[0])))
     for start in range(0, X.shape[0], block):
         rows = X[start : start + block].astype(np.float64, copy=False)
-        kernel = pairwise_kernels(rows, vectors, metric=params["kernel"], filter_params=True,
-                                  **_kernel_kwargs(params))
+        kernel = pairwise_kernels(
+            rows, vectors, metric=params["kernel"], filter_params=True, **_kernel_kwargs(params)
+        )
         weighted = kernel * dual_coef
         sums = np.add.reduceat(weighted, lims[:-1], axis=1)
         out[start : start + block] = sums + intercept

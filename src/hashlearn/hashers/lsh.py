@@ -56,9 +56,7 @@ class SignRandomProjection(LinearHasherMixin, BaseHasher):
     ((100, 2), dtype('uint8'))
     """
 
-    def __init__(
-        self, n_bits: int = 16, *, centre: bool = True, random_state: Any = None
-    ) -> None:
+    def __init__(self, n_bits: int = 16, *, centre: bool = True, random_state: Any = None) -> None:
         self.n_bits = n_bits
         self.centre = centre
         self.random_state = random_state

@@ -57,8 +57,9 @@ def format_tutorial_table(results: dict[str, Any]) -> str:
     reference = results.get("anchors", {}).get("tutorial_query_ms")
     if reference:
         small = [r for r in radii if r <= 3]
-        slowest = max(method["mean_query_ms"][radii.index(r)] for method in methods.values()
-                      for r in small)
+        slowest = max(
+            method["mean_query_ms"][radii.index(r)] for method in methods.values() for r in small
+        )
         lines.append(
             f"hash table + re-rank at radius <= {small[-1]}: at most {slowest:.3f} ms/query, "
             f"{reference / slowest:,.0f}x faster than the tutorial's reported {reference:.0f} ms"
@@ -107,14 +108,21 @@ def plot_precision_vs_radius(results: dict[str, Any], path: str | os.PathLike[st
         ax.plot(radius, skip, "o-", color=colour, label=f"{label}, empty queries skipped")
         ax.fill_between(radius, skip - error, skip + error, color=colour, alpha=0.15, lw=0)
         ax.plot(radius, zero, "s--", color=colour, alpha=0.7, ms=4, label=f"{label}, empty = 0")
-        ax_candidates.semilogy(radius, np.maximum(method["mean_candidates"], 1e-1), "o-",
-                               color=colour, label=label)
+        ax_candidates.semilogy(
+            radius, np.maximum(method["mean_candidates"], 1e-1), "o-", color=colour, label=label
+        )
     exhaustive = results.get("exhaustive")
     if exhaustive:
-        ax.axhline(exhaustive["precision_at_k"], color="0.3", ls=":", lw=1.5,
-                   label=f"exhaustive cosine search ({exhaustive['precision_at_k']:.3f})")
-        ax_candidates.axhline(results["dataset"]["n_database"], color="0.3", ls=":", lw=1.5,
-                              label="whole database")
+        ax.axhline(
+            exhaustive["precision_at_k"],
+            color="0.3",
+            ls=":",
+            lw=1.5,
+            label=f"exhaustive cosine search ({exhaustive['precision_at_k']:.3f})",
+        )
+        ax_candidates.axhline(
+            results["dataset"]["n_database"], color="0.3", ls=":", lw=1.5, label="whole database"
+        )
     dataset = results["dataset"]
     ax.set_title(
         f"Precision@{k} vs Hamming radius: {dataset['name']}, {results['config']['n_bits']} bits, "
@@ -138,20 +146,36 @@ def plot_query_time_vs_radius(results: dict[str, Any], path: str | os.PathLike[s
     plt = _figure()
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for name, method in results["methods"].items():
-        ax.semilogy(method["radius"], method["mean_query_ms"], "o-", color=_COLOURS.get(name),
-                    label=f"{_method_label(name, method)}: hash table + re-rank")
+        ax.semilogy(
+            method["radius"],
+            method["mean_query_ms"],
+            "o-",
+            color=_COLOURS.get(name),
+            label=f"{_method_label(name, method)}: hash table + re-rank",
+        )
     exhaustive = results.get("exhaustive")
     if exhaustive:
-        ax.axhline(exhaustive["mean_query_ms"], color="0.3", ls=":", lw=1.5,
-                   label=f"exhaustive cosine search ({exhaustive['mean_query_ms']:.2f} ms)")
+        ax.axhline(
+            exhaustive["mean_query_ms"],
+            color="0.3",
+            ls=":",
+            lw=1.5,
+            label=f"exhaustive cosine search ({exhaustive['mean_query_ms']:.2f} ms)",
+        )
     reference = results.get("anchors", {}).get("tutorial_query_ms")
     if reference:
-        ax.axhline(reference, color="#9467bd", ls="-.", lw=1.2,
-                   label=f"the tutorial's Python loop (reported, ~{reference:.0f} ms)")
+        ax.axhline(
+            reference,
+            color="#9467bd",
+            ls="-.",
+            lw=1.2,
+            label=f"the tutorial's Python loop (reported, ~{reference:.0f} ms)",
+        )
     ax.set_xlabel("Hamming radius searched")
     ax.set_ylabel("mean time per query (ms, log scale)")
-    ax.set_title(f"Query time vs Hamming radius ({results['config']['n_bits']} bits, one query "
-                 "at a time)")
+    ax.set_title(
+        f"Query time vs Hamming radius ({results['config']['n_bits']} bits, one query at a time)"
+    )
     ax.set_xticks(np.asarray(next(iter(results["methods"].values()))["radius"]))
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="center right")
