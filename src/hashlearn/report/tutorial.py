@@ -144,7 +144,7 @@ def plot_precision_vs_radius(results: dict[str, Any], path: str | os.PathLike[st
 def plot_query_time_vs_radius(results: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Mean time per query (probe all buckets within the radius + re-rank) on a log scale."""
     plt = _figure()
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    fig, ax = plt.subplots(figsize=(7.5, 5.6))
     for name, method in results["methods"].items():
         ax.semilogy(
             method["radius"],
@@ -178,7 +178,7 @@ def plot_query_time_vs_radius(results: dict[str, Any], path: str | os.PathLike[s
     )
     ax.set_xticks(np.asarray(next(iter(results["methods"].values()))["radius"]))
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="center right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
     fig.tight_layout()
     return _save(fig, path)
 
