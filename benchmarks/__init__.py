@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks of hashlearn; run them with ``python -m benchmarks``."""

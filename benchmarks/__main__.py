@@ -1,0 +1,159 @@
+"""Run hashlearn's benchmarks, each in its own subprocess: ``python -m benchmarks``.
+
+This is what ``make bench`` runs (from the repository root). Each benchmark script prints
+its own report (machine facts, timings, a Markdown table where it has one) and writes its
+results as JSON to ``results/benchmarks/<name>.json`` (``results/benchmarks/quick/`` with
+``--quick``, so a smoke test never overwrites real results). A benchmark that fails does
+not stop the others; the exit status is 1 when any failed.
+
+Defaults are modest (a few minutes in all on a 2-core machine): GIST-512 extraction of all
+60,000 CIFAR-10-sized images once, beside 100 images through the naive reference; the
+tutorial's Hamming-radius search on CIFAR-10 GIST-512 (scikit-learn digits when CIFAR-10
+is not found), radii 0..3, 120 queries.
+
+Usage::
+
+    python -m benchmarks                     # every benchmark, default sizes
+    python -m benchmarks --list              # names and what they measure
+    python -m benchmarks tutorial_search     # a subset, by name
+    python -m benchmarks --quick             # tiny sizes: a smoke test (well under a minute)
+    python -m benchmarks --data-dir /path/to/data --out /tmp/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+DEFAULT_OUT = ROOT / "results" / "benchmarks"
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One benchmark script and the arguments it gets by default and with ``--quick``."""
+
+    script: str
+    description: str
+    args: tuple[str, ...] = ()
+    quick_args: tuple[str, ...] = ()
+    takes_data_dir: bool = False
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "gist": Benchmark(
+        script="bench_gist.py",
+        description="GIST-512 extraction: batched fast path vs the naive per-image reference",
+        args=("--n", "60000", "--repeat", "1", "--reference-n", "100"),
+        quick_args=("--n", "100", "--repeat", "1", "--reference-n", "2"),
+    ),
+    "tutorial_search": Benchmark(
+        script="bench_tutorial_search.py",
+        description=(
+            "Hamming-radius probe + cosine re-rank per query: HashTableIndex + "
+            "CosineReranker vs the tutorial's dict/itertools/pairwise_distances approach"
+        ),
+        args=(),
+        quick_args=("--dataset", "digits", "--max-radius", "2"),
+        takes_data_dir=True,
+    ),
+}
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help="benchmarks to run (default: all; see --list)"
+    )
+    parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"folder for the JSON results (default {DEFAULT_OUT.relative_to(ROOT)}, "
+        "or its quick/ subfolder with --quick)",
+    )
+    parser.add_argument(
+        "--data-dir", default=None, help="data directory for benchmarks on real data"
+    )
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.names if name not in BENCHMARKS]
+    if unknown:
+        parser.error(
+            f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}"
+        )
+    return args
+
+
+def command_for(name: str, *, quick: bool, out: Path, data_dir: str | None) -> list[str]:
+    """The command line that runs benchmark ``name``, writing ``out / f"{name}.json"``."""
+    bench = BENCHMARKS[name]
+    command = [sys.executable, str(HERE / bench.script)]
+    command += bench.quick_args if quick else bench.args
+    if data_dir is not None and bench.takes_data_dir:
+        command += ["--data-dir", data_dir]
+    return [*command, "--json", str(out / f"{name}.json")]
+
+
+def _relative(part: str) -> str:
+    """A path under the repository root as a relative path (for display)."""
+    path = Path(part)
+    if path.is_absolute() and path.is_relative_to(ROOT):
+        return str(path.relative_to(ROOT))
+    return part
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    if args.list:
+        width = max(map(len, BENCHMARKS))
+        for name, bench in BENCHMARKS.items():
+            print(f"{name:<{width}}  {bench.description} ({bench.script})")
+        return 0
+    names = args.names or list(BENCHMARKS)
+    out = args.out or (DEFAULT_OUT / "quick" if args.quick else DEFAULT_OUT)
+    out.mkdir(parents=True, exist_ok=True)
+
+    # The scripts import hashlearn; put src/ on the path in case it is not installed.
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    outcomes: list[tuple[str, int, float]] = []
+    for name in names:
+        command = command_for(name, quick=args.quick, out=out, data_dir=args.data_dir)
+        shown = " ".join(["python", *(_relative(part) for part in command[1:])])
+        print(f"\n===== {name}: {shown}", flush=True)
+        start = time.perf_counter()
+        try:
+            returncode = subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
+        except OSError as exc:
+            print(f"could not start {name}: {exc}", file=sys.stderr)
+            returncode = 127
+        seconds = time.perf_counter() - start
+        outcomes.append((name, returncode, seconds))
+        status = "ok" if returncode == 0 else f"FAILED (exit status {returncode})"
+        print(f"===== {name}: {status} in {seconds:.1f} s", flush=True)
+
+    print("\nsummary:")
+    for name, returncode, seconds in outcomes:
+        result = out / f"{name}.json"
+        status = "ok" if returncode == 0 else f"FAILED ({returncode})"
+        where = f" -> {result}" if returncode == 0 and result.exists() else ""
+        print(f"  {name:<20} {status:<12} {seconds:7.1f} s{where}")
+    failed = [name for name, returncode, _ in outcomes if returncode != 0]
+    if failed:
+        print(f"{len(failed)} benchmark(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
