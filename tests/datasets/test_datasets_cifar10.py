@@ -10,7 +10,6 @@ import pickle
 import sys
 import tarfile
 import types
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -32,27 +31,8 @@ def _real_data_dir() -> Path | None:
     return None
 
 
-REAL_DATA = _real_data_dir()  # resolved before the fixture below clears HASHLEARN_DATA
+REAL_DATA = _real_data_dir()  # resolved before conftest's fixture clears HASHLEARN_DATA
 needs_real_data = pytest.mark.skipif(REAL_DATA is None, reason="no real CIFAR-10 data directory")
-
-
-@pytest.fixture(autouse=True)
-def cache(monkeypatch, tmp_path):
-    """A fresh cache per test, no data directory from the environment, no network."""
-    for name in ("HASHLEARN_DATA", "XDG_CACHE_HOME"):
-        monkeypatch.delenv(name, raising=False)
-    cache_dir = tmp_path / "cache"
-    monkeypatch.setenv("HASHLEARN_CACHE", str(cache_dir))
-    monkeypatch.setenv("HASHLEARN_OFFLINE", "1")
-    real_urlopen = urllib.request.urlopen
-
-    def local_only(url, *args, **kwargs):
-        if not str(getattr(url, "full_url", url)).startswith("file:"):
-            raise AssertionError(f"a test tried to reach the network: {url}")
-        return real_urlopen(url, *args, **kwargs)
-
-    monkeypatch.setattr(urllib.request, "urlopen", local_only)
-    return cache_dir
 
 
 # --------------------------------------------------------------------------- builders

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import urllib.request
 
 import numpy as np
 import pytest
@@ -11,24 +10,6 @@ import scipy.io
 
 import hashlearn.datasets as ds
 from hashlearn.datasets import gist_mat
-
-
-@pytest.fixture(autouse=True)
-def cache(monkeypatch, tmp_path):
-    for name in ("HASHLEARN_DATA", "XDG_CACHE_HOME"):
-        monkeypatch.delenv(name, raising=False)
-    cache_dir = tmp_path / "cache"
-    monkeypatch.setenv("HASHLEARN_CACHE", str(cache_dir))
-    monkeypatch.setenv("HASHLEARN_OFFLINE", "1")
-    real_urlopen = urllib.request.urlopen
-
-    def local_only(url, *args, **kwargs):
-        if not str(getattr(url, "full_url", url)).startswith("file:"):
-            raise AssertionError(f"a test tried to reach the network: {url}")
-        return real_urlopen(url, *args, **kwargs)
-
-    monkeypatch.setattr(urllib.request, "urlopen", local_only)
-    return cache_dir
 
 
 def write_mat(path, *, n=20, dim=512, labels=None, **overrides):

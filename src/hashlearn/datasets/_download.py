@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import BinaryIO
 
 from tqdm.auto import tqdm
 
 from hashlearn.datasets._home import ENV_DATA, ENV_OFFLINE, is_offline
+from hashlearn.persistence import atomic_write
 
 __all__ = ["DownloadError", "fetch"]
 
@@ -80,45 +81,39 @@ def fetch(
     )
     if is_offline():
         raise DownloadError(f"downloads are disabled ({ENV_OFFLINE} is set); {place_hint}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    sha = hashlib.sha256()
-    digest_md5 = hashlib.md5(usedforsecurity=False)
-    n_bytes = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                response = urllib.request.urlopen(url, timeout=_TIMEOUT_S)
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                reason = getattr(exc, "reason", exc)
-                raise DownloadError(f"could not download {url} ({reason}); {place_hint}") from exc
-            with response:
-                length = response.headers.get("Content-Length")
-                total = int(length) if length and length.isdigit() else None
-                with tqdm(
-                    total=total,
-                    unit="B",
-                    unit_scale=True,
-                    desc=target.name,
-                    disable=not progress,
-                ) as bar:
-                    while True:
-                        try:
-                            chunk = response.read(_CHUNK)
-                        except OSError as exc:
-                            raise DownloadError(
-                                f"download of {url} broke off after {n_bytes} bytes ({exc}); "
-                                f"{place_hint}"
-                            ) from exc
-                        if not chunk:
-                            break
-                        out.write(chunk)
-                        sha.update(chunk)
-                        digest_md5.update(chunk)
-                        n_bytes += len(chunk)
-                        bar.update(len(chunk))
-            out.flush()
-            os.fsync(out.fileno())
+
+    def download(out: BinaryIO) -> None:
+        # Runs inside atomic_write: any exception (a failed check, a broken connection,
+        # KeyboardInterrupt) deletes the temporary file and leaves ``target`` untouched.
+        sha = hashlib.sha256()
+        digest_md5 = hashlib.md5(usedforsecurity=False)
+        n_bytes = 0
+        try:
+            response = urllib.request.urlopen(url, timeout=_TIMEOUT_S)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise DownloadError(f"could not download {url} ({reason}); {place_hint}") from exc
+        with response:
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            with tqdm(
+                total=total, unit="B", unit_scale=True, desc=target.name, disable=not progress
+            ) as bar:
+                while True:
+                    try:
+                        chunk = response.read(_CHUNK)
+                    except OSError as exc:
+                        raise DownloadError(
+                            f"download of {url} broke off after {n_bytes} bytes ({exc}); "
+                            f"{place_hint}"
+                        ) from exc
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    sha.update(chunk)
+                    digest_md5.update(chunk)
+                    n_bytes += len(chunk)
+                    bar.update(len(chunk))
         problems = []
         if size is not None and n_bytes != size:
             problems.append(f"size {n_bytes} bytes, expected {size}")
@@ -131,9 +126,6 @@ def fetch(
                 f"the download of {url} for {target} is corrupt or not the expected file "
                 f"({'; '.join(problems)}); it was deleted. Try again, or {place_hint}"
             )
-        os.replace(tmp_name, target)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
+
+    atomic_write(target, download)
     return target
