@@ -17,10 +17,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import os
-import platform
 import resource
 import statistics
 import sys
@@ -29,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from _common import machine, now, write_json
 from hashlearn.features.gist import gist_features, gist_features_reference
 
 CIFAR10_IMAGES = 60_000
@@ -49,19 +46,6 @@ def _rss_mib() -> float:
 def _peak_rss_mib() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB else
-
-
-def _blas_info() -> str:
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        return "unknown"
-    pools = [
-        f"{pool.get('internal_api')} ({pool.get('num_threads')} threads)"
-        for pool in threadpool_info()
-        if pool.get("user_api") == "blas"
-    ]
-    return ", ".join(pools) or "none found"
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -94,9 +78,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     images = rng.integers(0, 256, (args.n, 32, 32, 3), dtype=np.uint8)
     rss_before = _rss_mib()
 
-    print(f"date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
-    print(f"python {platform.python_version()}, numpy {np.__version__}, BLAS: {_blas_info()}")
+    facts = machine()
+    print(f"date: {now()}")
+    print(f"machine: {facts['cpu']}, {facts['cpus']} CPUs")
+    print(f"python {facts['python']}, numpy {facts['numpy']}, BLAS: {facts['blas']}")
     print(
         f"GIST-512 on {args.n} random uint8 32x32x3 images, batch_size={args.batch_size}, "
         f"n_jobs={args.n_jobs}"
@@ -125,10 +110,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     result: dict[str, Any] = {
         "benchmark": "gist_features",
-        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "date": now(),
         "command": " ".join(["python", "benchmarks/bench_gist.py", *(argv or sys.argv[1:])]),
-        "cpus": os.cpu_count(),
-        "blas": _blas_info(),
+        "machine": facts,
         "n_images": args.n,
         "batch_size": args.batch_size,
         "n_jobs": args.n_jobs,
@@ -164,11 +148,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
 
     if args.json:
-        from hashlearn.persistence import atomic_write
-
-        payload = json.dumps(result, indent=2).encode()
-        atomic_write(args.json, lambda handle: handle.write(payload))
-        print(f"wrote {args.json}")
+        write_json(args.json, result)
     return result
 
 

@@ -46,20 +46,16 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import itertools
-import json
 import math
-import os
-import platform
 import sys
 import time
 from typing import Any
 
 import numpy as np
-import sklearn
 from sklearn.metrics import pairwise_distances
 
+from _common import machine, now, write_json
 from hashlearn.datasets import find_cifar10_source, load_cifar10_gist, load_digits_dataset
 from hashlearn.experiments import preprocess_tutorial, tutorial_split
 from hashlearn.hashers import GRH, LSH
@@ -69,31 +65,6 @@ K = 10
 NEAR_TIE = 1e-6
 
 
-def _blas_info() -> str:
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        return "unknown"
-    pools = [
-        f"{pool.get('internal_api')} ({pool.get('num_threads')} threads)"
-        for pool in threadpool_info()
-        if pool.get("user_api") == "blas"
-    ]
-    return ", ".join(dict.fromkeys(pools)) or "none found"  # numpy and scipy may share one
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-# -- the tutorial's approach (re-implemented from its description) ---------------------------
 def tutorial_build(database_bits: np.ndarray) -> tuple[dict[int, list[int]], np.ndarray]:
     """A ``dict`` from integer bucket key to the list of database ids in that bucket.
 
@@ -388,14 +359,14 @@ def _agree(row: dict[str, Any], n: int) -> str:
 
 def markdown_table(result: dict[str, Any]) -> str:
     """The results as a Markdown table with a caption (for docs/benchmarks.md)."""
-    data, machine = result["dataset"], result["machine"]
+    data, facts = result["dataset"], result["machine"]
     n = data["n_queries"]
     lines = [
         f"Hamming-radius search + cosine re-ranking, top {K}, one query at a time: "
         f"{data['name']}, {data['n_database']:,} database items, {n} queries, "
-        f"{result['n_bits']} bits. {result['date'][:10]}, {machine['cpu']} "
-        f"({machine['cpus']} CPUs), Python {machine['python']}, numpy {machine['numpy']}, "
-        f"scikit-learn {machine['scikit_learn']}, BLAS {machine['blas']}.",
+        f"{result['n_bits']} bits. {result['date'][:10]}, {facts['cpu']} "
+        f"({facts['cpus']} CPUs), Python {facts['python']}, numpy {facts['numpy']}, "
+        f"scikit-learn {facts['scikit_learn']}, BLAS {facts['blas']}.",
         f"Command: `{result['command']}`",
         "",
         "| method | radius | buckets probed | mean candidates | hashlearn ms/query "
@@ -430,21 +401,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     command = " ".join(
         ["python", "benchmarks/bench_tutorial_search.py", *(sys.argv[1:] if argv is None else argv)]
     )
-    date = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-    machine = {
-        "cpu": _cpu_model(),
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scikit_learn": sklearn.__version__,
-        "blas": _blas_info(),
-    }
+    date = now()
+    facts = machine()
     print(f"date: {date}")
-    print(f"machine: {machine['cpu']}, {machine['cpus']} CPUs, {machine['platform']}")
+    print(f"machine: {facts['cpu']}, {facts['cpus']} CPUs, {facts['platform']}")
     print(
-        f"python {machine['python']}, numpy {machine['numpy']}, scikit-learn "
-        f"{machine['scikit_learn']}, BLAS: {machine['blas']}"
+        f"python {facts['python']}, numpy {facts['numpy']}, scikit-learn "
+        f"{facts['scikit_learn']}, BLAS: {facts['blas']}"
     )
 
     start = time.perf_counter()
@@ -495,7 +458,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "benchmark": "tutorial_search",
         "date": date,
         "command": command,
-        "machine": machine,
+        "machine": facts,
         "dataset": {
             "name": dataset.name,
             "source": dataset.source,
@@ -528,11 +491,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     else:
         print("correctness: both approaches found the same candidates and top-10 everywhere")
     if args.json:
-        from hashlearn.persistence import atomic_write
-
-        payload = json.dumps(result, indent=2).encode()
-        atomic_write(args.json, lambda handle: handle.write(payload))
-        print(f"wrote {args.json}")
+        write_json(args.json, result)
     return result
 
 
