@@ -63,6 +63,13 @@ BENCHMARKS: dict[str, Benchmark] = {
         quick_args=("--dataset", "digits", "--max-radius", "2"),
         takes_data_dir=True,
     ),
+    "grh_training": Benchmark(
+        script="bench_grh_training.py",
+        description="GRH fit time, 2,000 CIFAR-10 GIST vectors, 16-64 bits",
+        args=(),
+        quick_args=("--dataset", "digits", "--bits", "8", "--repeat", "1"),
+        takes_data_dir=True,
+    ),
 }
 
 
