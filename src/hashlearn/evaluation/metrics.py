@@ -42,6 +42,7 @@ from numpy.typing import NDArray
 
 from hashlearn._validation import check_features
 from hashlearn.codes import check_codes, hamming_distances
+from hashlearn.index import Reranker
 
 __all__ = [
     "MAPResult",
@@ -996,8 +997,9 @@ def tutorial_precision_at_k(
     candidate_lims[i + 1]]`` (CSR layout, as returned by an index's ``range_search``; for the
     tutorial, all items in buckets within Hamming radius r). They are re-ranked by exact
     distance between the original vectors -- cosine distance ``1 - <q, x> / (|q| |x|)`` or
-    Euclidean distance, computed in float64 -- items whose computed distances are equal are
-    ordered by database index, and the top ``k`` kept.
+    Euclidean distance, computed in float64 by :class:`hashlearn.index.Reranker` (the search
+    path's own re-ranker) -- items whose computed distances are equal are ordered by
+    database index, and the top ``k`` kept.
 
     ``P(q) = (number of the top min(k, n_candidates) with the query's class) / k``: the
     denominator is ``k`` even when fewer than ``k`` candidates exist (as the tutorial does).
@@ -1050,35 +1052,16 @@ def tutorial_precision_at_k(
                     f"{name} row {int(np.argmin(norms > 0))} has zero norm; the cosine "
                     "distance is undefined for it (use metric='euclidean')"
                 )
+    for i in range(n_queries):
+        candidates = indices[lims[i] : lims[i + 1]]
+        if candidates.size and np.bincount(candidates, minlength=n_database).max() > 1:
+            raise ValueError(f"candidate_indices of query {i} contain duplicates")
+    # The same re-ranking as the search path (hashlearn.index.Reranker), here in float64.
+    _, top = Reranker(database, metric).rerank(queries, lims, indices, k)
     per_query = np.full(n_queries, np.nan)
-    for start, stop in _blocks(n_queries, n_database, None):
-        block_lims = lims[start : stop + 1]
-        # Large candidate sets (high radii): one matrix product with the whole database is far
-        # cheaper than gathering every candidate vector query by query.
-        scores = None
-        if metric == "cosine" and block_lims[-1] - block_lims[0] > n_database:
-            scores = database @ queries[start:stop].T
-        for i in range(start, stop):
-            candidates = indices[lims[i] : lims[i + 1]]
-            if candidates.size == 0:
-                continue
-            if np.bincount(candidates, minlength=n_database).max() > 1:
-                raise ValueError(f"candidate_indices of query {i} contain duplicates")
-            if metric == "cosine":
-                if scores is not None:
-                    dots = scores[candidates, i - start]
-                else:
-                    dots = database[candidates] @ queries[i]
-                distances = 1.0 - dots / (database_norms[candidates] * query_norms[i])
-            else:
-                distances = np.sqrt(((database[candidates] - queries[i]) ** 2).sum(axis=1))
-            if candidates.size > k:
-                # keep every item tied with the k-th distance, then order by (distance, index)
-                kth = np.partition(distances, k - 1)[k - 1]
-                keep = distances <= kth
-                candidates, distances = candidates[keep], distances[keep]
-            top = candidates[np.lexsort((candidates, distances))[:k]]
-            per_query[i] = labels.lookup(top.reshape(1, -1), start=i).sum() / k
+    for i in np.flatnonzero(np.diff(lims) > 0):
+        found = top[i][top[i] >= 0]
+        per_query[i] = labels.lookup(found.reshape(1, -1), start=int(i)).sum() / k
     empty = np.isnan(per_query)
     skip_empty = float(per_query[~empty].mean()) if (~empty).any() else float("nan")
     return TutorialPrecisionResult(
