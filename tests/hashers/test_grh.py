@@ -187,6 +187,25 @@ def test_streaming_with_passive_aggressive_updates(blobs):
     assert knn_label_precision(grh, X, y) > knn_label_precision(lsh, X, y)
 
 
+def test_a_loaded_model_refuses_to_continue_streaming(blobs, tmp_path):
+    X, y = blobs
+    pa = SGDClassifier(loss="hinge", penalty=None, learning_rate="pa1", eta0=1.0)
+    grh = GRH(8, alpha=1.0, classifier=pa, random_state=0).partial_fit(X[:100], y[:100])
+    loaded = hashlearn.load(grh.save(tmp_path / "stream.hlz"))
+    loaded.set_params(classifier=pa)
+    with pytest.raises(ValueError, match="loaded from disk"):
+        loaded.partial_fit(X[100:], y[100:])
+    assert np.array_equal(loaded.encode(X), grh.encode(X))  # and it was left untouched
+
+
+def test_saving_records_the_classifier_and_leaves_the_model_intact(blobs, tmp_path):
+    X, y = blobs
+    grh = GRH(8, classifier=SVC(kernel="rbf"), random_state=0).fit(X, y)
+    loaded = hashlearn.load(grh.save(tmp_path / "grh.hlz"))
+    assert loaded.classifier_repr_ == "SVC()"
+    assert isinstance(grh.classifier, SVC) and len(grh.estimators_) == 8
+
+
 def test_partial_fit_only_exists_for_streaming_classifiers():
     assert not hasattr(GRH(8), "partial_fit")
     assert hasattr(GRH(8, classifier=SGDClassifier()), "partial_fit")

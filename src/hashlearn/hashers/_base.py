@@ -101,9 +101,16 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         """Projections of validated ``X`` (same feature count as at fit)."""
 
     # -- persistence (see hashlearn.persistence) --------------------------------------
+    #: Fitted attributes that are not saved (not needed to encode; see the subclass).
+    _transient_attributes: tuple[str, ...] = ()
+
+    def _portable_params(self) -> dict[str, Any]:
+        """The constructor parameters to save; subclasses replace objects by plain values."""
+        return dict(self.get_params(deep=False))
+
     def _get_state(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
         params = {}
-        for name, value in self.get_params(deep=False).items():
+        for name, value in self._portable_params().items():
             if name == "random_state" and not isinstance(value, _JSON_SCALARS):
                 value = None  # a Generator has been consumed; the fitted state is what counts
             if not isinstance(value, (*_JSON_SCALARS, tuple, list)):
@@ -115,7 +122,7 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         attributes: dict[str, Any] = {}
         arrays: dict[str, np.ndarray] = {}
         for name, value in vars(self).items():
-            if not name.endswith("_") or name.startswith("_"):
+            if not name.endswith("_") or name.startswith("_") or name in self._transient_attributes:
                 continue
             if isinstance(value, np.ndarray):
                 arrays[name] = value

@@ -350,11 +350,12 @@ class GraphRegularisedHashing(BaseHasher):
         """
         self._check_params()
         base = self._base_classifier()
-        first = not hasattr(self, "_init_hasher")
-        if not first and not hasattr(self, "estimators_"):
+        first = not hasattr(self, "n_features_in_")
+        if not first and not (hasattr(self, "_init_hasher") and hasattr(self, "estimators_")):
             raise ValueError(
-                "this GraphRegularisedHashing was loaded from disk or fitted "
-                "without streaming state; partial_fit cannot continue it"
+                "this GraphRegularisedHashing was loaded from disk, which keeps the compiled "
+                "hash functions but not the classifiers' training state; partial_fit cannot "
+                "continue it (fit a new model, or keep the streaming model in memory)"
             )
         X = check_features(
             X, name="X", n_features=None if first else self.n_features_in_, min_samples=1
@@ -362,7 +363,6 @@ class GraphRegularisedHashing(BaseHasher):
         graph = self._normalised_affinity(y, affinity, X.shape[0])
         if first:
             rng = check_random_state(self.random_state)
-            self._stream_rng = rng
             self.n_features_in_ = X.shape[1]
             self._init_hasher = self._fit_init(X, y, rng)
             seeds = rng.integers(2**31 - 1, size=self.n_bits)
@@ -389,6 +389,17 @@ class GraphRegularisedHashing(BaseHasher):
         tags.target_tags.required = True
         return tags
 
+    # The per-bit classifiers are compiled into arrays (components_ or the kernel expansion),
+    # which is all encoding needs; the classifier and init objects are saved by repr only.
+    _transient_attributes = ("estimators_",)
+
+    def _portable_params(self) -> dict[str, Any]:
+        params = super()._portable_params()
+        params["classifier"] = None
+        if not isinstance(self.init, str):
+            params["init"] = "lsh"
+        return params
+
     def _get_state(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
         if not (hasattr(self, "components_") or hasattr(self, "support_vectors_")):
             raise TypeError(
@@ -396,20 +407,9 @@ class GraphRegularisedHashing(BaseHasher):
                 f"({type(self.estimators_[0]).__name__}) are neither linear nor kernel SVMs, "
                 "so they have no portable representation"
             )
-        estimators = self.__dict__.pop("estimators_")
-        classifier = self.classifier
-        init = self.init
-        try:
-            self.classifier = None
-            self.init = "lsh" if not isinstance(init, str) else init
-            params, attributes, arrays = super()._get_state()
-        finally:
-            self.estimators_ = estimators
-            self.classifier = classifier
-            self.init = init
-        params["classifier"] = None
-        attributes["classifier_repr_"] = repr(classifier)
-        attributes["init_repr_"] = repr(init)
+        params, attributes, arrays = super()._get_state()
+        attributes["classifier_repr_"] = repr(self.classifier)
+        attributes["init_repr_"] = repr(self.init)
         return params, attributes, arrays
 
     def _save_extra_attribute(
