@@ -174,7 +174,26 @@ def test_large_candidate_sets_with_duplicates_and_padding(metric, share):
     rows = [np.concatenate([r, r[: m // 3], [-1, -1]]) for r in rows]  # duplicates, padding
     candidates = np.concatenate(rows).astype(np.int64)
     lims = np.cumsum([0] + [len(r) for r in rows]).astype(np.int64)
-    got_d, got_i = Reranker(database, metric).rerank(queries, lims, candidates, 15)
+    # norms spread over two decades, so cosine and euclidean rankings differ
+    database *= rng.uniform(0.1, 10, size=(len(database), 1)).astype(np.float32)
     want_d, want_i = brute_force(queries, database, lims, candidates, 15, metric)
+    for got_d, got_i in (
+        Reranker(database, metric).rerank(queries, lims, candidates, 15),
+        rerank(queries, database, lims, candidates, 15, metric=metric),
+    ):
+        np.testing.assert_array_equal(got_i, want_i)
+        np.testing.assert_allclose(got_d, want_d, rtol=1e-5, atol=1e-6)
+
+
+def test_one_off_rerank_of_a_large_candidate_set_converts_and_checks_rows():
+    rng = np.random.default_rng(3)
+    database = rng.integers(-50, 50, size=(400, 6))  # integers: must not truncate the query
+    query = rng.normal(size=(1, 6))
+    candidates = np.arange(300)[None, :]
+    got_d, got_i = rerank(query, database, None, candidates, 5, metric="euclidean")
+    want_d, want_i = brute_force(query, database, np.array([0, 300]), candidates[0], 5, "euclidean")
     np.testing.assert_array_equal(got_i, want_i)
-    np.testing.assert_allclose(got_d, want_d, rtol=1e-5, atol=1e-6)
+    with_nan = database.astype(float)
+    with_nan[10, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        rerank(query, with_nan, None, candidates, 5)

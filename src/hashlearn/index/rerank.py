@@ -199,12 +199,15 @@ class Reranker:
         inverse = None if self._inverse_norms is None else self._inverse_norms[ids]
         return self._vectors[ids], inverse
 
+    def _all_rows(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Every database row (float) and, for cosine, the inverse norms."""
+        return self._vectors, self._inverse_norms
+
     def _distances(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
         if ids.shape[0] <= _GATHER_ROWS or ids.shape[0] == self.n_database:
             return self._block_distances(query, *self._rows(ids))
         if ids.shape[0] >= _FULL_SCAN_FRACTION * self.n_database:
-            whole = self._block_distances(query, self._vectors, self._inverse_norms)
-            return whole[ids]
+            return self._block_distances(query, *self._all_rows())[ids]
         # Gather and reduce a few hundred rows at a time: the block stays in cache
         # instead of a full (m, n_features) copy going through memory (about 2x faster
         # for thousands of candidates).
@@ -355,6 +358,10 @@ class _GatheredDatabase(Reranker):
         if not np.isfinite(rows).all():
             raise ValueError("database_vectors contains NaN or infinity in candidate rows")
         return rows, _inverse_norms(rows) if self.metric == "cosine" else None
+
+    def _all_rows(self) -> tuple[np.ndarray, np.ndarray | None]:
+        # Converted, checked and normalised like any other gathered block.
+        return self._rows(np.arange(self.n_database))
 
 
 def rerank(
