@@ -159,6 +159,22 @@ def test_rbf_kernel_svm_is_compiled_exactly_and_saved(blobs, tmp_path):
     assert np.array_equal(loaded.encode(X), grh.encode(X))
 
 
+def test_kernel_svm_with_degenerate_bits_stays_compiled_and_saveable(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 5)), np.repeat(np.arange(3), 20)  # few classes: bits collapse
+    with pytest.warns(RuntimeWarning, match="all-equal"):
+        grh = GRH(13, alpha=1.0, classifier=SVC(kernel="rbf"), random_state=0).fit(X, y)
+    assert grh.n_degenerate_bits_ >= 1
+    assert hasattr(grh, "support_vectors_")
+    direct = np.column_stack([est.decision_function(X) for est in grh.estimators_])
+    assert np.allclose(grh.project(X), direct, atol=1e-10)
+    degenerate = [k for k, est in enumerate(grh.estimators_) if not isinstance(est, SVC)]
+    balance = codes.bit_balance(grh.encode(X), 13)[degenerate]
+    assert np.all(np.abs(balance - 0.5) <= 1 / 60)
+    loaded = hashlearn.load(grh.save(tmp_path / "grh.hlz"))
+    assert np.array_equal(loaded.encode(X), grh.encode(X))
+
+
 def test_any_linear_classifier_with_decision_function(blobs):
     X, y = blobs
     grh = GRH(8, alpha=1.0, classifier=LogisticRegression(), random_state=0).fit(X, y)

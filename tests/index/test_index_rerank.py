@@ -193,6 +193,7 @@ def test_one_off_rerank_of_a_large_candidate_set_converts_and_checks_rows():
     got_d, got_i = rerank(query, database, None, candidates, 5, metric="euclidean")
     want_d, want_i = brute_force(query, database, np.array([0, 300]), candidates[0], 5, "euclidean")
     np.testing.assert_array_equal(got_i, want_i)
+    np.testing.assert_allclose(got_d, want_d)
     with_nan = database.astype(float)
     with_nan[10, 0] = np.nan
     with pytest.raises(ValueError, match="NaN or infinity"):

@@ -135,7 +135,8 @@ class GraphRegularisedHashing(BaseHasher):
     n_degenerate_bits_ : int
         How many times a bit's regularised training codes were all one sign; such a bit
         gets a random hyperplane through the median of the training projections (a
-        balanced split) instead of a classifier.
+        balanced split) instead of a classifier, or for a kernel SVM the kernel analogue
+        ``K(x, a) - K(x, b)`` for two random training points, through its median.
     n_features_in_ : int
         Number of features seen during fit.
 
@@ -280,7 +281,10 @@ class GraphRegularisedHashing(BaseHasher):
 
         def learn(k: int) -> Any:
             if degenerate[k]:
-                return _MedianHyperplane(X, np.random.default_rng(seeds[k]))
+                bit_rng = np.random.default_rng(seeds[k])
+                if _is_kernel_svm(base):
+                    return _MedianKernelFunction(X, bit_rng, base)
+                return _MedianHyperplane(X, bit_rng)
             estimator = clone(base)
             if "random_state" in estimator.get_params() and estimator.random_state is None:
                 estimator.set_params(random_state=int(seeds[k]))
@@ -439,6 +443,48 @@ class _MedianHyperplane:
         return X @ self.coef_[0] + self.intercept_[0]
 
 
+def _is_kernel_svm(estimator: Any) -> bool:
+    return isinstance(estimator, SVC | NuSVC) and estimator.kernel in _KERNELS[1:]
+
+
+class _MedianKernelFunction:
+    """For kernel SVMs, a degenerate bit's stand-in: ``K(x, a) - K(x, b) - median``.
+
+    ``a`` and ``b`` are two random training points and the median is taken over the
+    training set, so the bit is balanced; it is the kernel counterpart of
+    :class:`_MedianHyperplane`, shaped like a fitted binary SVC (``support_vectors_``,
+    ``dual_coef_``, ``intercept_``, kernel parameters) so the bit compiles into the same
+    kernel expansion as the others.
+    """
+
+    def __init__(self, X: np.ndarray, rng: np.random.Generator, svm: Any) -> None:
+        self.kernel, self.degree, self.coef0 = svm.kernel, svm.degree, svm.coef0
+        if svm.gamma == "scale":  # scikit-learn's definitions of the gamma presets
+            variance = float(X.var())
+            self._gamma = 1.0 / (X.shape[1] * variance) if variance > 0 else 1.0
+        elif svm.gamma == "auto":
+            self._gamma = 1.0 / X.shape[1]
+        else:
+            self._gamma = float(svm.gamma)
+        pair = rng.choice(X.shape[0], size=2, replace=False)
+        self.support_vectors_ = X[pair].astype(np.float64)
+        self.dual_coef_ = np.array([[1.0, -1.0]])
+        self.intercept_ = np.zeros(1)
+        self.intercept_[0] = -np.median(self.decision_function(X))
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        kernel = pairwise_kernels(
+            X,
+            self.support_vectors_,
+            metric=self.kernel,
+            filter_params=True,
+            gamma=self._gamma,
+            degree=self.degree,
+            coef0=self.coef0,
+        )
+        return kernel @ self.dual_coef_[0] + self.intercept_[0]
+
+
 def _as_linear(estimator: Any) -> tuple[np.ndarray, float] | None:
     """``(w, b)`` when ``estimator.decision_function(x) == w . x + b``, else None."""
     if isinstance(estimator, SVC | NuSVC) and estimator.kernel != "linear":
@@ -462,7 +508,7 @@ def _as_kernel_expansion(
     The expansion is checked against ``decision_function`` on a few rows so a sign or
     convention mismatch can never silently change the codes.
     """
-    if not all(isinstance(est, SVC | NuSVC) for est in estimators):
+    if not all(isinstance(est, SVC | NuSVC | _MedianKernelFunction) for est in estimators):
         return None
     params_list = [
         {
