@@ -97,3 +97,41 @@ def test_version(capsys):
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.startswith("hashlearn ")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--grh-alpha", "2"], "grh_alpha must be in [0, 1], got 2.0"),
+        (["--grh-iter", "0"], "grh_n_iter must be in [1, inf], got 0"),
+        (["--seed", "-1"], "seed must be in [0, inf], got -1"),
+        (["--k", "0"], "k must be in [1, inf], got 0"),
+    ],
+)
+def test_bad_parameters_fail_before_any_work(arguments, message, tmp_path, capsys, monkeypatch):
+    def no_loading(*args, **kwargs):
+        raise AssertionError("data was loaded before the parameters were checked")
+
+    monkeypatch.setattr("hashlearn.cli._load", no_loading)
+    status = main(["tutorial", "--no-progress", "--out", str(tmp_path / "o"), *arguments])
+    assert status == 2
+    assert message in capsys.readouterr().err
+
+
+def test_out_pointing_at_a_file_fails_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("hashlearn.cli._load", lambda args: pytest.fail("loaded data"))
+    target = tmp_path / "a-file"
+    target.write_text("keep me")
+    assert main(["tutorial", "--out", str(target), "--no-progress"]) == 2
+    assert "--out must be a folder" in capsys.readouterr().err
+    assert target.read_text() == "keep me"
+
+
+def test_default_radius_follows_short_codes(tmp_path):
+    out = tmp_path / "o"
+    assert (
+        main(["tutorial", "--dataset", "digits", "--bits", "6", "--out", str(out), "--no-progress"])
+        == 0
+    )
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["max_radius"] == 6

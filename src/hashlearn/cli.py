@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -51,7 +52,9 @@ def _build_parser() -> argparse.ArgumentParser:
         help="auto: CIFAR-10 GIST when the data is found (or downloadable), else digits",
     )
     tutorial.add_argument("--bits", type=int, default=16, help="code length (default 16)")
-    tutorial.add_argument("--max-radius", type=int, default=10, help="largest radius (default 10)")
+    tutorial.add_argument(
+        "--max-radius", type=int, default=None, help="largest radius (default min(10, bits))"
+    )
     tutorial.add_argument("--k", type=int, default=10, help="precision@k (default 10)")
     tutorial.add_argument("--seed", type=int, default=0, help="seed of the hashers (default 0)")
     tutorial.add_argument("--grh-alpha", type=float, default=None, help="GRH alpha")
@@ -109,17 +112,23 @@ def _tutorial(args: argparse.Namespace) -> int:
         plot_query_time_vs_radius,
     )
 
-    dataset = _load(args)
     overrides: dict[str, Any] = {}
     if args.grh_alpha is not None:
         overrides["grh_alpha"] = args.grh_alpha
     if args.grh_iter is not None:
         overrides["grh_n_iter"] = args.grh_iter
-    if dataset.name == "digits":
-        overrides.update(_DIGITS_SPLIT)
+    max_radius = min(10, args.bits) if args.max_radius is None else args.max_radius
+    # Everything that can be checked is checked before minutes of loading and training.
     config = TutorialConfig(
-        n_bits=args.bits, max_radius=args.max_radius, k=args.k, seed=args.seed, **overrides
+        n_bits=args.bits, max_radius=max_radius, k=args.k, seed=args.seed, **overrides
     )
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out must be a folder, but {out} is a file")
+    out.mkdir(parents=True, exist_ok=True)
+    dataset = _load(args)
+    if dataset.name == "digits":
+        config = dataclasses.replace(config, **_DIGITS_SPLIT)
     print(
         f"dataset: {dataset.name}, {dataset.X.shape[0]:,} x {dataset.X.shape[1]} ({dataset.source})"
     )
@@ -131,8 +140,6 @@ def _tutorial(args: argparse.Namespace) -> int:
         dataset_source=dataset.source,
         progress=not args.no_progress,
     )
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     text = json.dumps(_finite(results), indent=2, allow_nan=False, default=_json_default)
     atomic_write(out / "results.json", lambda handle: handle.write(text.encode()))
     plot_precision_vs_radius(results, out / "precision_vs_radius.png")

@@ -22,6 +22,7 @@ Reproduces Sean Moran's learning-to-hash tutorial (PROTOCOLS.md, ``tutorial``):
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import platform
 import subprocess
 import time
@@ -100,6 +101,13 @@ class TutorialConfig:
         check_n_bits(self.n_bits, max_bits=64)
         check_int(self.max_radius, "max_radius", low=0, high=self.n_bits)
         check_int(self.k, "k", low=1)
+        check_int(self.seed, "seed", low=0)
+        check_int(self.split_seed, "split_seed", low=0)
+        check_int(self.grh_n_iter, "grh_n_iter", low=1)
+        if isinstance(self.grh_alpha, bool) or not isinstance(self.grh_alpha, numbers.Real):
+            raise TypeError(f"grh_alpha must be a float in [0, 1], got {self.grh_alpha!r}")
+        if not 0.0 <= self.grh_alpha <= 1.0:
+            raise ValueError(f"grh_alpha must be in [0, 1], got {self.grh_alpha}")
         unknown = set(self.methods) - {"lsh", "grh"}
         if unknown or not self.methods:
             raise ValueError(
