@@ -61,6 +61,8 @@ def test_popcount_and_keys_round_trip():
     assert np.array_equal(codes.keys_to_codes(keys, 9), packed)
     with pytest.raises(ValueError, match="beyond bit 8"):
         codes.keys_to_codes(np.array([2**9], dtype=np.uint64), 9)
+    with pytest.raises(ValueError, match="non-negative"):
+        codes.keys_to_codes([-1], 4)
     with pytest.raises(ValueError, match="n_bits <= 64"):
         codes.bucket_keys(np.zeros((1, 9), np.uint8), 65)
 

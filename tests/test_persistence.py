@@ -80,3 +80,49 @@ def test_unfitted_hasher_cannot_be_saved(tmp_path):
 
     with pytest.raises(NotFittedError):
         LSH(8).save(tmp_path / "x.hlz")
+
+
+def _rewrite(path, target, edit_meta=None, edit_arrays=None):
+    """Copy a saved file with its metadata and arrays edited (simulating corruption)."""
+    import io
+
+    with zipfile.ZipFile(path) as archive:
+        meta = json.loads(archive.read("hashlearn.json"))
+        arrays = {
+            name[:-4]: np.load(io.BytesIO(archive.read(name)))
+            for name in archive.namelist()
+            if name.endswith(".npy")
+        }
+    if edit_meta:
+        edit_meta(meta)
+    if edit_arrays:
+        edit_arrays(arrays)
+    meta["arrays"] = sorted(arrays)
+    persistence.write_file(
+        target,
+        kind=meta["kind"],
+        class_name=meta["class"],
+        params=meta["params"],
+        attributes=meta["attributes"],
+        arrays=arrays,
+    )
+    return target
+
+
+@pytest.mark.parametrize(
+    ("edit_meta", "edit_arrays", "message"),
+    [
+        (lambda m: m["params"].update(bogus=1), None, "unexpected keyword argument 'bogus'"),
+        (None, lambda a: a.pop("components_"), "components_ is missing"),
+        (None, lambda a: a.update(components_=np.zeros((9, 4))), r"shape \(9, 4\), expected"),
+        (lambda m: m["params"].update(n_bits=10), None, r"expected \(10, 5\)"),
+        (None, lambda a: a.update(intercept_=np.full(9, np.nan)), "finite floats"),
+    ],
+)
+def test_corrupt_hasher_state_is_refused_on_load(saved, tmp_path, edit_meta, edit_arrays, message):
+    _, _, path = saved
+    broken = _rewrite(path, tmp_path / "broken.hlz", edit_meta, edit_arrays)
+    with pytest.raises(
+        ValueError, match=rf"corrupt or incompatible SignRandomProjection.*{message}"
+    ):
+        hashlearn.load(broken)

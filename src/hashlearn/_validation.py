@@ -152,6 +152,14 @@ def check_labels(y: Any, n_samples: int, *, name: str = "y") -> np.ndarray:
         )
     if labels.dtype.kind == "f" and not np.isfinite(labels).all():
         raise ValueError(f"{name} contains NaN or infinity")
+    if labels.dtype == object:
+        try:
+            np.unique(labels)
+        except TypeError as exc:
+            raise TypeError(
+                f"{name} must hold labels of one comparable type (all numbers or all "
+                f"strings): {exc}"
+            ) from exc
     if labels.ndim == 2:
         if not np.isin(labels, (0, 1)).all():
             raise ValueError(f"a 2-D {name} must be a 0/1 label-indicator matrix")

@@ -20,7 +20,7 @@ _DIGITS_NOTICE = (
 )
 
 # The digits fallback has 1,797 rows: the tutorial's fractions would leave 4 queries.
-_DIGITS_SPLIT = {"query_size": 120, "train_size": 300}
+_DIGITS_SPLIT: dict[str, Any] = {"query_size": 120, "train_size": 300}
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -251,7 +251,12 @@ def keys_to_codes(keys: Any, n_bits: int) -> np.ndarray:
     """Inverse of :func:`bucket_keys`: packed codes of ``n_bits`` bits from ``uint64`` keys."""
     if check_n_bits(n_bits) > 64:
         raise ValueError(f"bucket keys need n_bits <= 64, got {n_bits}")
-    array = np.ascontiguousarray(np.asarray(keys, dtype="<u8").reshape(-1))
+    given = np.asarray(keys)
+    if given.dtype.kind not in "iu":
+        raise TypeError(f"keys must be integers, got dtype {given.dtype}")
+    if given.dtype.kind == "i" and np.any(given < 0):
+        raise ValueError("keys must be non-negative")
+    array = np.ascontiguousarray(given.astype("<u8").reshape(-1))
     if n_bits < 64 and np.any(array >> np.uint64(n_bits)):
         raise ValueError(f"keys have bits set beyond bit {n_bits - 1}")
     return np.ascontiguousarray(array.view(np.uint8).reshape(-1, 8)[:, : n_bytes(n_bits)])

@@ -232,3 +232,19 @@ def test_no_warning_on_a_normal_fit(blobs):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         GRH(8, random_state=0).fit(X, y)
+
+
+def test_inputs_that_used_to_fail_deep_inside_numpy(blobs):
+    X, _ = blobs
+    mixed = np.array([None, "a"] * 100, dtype=object)
+    with pytest.raises(TypeError, match="one comparable type"):
+        GRH(8).fit(X, mixed)
+    with pytest.raises(TypeError, match="affinity must be an"):
+        GRH(8).fit(X, affinity="knn")
+
+
+def test_first_streaming_batch_needs_two_rows(blobs):
+    X, y = blobs
+    grh = GRH(8, classifier=SGDClassifier(), random_state=0)
+    with pytest.raises(ValueError, match="at least 2 sample"):
+        grh.partial_fit(X[:1], y[:1])

@@ -97,3 +97,10 @@ def test_save_load_round_trip(make, blobs, tmp_path):
     # readable with numpy alone, without pickle
     with np.load(path, allow_pickle=False) as archive:
         assert "components_" in archive.files
+
+
+def test_overflowing_projections_are_an_error_not_silent_zeros(blobs):
+    X, _y = blobs
+    hasher = LSH(8, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="overflowed to infinity or NaN"):
+        hasher.encode(np.full_like(X, 1e308))

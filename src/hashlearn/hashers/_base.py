@@ -66,7 +66,13 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "n_features_in_")
         X = check_features(X, name="X", n_features=self.n_features_in_, owner=type(self).__name__)
-        return self._project(X)
+        projections = self._project(X)
+        if not np.isfinite(projections).all():
+            raise ValueError(
+                "projections of X overflowed to infinity or NaN (largest |X| value: "
+                f"{np.abs(X).max():.3g}); rescale X, e.g. with StandardScaler"
+            )
+        return projections
 
     def encode(self, X: Any) -> np.ndarray:
         """Packed binary codes of ``X``: ``uint8 (n, ceil(n_bits / 8))``, bit j LSB-first."""
@@ -144,12 +150,25 @@ class BaseHasher(TransformerMixin, BaseEstimator):
     def _from_state(
         cls, params: dict[str, Any], attributes: dict[str, Any], arrays: dict[str, np.ndarray]
     ) -> BaseHasher:
-        hasher = cls(**params)
-        for name, value in attributes.items():
-            setattr(hasher, name, value)
-        for name, value in arrays.items():
-            setattr(hasher, name, value)
+        try:
+            hasher = cls(**params)
+            for name, value in attributes.items():
+                setattr(hasher, name, value)
+            for name, value in arrays.items():
+                setattr(hasher, name, value)
+            hasher._check_loaded_state()
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            raise ValueError(
+                f"corrupt or incompatible {cls.__name__} file: {exc}; save the model again"
+            ) from exc
         return hasher
+
+    def _check_loaded_state(self) -> None:
+        """Check a loaded hasher's state is complete and consistent (raise if not)."""
+        check_n_bits(self.n_bits)
+        n_features = getattr(self, "n_features_in_", None)
+        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
+            raise ValueError(f"n_features_in_ must be a positive int, got {n_features!r}")
 
 
 class LinearHasherMixin:
@@ -165,7 +184,25 @@ class LinearHasherMixin:
 
     components_: np.ndarray
     intercept_: np.ndarray
+    n_bits: int
+    n_features_in_: int
+
+    def _check_loaded_state(self) -> None:
+        super()._check_loaded_state()  # type: ignore[misc]
+        _check_array(self, "components_", (self.n_bits, self.n_features_in_))
+        _check_array(self, "intercept_", (self.n_bits,))
 
     def _project(self, X: np.ndarray) -> np.ndarray:
         components = self.components_.astype(X.dtype, copy=False)
         return X @ components.T + self.intercept_.astype(X.dtype, copy=False)
+
+
+def _check_array(owner: Any, name: str, shape: tuple[int, ...]) -> None:
+    """Check that ``owner.name`` is a finite float array of the given shape."""
+    value = getattr(owner, name, None)
+    if not isinstance(value, np.ndarray):
+        raise ValueError(f"{name} is missing")
+    if value.shape != shape:
+        raise ValueError(f"{name} has shape {value.shape}, expected {shape}")
+    if value.dtype.kind != "f" or not np.isfinite(value).all():
+        raise ValueError(f"{name} must hold finite floats")

@@ -17,7 +17,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from hashlearn._validation import check_features, check_labels, check_random_state
-from hashlearn.hashers._base import BaseHasher
+from hashlearn.hashers._base import BaseHasher, _check_array
 from hashlearn.hashers.lsh import SignRandomProjection
 from hashlearn.persistence import register
 
@@ -214,7 +214,13 @@ class GraphRegularisedHashing(BaseHasher):
             raise ValueError("give either labels y or an affinity matrix to GRH, not both")
         if y is not None:
             return normalise_affinity(label_affinity(check_labels(y, n_samples)))
-        matrix = sp.csr_matrix(affinity, dtype=np.float64)
+        try:
+            matrix = sp.csr_matrix(affinity, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                "affinity must be an (n_samples, n_samples) array or sparse matrix of "
+                f"non-negative weights, got {type(affinity).__name__} ({exc})"
+            ) from exc
         if matrix.shape != (n_samples, n_samples):
             raise ValueError(
                 f"affinity must have shape ({n_samples}, {n_samples}) to match X, "
@@ -361,8 +367,12 @@ class GraphRegularisedHashing(BaseHasher):
                 "hash functions but not the classifiers' training state; partial_fit cannot "
                 "continue it (fit a new model, or keep the streaming model in memory)"
             )
+        # The first batch also fits the initial hasher: one row would centre it on itself.
         X = check_features(
-            X, name="X", n_features=None if first else self.n_features_in_, min_samples=1
+            X,
+            name="X",
+            n_features=None if first else self.n_features_in_,
+            min_samples=2 if first else 1,
         )
         graph = self._normalised_affinity(y, affinity, X.shape[0])
         if first:
@@ -403,6 +413,31 @@ class GraphRegularisedHashing(BaseHasher):
         if not isinstance(self.init, str):
             params["init"] = "lsh"
         return params
+
+    def _check_loaded_state(self) -> None:
+        super()._check_loaded_state()
+        if hasattr(self, "components_"):
+            _check_array(self, "components_", (self.n_bits, self.n_features_in_))
+            _check_array(self, "intercept_", (self.n_bits,))
+            return
+        vectors = getattr(self, "support_vectors_", None)
+        if not isinstance(vectors, np.ndarray) or vectors.ndim != 2:
+            raise ValueError("neither components_ nor support_vectors_ is present")
+        _check_array(self, "support_vectors_", (vectors.shape[0], self.n_features_in_))
+        _check_array(self, "dual_coef_", (vectors.shape[0],))
+        _check_array(self, "kernel_intercept_", (self.n_bits,))
+        lims = getattr(self, "support_lims_", None)
+        if (
+            not isinstance(lims, np.ndarray)
+            or lims.shape != (self.n_bits + 1,)
+            or lims[0] != 0
+            or lims[-1] != vectors.shape[0]
+            or np.any(np.diff(lims) < 1)
+        ):
+            raise ValueError("support_lims_ does not delimit the support vectors bit by bit")
+        params = getattr(self, "kernel_params_", None)
+        if not isinstance(params, dict) or params.get("kernel") not in _KERNELS:
+            raise ValueError(f"kernel_params_ must name a kernel in {_KERNELS}, got {params!r}")
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
         if not (hasattr(self, "components_") or hasattr(self, "support_vectors_")):

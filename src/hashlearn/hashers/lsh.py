@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from hashlearn.hashers._base import BaseHasher, LinearHasherMixin
+from hashlearn.hashers._base import BaseHasher, LinearHasherMixin, _check_array
 from hashlearn.persistence import register
 
 __all__ = ["LSH", "SignRandomProjection"]
@@ -67,6 +67,10 @@ class SignRandomProjection(LinearHasherMixin, BaseHasher):
         self.mean_ = X.mean(axis=0) if self.centre else np.zeros(X.shape[1])
         self.components_ = rng.standard_normal((self.n_bits, X.shape[1]))
         self.intercept_ = -(self.components_ @ self.mean_)
+
+    def _check_loaded_state(self) -> None:
+        super()._check_loaded_state()
+        _check_array(self, "mean_", (self.n_features_in_,))
 
 
 LSH = SignRandomProjection
