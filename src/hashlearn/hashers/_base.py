@@ -66,7 +66,8 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "n_features_in_")
         X = check_features(X, name="X", n_features=self.n_features_in_, owner=type(self).__name__)
-        projections = self._project(X)
+        with np.errstate(over="ignore", invalid="ignore"):  # reported just below instead
+            projections = self._project(X)
         if not np.isfinite(projections).all():
             raise ValueError(
                 "projections of X overflowed to infinity or NaN (largest |X| value: "
