@@ -73,6 +73,7 @@ def test_results_record_everything_needed_to_rerun(digits_results):
     assert digits_results["dataset"]["n_queries"] == 120
     assert digits_results["environment"]["hashlearn"]
     assert digits_results["methods"]["grh"]["params"]["alpha"] == 1.0
+    assert digits_results["peak_memory_mib"] > 0
     stats = digits_results["methods"]["lsh"]["bucket_statistics"]
     assert sum(stats["occupancy_histogram"].values()) == stats["n_buckets"]
 

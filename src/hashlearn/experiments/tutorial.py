@@ -25,6 +25,7 @@ import dataclasses
 import numbers
 import platform
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -155,6 +156,16 @@ def preprocess_tutorial(X: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, n
     features = np.divide(features, norms, out=np.zeros_like(features), where=norms > 0)
     mean = features[train].mean(axis=0)
     return features - mean, mean
+
+
+def peak_memory_mib() -> float | None:
+    """Peak resident memory of this process so far, in MiB (None where unavailable)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB else
 
 
 def _git_revision() -> str | None:
@@ -421,6 +432,7 @@ def run_tutorial(
         "anchors": TUTORIAL_ANCHORS,
         "exhaustive": exhaustive,
         "methods": results_methods,
+        "peak_memory_mib": peak_memory_mib(),
     }
 
 

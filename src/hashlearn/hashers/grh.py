@@ -140,6 +140,13 @@ class GraphRegularisedHashing(BaseHasher):
     n_features_in_ : int
         Number of features seen during fit.
 
+    Notes
+    -----
+    ``save`` stores the compiled hash functions (the arrays above), not the classifier
+    objects: a loaded model encodes identically, records the classifier and init by
+    ``repr`` (``classifier_repr_``, ``init_repr_``), comes back with the default
+    ``classifier`` and ``init`` parameters, and cannot continue ``partial_fit``.
+
     References
     ----------
     S. Moran and V. Lavrenko. Graph Regularised Hashing. ECIR 2015.

@@ -64,6 +64,8 @@ def format_tutorial_table(results: dict[str, Any]) -> str:
             f"hash table + re-rank at radius <= {small[-1]}: at most {slowest:.3f} ms/query, "
             f"{reference / slowest:,.0f}x faster than the tutorial's reported {reference:.0f} ms"
         )
+    if results.get("peak_memory_mib"):
+        lines.append(f"peak memory of the run: {results['peak_memory_mib']:,.0f} MiB")
     for name, method in methods.items():
         lines.append(
             f"{name.upper()}: fit {method['fit_seconds']:.2f} s, encode "
