@@ -1044,8 +1044,9 @@ def tutorial_precision_at_k(
     labels = _prepare_labels(query_labels, database_labels, n_queries, n_database)
     lims, indices = _check_csr(candidate_lims, candidate_indices, n_queries, n_database)
     if metric == "cosine":
-        query_norms = np.linalg.norm(queries, axis=1)
-        database_norms = np.linalg.norm(database, axis=1)
+        # einsum: row norms without an (n, n_features) temporary
+        query_norms = np.sqrt(np.einsum("ij,ij->i", queries, queries))
+        database_norms = np.sqrt(np.einsum("ij,ij->i", database, database))
         for norms, name in ((query_norms, "query_vectors"), (database_norms, "database_vectors")):
             if not np.all(norms > 0):
                 raise ValueError(

@@ -152,7 +152,7 @@ def preprocess_tutorial(X: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, n
     zero norm are left at zero before centring.
     """
     features = np.asarray(X, dtype=np.float32)
-    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    norms = np.sqrt(np.einsum("ij,ij->i", features, features))[:, None]
     features = np.divide(features, norms, out=np.zeros_like(features), where=norms > 0)
     mean = features[train].mean(axis=0)
     return features - mean, mean
