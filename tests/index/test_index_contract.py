@@ -25,6 +25,14 @@ def random_codes(rng: np.random.Generator, n: int, n_bits: int) -> np.ndarray:
     return pack_bits(rng.integers(0, 2, size=(n, n_bits)))
 
 
+def clustered_codes(rng: np.random.Generator, n: int, n_bits: int) -> np.ndarray:
+    """Codes around three centres with 10% of bits flipped: crowded buckets, like real codes."""
+    centres = rng.integers(0, 2, size=(3, n_bits))
+    bits = centres[rng.integers(0, 3, n)]
+    bits ^= (rng.random(bits.shape) < 0.1).astype(bits.dtype)
+    return pack_bits(bits)
+
+
 def brute_force_search(queries, database, k):
     """Reference k-NN: full (distance, id) sort of every row, padded with -1."""
     D = hamming_distances_reference(queries, database)
@@ -246,3 +254,26 @@ def test_docstring_examples_run(module):
 def test_base_class_is_abstract():
     with pytest.raises(TypeError):
         BinaryIndex(8)  # type: ignore[abstract]
+
+
+@pytest.mark.parametrize("cls", INDEXES)
+@pytest.mark.parametrize("make_codes", [random_codes, clustered_codes])
+def test_range_results_sorted_distinct_and_monotone_in_radius(cls, make_codes):
+    rng = np.random.default_rng(5)
+    n_bits, n = 12, 600
+    index = cls(n_bits).add(make_codes(rng, n, n_bits))
+    queries = random_codes(rng, 8, n_bits)
+    previous = None
+    for radius in range(n_bits + 1):
+        lims, dist, ids = index.range_search(queries, radius)
+        current = []
+        for i in range(queries.shape[0]):
+            d, j = dist[lims[i] : lims[i + 1]], ids[lims[i] : lims[i + 1]]
+            assert (d <= radius).all()
+            assert np.all((d[1:] > d[:-1]) | ((d[1:] == d[:-1]) & (j[1:] > j[:-1])))
+            assert np.unique(j).shape == j.shape
+            current.append(set(j.tolist()))
+        if previous is not None:
+            assert all(p <= c for p, c in zip(previous, current, strict=True))
+        previous = current
+    assert all(c == set(range(n)) for c in previous)  # the full radius returns everything

@@ -143,27 +143,6 @@ def test_blocks_do_not_change_results(monkeypatch):
     assert_same(table.search(queries, 15), search)
 
 
-def test_probe_radius_order_no_duplicates_and_monotone():
-    rng = np.random.default_rng(2)
-    database = clustered_codes(rng, 1000, 12, n_centres=3, flip=0.1)
-    queries = random_codes(rng, 8, 12)
-    table = HashTableIndex(12).add(database)
-    previous = None
-    for radius in range(13):
-        lims, dist, ids = table.probe(queries, radius)
-        current = []
-        for i in range(8):
-            d, j = dist[lims[i] : lims[i + 1]], ids[lims[i] : lims[i + 1]]
-            assert (d <= radius).all()
-            assert np.all((d[1:] > d[:-1]) | ((d[1:] == d[:-1]) & (j[1:] > j[:-1])))
-            current.append(set(j.tolist()))
-            assert len(current[-1]) == j.shape[0]
-        if previous is not None:
-            assert all(p <= c for p, c in zip(previous, current, strict=True))
-        previous = current
-    assert all(c == set(range(1000)) for c in previous)
-
-
 def test_probe_switches_to_bucket_scan_when_masks_outnumber_buckets():
     rng = np.random.default_rng(3)
     database = clustered_codes(rng, 300, 32, n_centres=2, flip=0.02)

@@ -127,23 +127,3 @@ def test_database_chunks_merge_exactly(monkeypatch, n_bits, k):
         np.testing.assert_array_equal(a, b)
     for a, b in zip(ranged, index.range_search(queries, n_bits // 2), strict=True):
         np.testing.assert_array_equal(a, b)
-
-
-def test_results_sorted_without_duplicates_and_monotone_in_radius():
-    rng = np.random.default_rng(5)
-    database = random_codes(rng, 500, 16)
-    queries = random_codes(rng, 10, 16)
-    index = LinearScanIndex(16).add(database)
-    previous = None
-    for radius in range(17):
-        lims, dist, ids = index.range_search(queries, radius)
-        current = []
-        for i in range(10):
-            d, j = dist[lims[i] : lims[i + 1]], ids[lims[i] : lims[i + 1]]
-            assert np.all((d[1:] > d[:-1]) | ((d[1:] == d[:-1]) & (j[1:] > j[:-1])))
-            assert np.unique(j).shape == j.shape
-            current.append(set(j.tolist()))
-        if previous is not None:
-            assert all(p <= c for p, c in zip(previous, current, strict=True))
-        previous = current
-    assert all(len(c) == 500 for c in previous)
