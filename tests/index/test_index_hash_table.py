@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -12,11 +13,11 @@ from hypothesis import strategies as st
 from hashlearn.codes import bucket_keys, keys_to_codes, pack_bits
 from hashlearn.index import BucketStatistics, HashTableIndex, LinearScanIndex, hash_table
 from hashlearn.index.hash_table import (
+    ProbeCostWarning,
     flip_masks,
     gather_buckets,
     n_masks,
     probe_by_masks,
-    scan_buckets,
 )
 
 
@@ -60,7 +61,7 @@ def test_flip_masks_are_every_mask_with_d_bits_once(n_bits):
     assert n_masks(5, 2) == 1 + 5 + 10 and n_masks(5, 9) == 32
 
 
-def test_probe_and_scan_kernels_match_brute_force():
+def test_probe_kernel_matches_brute_force():
     rng = np.random.default_rng(0)
     n_bits = 10
     keys = np.unique(rng.integers(0, 1 << n_bits, 200).astype(np.uint64))
@@ -73,9 +74,6 @@ def test_probe_and_scan_kernels_match_brute_force():
         found = set(zip(q.tolist(), b.tolist(), strict=True))
         expected = set(zip(*np.nonzero(distance <= radius), strict=True))
         assert found == {(int(i), int(j)) for i, j in expected}
-        q2, b2, d2 = scan_buckets(keys, queries, radius)
-        assert set(zip(q2.tolist(), b2.tolist(), strict=True)) == found
-        np.testing.assert_array_equal(d2, distance[q2, b2])
 
 
 def test_gather_buckets():
@@ -103,8 +101,7 @@ def test_probe_range_and_search_equal_linear_scan(n_bits, kind):
         assert_same(table.probe(queries, radius), expected)
         strategies.add(bool(table.last_stats_.scanned[0]))
         assert_same(table.range_search(queries, radius), expected)
-    if n_bits > 3:  # with 3 bits every bucket exists: the masks never outnumber them
-        assert strategies == {False, True}  # both the masks and the bucket scan were used
+    assert strategies == {False, True}  # both the masks and the exhaustive scan were used
     for k in (1, 2, 10, 100, 699, 700, 800):
         assert_same(table.search(queries, k), oracle.search(queries, k))
 
@@ -117,14 +114,18 @@ def test_probe_range_and_search_equal_linear_scan(n_bits, kind):
     n_distinct=st.integers(1, 60),
     k=st.integers(1, 160),
     radius=st.integers(0, 64),
+    lookup_cost=st.sampled_from([1, 200]),
 )
-def test_hash_table_equals_linear_scan_property(seed, n_bits, n, n_distinct, k, radius):
+def test_hash_table_equals_linear_scan_property(
+    seed, n_bits, n, n_distinct, k, radius, lookup_cost
+):
     rng = np.random.default_rng(seed)
     pool = random_codes(rng, n_distinct, n_bits)
     database = pool[rng.integers(0, n_distinct, n)]
     queries = np.concatenate([random_codes(rng, 3, n_bits), pool[:2]])
     oracle = LinearScanIndex(n_bits).add(database)
     table = HashTableIndex(n_bits).add(database[: n // 2]).add(database[n // 2 :])
+    table.lookup_cost = lookup_cost  # 1: probe whenever the ball is smaller than N
     assert_same(table.probe(queries, radius), oracle.range_search(queries, radius))
     assert_same(table.search(queries, k), oracle.search(queries, k))
 
@@ -137,33 +138,51 @@ def test_blocks_do_not_change_results(monkeypatch):
     probe = [table.probe(queries, r) for r in (1, 3, 20)]
     search = table.search(queries, 15)
     monkeypatch.setattr(hash_table, "_PROBE_BLOCK", 50)
-    monkeypatch.setattr(hash_table, "_SCAN_BLOCK", 700)
     for r, expected in zip((1, 3, 20), probe, strict=True):
         assert_same(table.probe(queries, r), expected)
     assert_same(table.search(queries, 15), search)
 
 
-def test_probe_switches_to_bucket_scan_when_masks_outnumber_buckets():
+def test_probe_scans_and_warns_when_the_ball_costs_more_than_a_scan():
     rng = np.random.default_rng(3)
     database = clustered_codes(rng, 300, 32, n_centres=2, flip=0.02)
     table = HashTableIndex(32).add(database)
+    table.lookup_cost = 5  # 33 keys * 5 <= 300 codes < 529 keys * 5
     queries = database[:4]
-    assert n_masks(32, 1) <= table.n_buckets < n_masks(32, 2)
-    table.probe(queries, 1)
+    oracle = LinearScanIndex(32).add(database)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_same(table.probe(queries, 1), oracle.range_search(queries, 1))
     stats = table.last_stats_
     assert not stats.scanned.any()
     np.testing.assert_array_equal(stats.buckets_probed, [33] * 4)
-    table.probe(queries, 2)
+    with pytest.warns(ProbeCostWarning, match="radius 2 on 32-bit codes means probing 529 keys"):
+        assert_same(table.probe(queries, 2), oracle.range_search(queries, 2))
     stats = table.last_stats_
     assert stats.scanned.all()
-    np.testing.assert_array_equal(stats.buckets_probed, [table.n_buckets] * 4)
+    np.testing.assert_array_equal(stats.buckets_probed, [0] * 4)
+    np.testing.assert_array_equal(stats.candidates, [300] * 4)
     assert stats.n_queries == 4 and set(stats.summary()) >= {"candidates", "buckets_hit"}
+
+
+def test_search_does_not_warn_when_it_finishes_with_the_scan():
+    rng = np.random.default_rng(8)
+    database = random_codes(rng, 200, 64)
+    table = HashTableIndex(64).add(database)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_same(
+            table.search(database[:3], 5), LinearScanIndex(64).add(database).search(database[:3], 5)
+        )
+    assert table.last_stats_.scanned.all()
+    np.testing.assert_array_equal(table.last_stats_.candidates, [200] * 3)
 
 
 def test_probe_statistics_by_hand():
     # 6 buckets {0: [0, 1], 1: [2], 3: [3], 8: [4], 12: [5], 15: [6]}; query key 0,
-    # radius 1: 1 + 4 masks (<= 6 buckets) looked up, buckets 0, 1, 8 hit, 4 candidates.
+    # radius 1: 1 + 4 masks (cost 5 <= 7 codes) looked up, buckets 0, 1, 8 hit, 4 candidates.
     table = HashTableIndex(4).add(keys_to_codes([0, 0, 1, 3, 8, 12, 15], 4))
+    table.lookup_cost = 1
     lims, dist, ids = table.probe(keys_to_codes([0], 4), 1)
     np.testing.assert_array_equal(lims, [0, 4])
     np.testing.assert_array_equal(ids, [0, 1, 2, 4])
@@ -173,17 +192,19 @@ def test_probe_statistics_by_hand():
     assert stats.buckets_hit.tolist() == [3]
     assert stats.candidates.tolist() == [4]
     assert stats.radius.tolist() == [1] and not stats.scanned[0]
-    # radius 2: 1 + 4 + 6 = 11 masks > 6 buckets, so every bucket is compared instead.
-    _, dist, ids = table.probe(keys_to_codes([0], 4), 2)
+    # radius 2: 1 + 4 + 6 = 11 keys cost more than scanning the 7 codes.
+    with pytest.warns(ProbeCostWarning):
+        _, dist, ids = table.probe(keys_to_codes([0], 4), 2)
     np.testing.assert_array_equal(ids, [0, 1, 2, 4, 3, 5])
     stats = table.last_stats_
-    assert stats.scanned[0] and stats.buckets_probed.tolist() == [6]
-    assert stats.buckets_hit.tolist() == [5] and stats.candidates.tolist() == [6]
+    assert stats.scanned[0] and stats.buckets_probed.tolist() == [0]
+    assert stats.candidates.tolist() == [7]
 
 
 def test_search_grows_the_radius_until_k_are_certain():
     # Items at distances 0, 1, 1, 3 from the query (key 0b0000 of 8 bits).
     table = HashTableIndex(8).add(keys_to_codes([0, 1, 2, 7], 8))
+    table.lookup_cost = 1
     distances, indices = table.search(keys_to_codes([0], 8), 3)
     np.testing.assert_array_equal(distances, [[0, 1, 1]])
     np.testing.assert_array_equal(indices, [[0, 1, 2]])

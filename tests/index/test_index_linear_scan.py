@@ -95,23 +95,24 @@ def test_range_select_matches_reference():
 
 
 @pytest.mark.parametrize("n_bits", N_BITS)
-def test_query_blocks_do_not_change_results(monkeypatch, n_bits):
+def test_reference_query_blocks_do_not_change_results(monkeypatch, n_bits):
     rng = np.random.default_rng(n_bits)
     database = random_codes(rng, 250, n_bits)
     queries = random_codes(rng, 37, n_bits)
-    index = LinearScanIndex(n_bits).add(database)
-    search, ranged = index.search(queries, 11), index.range_search(queries, n_bits // 3)
+    search = linear_scan.knn_reference(queries, database, 11, n_bits)
+    ranged = linear_scan.range_reference(queries, database, n_bits // 3)
     # A block budget of 600 distances forces blocks of 2 queries (with a short last one).
     monkeypatch.setattr(linear_scan, "_BLOCK_ELEMENTS", 600)
-    for a, b in zip(search, index.search(queries, 11), strict=True):
+    for a, b in zip(search, linear_scan.knn_reference(queries, database, 11, n_bits), strict=True):
         np.testing.assert_array_equal(a, b)
-    for a, b in zip(ranged, index.range_search(queries, n_bits // 3), strict=True):
+    blocked = linear_scan.range_reference(queries, database, n_bits // 3)
+    for a, b in zip(ranged, blocked, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("n_bits", [16, 100])
 @pytest.mark.parametrize("k", [1, 5, 70, 300])
-def test_database_chunks_merge_exactly(monkeypatch, n_bits, k):
+def test_reference_database_chunks_merge_exactly(monkeypatch, n_bits, k):
     rng = np.random.default_rng(k)
     pool = random_codes(rng, 20, n_bits)  # few distinct codes: ties across chunks
     database = pool[rng.integers(0, 20, 250)]
@@ -122,8 +123,34 @@ def test_database_chunks_merge_exactly(monkeypatch, n_bits, k):
     # chunks smaller than k are merged.
     monkeypatch.setattr(linear_scan, "_BLOCK_ELEMENTS", 64)
     monkeypatch.setattr(linear_scan, "_XOR_BYTES", 64)
-    assert index._chunk_size() < 250
-    for a, b in zip(search, index.search(queries, k), strict=True):
+    assert linear_scan._chunk_size(250, database.shape[1]) < 250
+    got = linear_scan.knn_reference(queries, database, k, n_bits)
+    for a, b in zip(search, got, strict=True):
+        np.testing.assert_array_equal(a[:, : min(k, 250)], b)
+    got_range = linear_scan.range_reference(queries, database, n_bits // 2)
+    for a, b in zip(ranged, got_range, strict=True):
         np.testing.assert_array_equal(a, b)
-    for a, b in zip(ranged, index.range_search(queries, n_bits // 2), strict=True):
+
+
+@pytest.mark.parametrize("n_threads", [None, -1, 1, 2])
+def test_n_threads_does_not_change_results(n_threads):
+    rng = np.random.default_rng(5)
+    database = random_codes(rng, 3000, 64)
+    queries = random_codes(rng, 50, 64)
+    want = LinearScanIndex(64).add(database).search(queries, 7)
+    got = LinearScanIndex(64, n_threads=n_threads).add(database).search(queries, 7)
+    for a, b in zip(want, got, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True])
+def test_n_threads_is_validated(bad):
+    with pytest.raises((TypeError, ValueError), match="n_threads"):
+        LinearScanIndex(8, n_threads=bad)
+
+
+def test_n_threads_is_saved(tmp_path):
+    from hashlearn import load
+
+    index = LinearScanIndex(8, n_threads=1).add(random_codes(np.random.default_rng(0), 5, 8))
+    assert load(index.save(tmp_path / "index.hashlearn")).n_threads == 1
