@@ -2,17 +2,21 @@
 
 Every hasher has ``fit(X, y=None)``, ``project(X)`` (real values, one column per bit),
 ``encode(X)`` (packed codes, see :mod:`hashlearn.codes`) and ``transform(X)`` (0/1 bits).
+:class:`HasherStack` concatenates the codes of independently fitted hashers (one group of
+bits per hasher, e.g. one per table of a :class:`~hashlearn.index.MultiTableIndex`).
 """
 
 from hashlearn.hashers._base import BaseHasher, LinearHasherMixin
 from hashlearn.hashers.grh import GRH, GraphRegularisedHashing, label_affinity, normalise_affinity
 from hashlearn.hashers.lsh import LSH, SignRandomProjection
+from hashlearn.hashers.stack import HasherStack
 
 __all__ = [
     "GRH",
     "LSH",
     "BaseHasher",
     "GraphRegularisedHashing",
+    "HasherStack",
     "LinearHasherMixin",
     "SignRandomProjection",
     "label_affinity",

@@ -8,6 +8,13 @@ Results are sorted by ``(distance, database id)``: ties break by the smaller id,
 * :class:`LinearScanIndex`: exact, any ``n_bits``; the oracle for the others.
 * :class:`HashTableIndex`: one table keyed by the whole code (``n_bits <= 64``), exact
   Hamming-radius probing and exact k-NN by growing the radius; bucket statistics.
+* :class:`MultiTableIndex`: L tables on sub-codes (disjoint, random or per-hasher bit
+  groups), multi-probe, approximate with a certified radius; ``grow="exact"`` for exact
+  k-NN.
+* :class:`FaissBinaryFlat`, :class:`FaissBinaryHash`, :class:`FaissBinaryMultiHash`: the
+  same contract over faiss's binary indexes (``pip install 'hashlearn[faiss]'``; faiss is
+  imported only when one is created). :func:`make_index` switches backend with one
+  argument.
 * :func:`rerank`, :class:`Reranker`, :class:`CosineReranker`: order candidates by an
   exact float distance on the original vectors.
 
@@ -16,13 +23,17 @@ hasher when they hold one.
 """
 
 from hashlearn.index._base import BinaryIndex
+from hashlearn.index.factory import make_index
+from hashlearn.index.faiss_backend import FaissBinaryFlat, FaissBinaryHash, FaissBinaryMultiHash
 from hashlearn.index.hash_table import (
     BucketInfo,
     BucketStatistics,
     HashTableIndex,
+    ProbeCostWarning,
     ProbeStatistics,
 )
 from hashlearn.index.linear_scan import LinearScanIndex
+from hashlearn.index.multi_table import MultiTableIndex, MultiTableStatistics
 from hashlearn.index.rerank import CosineReranker, Reranker, rerank
 
 __all__ = [
@@ -30,9 +41,16 @@ __all__ = [
     "BucketInfo",
     "BucketStatistics",
     "CosineReranker",
+    "FaissBinaryFlat",
+    "FaissBinaryHash",
+    "FaissBinaryMultiHash",
     "HashTableIndex",
     "LinearScanIndex",
+    "MultiTableIndex",
+    "MultiTableStatistics",
+    "ProbeCostWarning",
     "ProbeStatistics",
     "Reranker",
+    "make_index",
     "rerank",
 ]
