@@ -136,3 +136,50 @@ def test_threads_context_restores_the_thread_count():
 def test_check_n_threads_refuses(bad):
     with pytest.raises((TypeError, ValueError), match="n_threads"):
         _kernels.check_n_threads(bad)
+
+
+def test_key_table_finds_every_key_and_only_those():
+    rng = np.random.default_rng(2)
+    keys = np.unique(rng.integers(0, 2**63, 5000, dtype=np.int64).astype(np.uint64))
+    keys = np.concatenate([[np.uint64(0)], keys, [np.uint64(2**64 - 1)]])
+    slots, _ = _kernels.build_key_table(keys)
+    assert slots.shape[0] >= 2 * keys.shape[0]
+    used = slots[:, 1] > 0
+    positions = slots[used, 1].astype(np.int64) - 1
+    assert sorted(positions.tolist()) == list(range(keys.shape[0]))
+    np.testing.assert_array_equal(slots[used, 0], keys[positions])
+    empty, _ = _kernels.build_key_table(np.empty(0, dtype=np.uint64))
+    assert (empty == 0).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_bits=st.sampled_from([4, 12, 20, 64]),
+    n=st.integers(1, 400),
+    radius=st.integers(0, 3),
+)
+def test_probe_table_returns_every_member_within_the_radius_in_order(seed, n_bits, n, radius):
+    from hashlearn.codes import bucket_keys
+    from hashlearn.index import HashTableIndex, hash_table
+
+    rng = np.random.default_rng(seed)
+    database = clustered_codes(rng, n, n_bits, n_centres=3, flip=0.1)
+    queries = clustered_codes(rng, 9, n_bits, n_centres=3, flip=0.1)
+    table = HashTableIndex(n_bits).add(database)
+    masks, mask_distances = hash_table._masks_up_to(n_bits, radius)
+    lims, distances, indices, hits = _kernels.probe_table(
+        bucket_keys(queries, n_bits),
+        masks,
+        mask_distances,
+        _kernels.build_key_table(table.bucket_keys_),
+        table.bucket_offsets_,
+        table.bucket_ids_,
+    )
+    want = range_reference(queries, database, radius)
+    for a, b in zip((lims, distances, indices), want, strict=True):
+        np.testing.assert_array_equal(a, b)
+    keys = bucket_keys(queries, n_bits)
+    for q in range(9):
+        near = [bin(int(keys[q]) ^ int(key)).count("1") for key in table.bucket_keys_]
+        assert hits[q] == sum(d <= radius for d in near)

@@ -37,10 +37,12 @@ __all__ = [
     "QUERY_BLOCK",
     "QUERY_GROUP",
     "as_words",
+    "build_key_table",
     "check_n_threads",
     "knn_scan",
     "pair_distances",
     "popcount64",
+    "probe_table",
     "range_scan",
     "thread_count",
     "threads",
@@ -457,3 +459,164 @@ def range_scan(
     out_i = np.empty(int(lims[-1]), dtype=np.int64)
     _range_pass(padded, n_queries, database, radius, positions, out_d, out_i, True)
     return lims, out_d, out_i
+
+
+# -- hash-table probing ----------------------------------------------------------------------
+_FIBONACCI = np.uint64(0x9E3779B97F4A7C15)
+
+
+@numba.njit(inline="always", nogil=True, cache=True)
+def _slot_of(key, shift):
+    """Home slot of ``key``: Fibonacci (multiply-shift) hashing, ``(key * phi) >> shift``."""
+    return np.int64((key * _FIBONACCI) >> np.uint64(shift))
+
+
+@numba.njit(nogil=True, cache=True)
+def build_key_table(keys):
+    """An open-addressing table (linear probing) mapping each key to its position in ``keys``.
+
+    ``keys`` are distinct ``uint64``. The table is one ``uint64 (capacity, 2)`` array of
+    ``(key, position + 1)`` slots, so a lookup touches one cache line; ``position + 1 = 0``
+    marks an empty slot. The capacity is a power of two of at least twice ``len(keys)``
+    (load factor <= 1/2), so a lookup reads one or two adjacent slots on average. Returns
+    ``(slots, shift)``.
+    """
+    n = keys.shape[0]
+    bits = 1
+    while (1 << bits) < 2 * max(n, 1):
+        bits += 1
+    capacity = 1 << bits
+    shift = 64 - bits
+    slots = np.zeros((capacity, 2), dtype=np.uint64)
+    mask = capacity - 1
+    for position in range(n):
+        slot = _slot_of(keys[position], shift)
+        while slots[slot, 1] != 0:
+            slot = (slot + 1) & mask
+        slots[slot, 0] = keys[position]
+        slots[slot, 1] = position + 1
+    return slots, shift
+
+
+@numba.njit(inline="always", nogil=True, cache=True)
+def _lookup(slots, shift, key):
+    """Position of ``key`` in the table built by :func:`build_key_table`, or -1."""
+    mask = slots.shape[0] - 1
+    slot = _slot_of(key, shift)
+    while True:
+        value = slots[slot, 1]
+        if value == 0:
+            return np.int64(-1)
+        if slots[slot, 0] == key:
+            return np.int64(value) - 1
+        slot = (slot + 1) & mask
+
+
+@numba.njit(parallel=True, nogil=True, cache=True, boundscheck=False)
+def _probe_pass(
+    query_keys,
+    masks,
+    mask_distances,
+    slots,
+    shift,
+    offsets,
+    ids,
+    lims,
+    hits,
+    out_d,
+    out_i,
+    fill,
+):
+    n_queries = query_keys.shape[0]
+    for q in prange(n_queries):
+        position = lims[q]
+        found = 0
+        hit = 0
+        ring_start = position
+        for m in range(masks.shape[0]):
+            if fill and m > 0 and mask_distances[m] != mask_distances[m - 1]:
+                # A ring is complete: its ids come from several buckets, order them.
+                out_i[ring_start:position].sort()
+                ring_start = position
+            bucket = _lookup(slots, shift, query_keys[q] ^ masks[m])
+            if bucket < 0:
+                continue
+            hit += 1
+            start = offsets[bucket]
+            stop = offsets[bucket + 1]
+            if fill:
+                for p in range(start, stop):
+                    out_d[position] = mask_distances[m]
+                    out_i[position] = ids[p]
+                    position += 1
+            else:
+                found += stop - start
+        if fill:
+            out_i[ring_start:position].sort()
+        else:
+            lims[q + 1] = found
+            hits[q] = hit
+
+
+def probe_table(
+    query_keys: np.ndarray,
+    masks: np.ndarray,
+    mask_distances: np.ndarray,
+    key_table: tuple[np.ndarray, int],
+    offsets: np.ndarray,
+    ids: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Members of every bucket whose key is ``query_key XOR mask``, in CSR layout.
+
+    ``masks`` are ordered by ``mask_distances`` (the popcount of each mask), so results come
+    ring by ring; within a ring the ids (from several buckets) are sorted, which gives the
+    ``(distance, id)`` order. Buckets are found in the open-addressing ``key_table``
+    (:func:`build_key_table`) in O(1); bucket ``b`` holds ``ids[offsets[b]:offsets[b + 1]]``.
+    Two passes over the masks, each parallel over queries: the first counts, so memory is
+    exactly the output.
+
+    Returns
+    -------
+    lims : int64 (n_queries + 1,)
+    distances : int32 (lims[-1],)
+    indices : int64 (lims[-1],)
+    buckets_hit : int64 (n_queries,)
+    """
+    slots, shift = key_table
+    n_queries = query_keys.shape[0]
+    lims = np.zeros(n_queries + 1, dtype=np.int64)
+    hits = np.zeros(n_queries, dtype=np.int64)
+    empty_d = np.empty(0, dtype=np.int32)
+    empty_i = np.empty(0, dtype=np.int64)
+    _probe_pass(
+        query_keys,
+        masks,
+        mask_distances,
+        slots,
+        shift,
+        offsets,
+        ids,
+        lims,
+        hits,
+        empty_d,
+        empty_i,
+        False,
+    )
+    np.cumsum(lims, out=lims)
+    out_d = np.empty(int(lims[-1]), dtype=np.int32)
+    out_i = np.empty(int(lims[-1]), dtype=np.int64)
+    _probe_pass(
+        query_keys,
+        masks,
+        mask_distances,
+        slots,
+        shift,
+        offsets,
+        ids,
+        lims,
+        hits,
+        out_d,
+        out_i,
+        True,
+    )
+    return lims, out_d, out_i, hits

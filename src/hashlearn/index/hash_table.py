@@ -383,6 +383,8 @@ class HashTableIndex(BinaryIndex):
     #: lookup in about 10^6 buckets takes ~40 ns, the scan ~0.2 ns per code and thread.
     lookup_cost = 200
 
+    _key_table_cache: tuple[np.ndarray, int] | None
+
     def __init__(self, n_bits: int, *, hasher: Any = None) -> None:
         if isinstance(n_bits, (int, np.integer)) and not isinstance(n_bits, bool) and n_bits > 64:
             raise ValueError(
@@ -407,7 +409,14 @@ class HashTableIndex(BinaryIndex):
         """Queries and stored codes as ``uint64`` words, for the scan kernels."""
         return _kernels.as_words(queries), self._store.view().view(np.uint64)
 
+    def _key_table(self) -> tuple[np.ndarray, int]:
+        """The open-addressing table of the bucket keys (built on first use after a change)."""
+        if self._key_table_cache is None:
+            self._key_table_cache = _kernels.build_key_table(self.bucket_keys_)
+        return self._key_table_cache
+
     def _clear_table(self) -> None:
+        self._key_table_cache = None
         self.bucket_keys_ = np.empty(0, dtype=np.uint64)
         self.bucket_offsets_ = np.zeros(1, dtype=np.int64)
         self.bucket_ids_ = np.empty(0, dtype=np.int64)
@@ -442,6 +451,7 @@ class HashTableIndex(BinaryIndex):
         self.bucket_keys_ = sorted_keys[starts]
         self.bucket_offsets_ = np.append(starts, sorted_keys.shape[0]).astype(np.int64)
         self.bucket_ids_ = sorted_ids
+        self._key_table_cache = None
 
     def _reset(self) -> None:
         self._clear_table()
@@ -507,13 +517,16 @@ class HashTableIndex(BinaryIndex):
                 scanned=np.ones(n_queries, dtype=bool),
             )
             return lims, distances, indices
-        pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         masks, mask_distances = _masks_up_to(self._n_bits, radius)
-        block = max(1, _PROBE_BLOCK // masks.shape[0])
-        for start in range(0, n_queries, block):
-            q, m, b = probe_by_masks(self.bucket_keys_, query_keys[start : start + block], masks)
-            pieces.append((q + start, mask_distances[m], b))
-        lims, distances, indices, hits = self._collect(pieces, n_queries)
+        with _kernels.threads(None):
+            lims, distances, indices, hits = _kernels.probe_table(
+                query_keys,
+                masks,
+                mask_distances,
+                self._key_table(),
+                self.bucket_offsets_,
+                self.bucket_ids_,
+            )
         self.last_stats_ = ProbeStatistics(
             radius=np.full(n_queries, radius, dtype=np.int32),
             buckets_probed=np.full(n_queries, masks.shape[0], dtype=np.int64),
