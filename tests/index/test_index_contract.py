@@ -13,12 +13,13 @@ from hashlearn.index import (
     BinaryIndex,
     HashTableIndex,
     LinearScanIndex,
+    MultiIndexHashing,
     _base,
     hash_table,
     linear_scan,
 )
 
-INDEXES = [LinearScanIndex, HashTableIndex]
+INDEXES = [LinearScanIndex, HashTableIndex, MultiIndexHashing]
 
 
 def random_codes(rng: np.random.Generator, n: int, n_bits: int) -> np.ndarray:

@@ -11,10 +11,10 @@ import pytest
 import hashlearn
 from hashlearn.codes import pack_bits
 from hashlearn.hashers import BaseHasher, LinearHasherMixin
-from hashlearn.index import HashTableIndex, LinearScanIndex
+from hashlearn.index import HashTableIndex, LinearScanIndex, MultiIndexHashing, MultiTableIndex
 from hashlearn.persistence import register
 
-INDEXES = [LinearScanIndex, HashTableIndex]
+INDEXES = [LinearScanIndex, HashTableIndex, MultiIndexHashing, MultiTableIndex]
 
 
 @register
@@ -136,3 +136,32 @@ def test_wrong_code_count_is_refused(tmp_path):
     rewrite(path, edit_meta=lambda meta: meta["attributes"].update(ntotal=5))
     with pytest.raises(ValueError, match="corrupt LinearScanIndex file: ntotal=5"):
         hashlearn.load(path)
+
+
+def test_every_index_class_loads_in_a_fresh_process(tmp_path):
+    """hashlearn.load must know every index class without the caller importing its module."""
+    import subprocess
+    import sys
+
+    from hashlearn.index import FaissBinaryFlat
+
+    classes = [*INDEXES]
+    try:
+        import faiss  # noqa: F401
+
+        classes.append(FaissBinaryFlat)
+    except ImportError:
+        pass
+    paths = []
+    for cls in classes:
+        index = cls(16).add(random_codes(np.random.default_rng(0), 50, 16))
+        paths.append(str(index.save(tmp_path / f"{cls.__name__}.hl")))
+    script = (
+        "import sys, hashlearn\n"
+        "for path in sys.argv[1:]:\n"
+        "    print(type(hashlearn.load(path)).__name__, hashlearn.load(path).ntotal)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, *paths], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == [word for cls in classes for word in (cls.__name__, "50")]

@@ -11,6 +11,9 @@ Results are sorted by ``(distance, database id)``: ties break by the smaller id,
 * :class:`MultiTableIndex`: L tables on sub-codes (disjoint, random or per-hasher bit
   groups), multi-probe, approximate with a certified radius; ``grow="exact"`` for exact
   k-NN.
+* :class:`MultiIndexHashing` (``MIH``): exact k-NN and range search through m substring
+  hash tables (Norouzi, Punjani and Fleet); fast on clustered codes, falls back to the scan
+  on uniform ones.
 * :class:`FaissBinaryFlat`, :class:`FaissBinaryHash`, :class:`FaissBinaryMultiHash`: the
   same contract over faiss's binary indexes (``pip install 'hashlearn[faiss]'``; faiss is
   imported only when one is created). :func:`make_index` switches backend with one
@@ -33,10 +36,12 @@ from hashlearn.index.hash_table import (
     ProbeStatistics,
 )
 from hashlearn.index.linear_scan import LinearScanIndex
+from hashlearn.index.multi_index import MIH, MultiIndexHashing
 from hashlearn.index.multi_table import MultiTableIndex, MultiTableStatistics
 from hashlearn.index.rerank import CosineReranker, Reranker, rerank
 
 __all__ = [
+    "MIH",
     "BinaryIndex",
     "BucketInfo",
     "BucketStatistics",
@@ -46,6 +51,7 @@ __all__ = [
     "FaissBinaryMultiHash",
     "HashTableIndex",
     "LinearScanIndex",
+    "MultiIndexHashing",
     "MultiTableIndex",
     "MultiTableStatistics",
     "ProbeCostWarning",
