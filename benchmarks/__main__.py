@@ -6,16 +6,20 @@ results as JSON to ``results/benchmarks/<name>.json`` (``results/benchmarks/quic
 ``--quick``, so a smoke test never overwrites real results). A benchmark that fails does
 not stop the others; the exit status is 1 when any failed.
 
-Defaults are modest (a few minutes in all on a 2-core machine): GIST-512 extraction of all
-60,000 CIFAR-10-sized images once, beside 100 images through the naive reference; the
-tutorial's Hamming-radius search on CIFAR-10 GIST-512 (scikit-learn digits when CIFAR-10
-is not found), radii 0..3, 120 queries.
+Defaults: GIST-512 extraction of all 60,000 CIFAR-10-sized images once, beside 100
+images through the naive reference; the tutorial's Hamming-radius search on CIFAR-10
+GIST-512 (scikit-learn digits when CIFAR-10 is not found), radii 0..3, 120 queries; GRH
+training time. These take a few minutes in all on a 2-core machine. The search benchmark
+(``search``: every hashlearn index beside faiss's binary indexes, N = 10^4 .. 10^6,
+32 .. 256 bits, k-NN and range search) runs its full grid and takes about 20 minutes;
+its run folder (records, Markdown table, plots) goes to ``<out>/search/``.
 
 Usage::
 
     python -m benchmarks                     # every benchmark, default sizes
     python -m benchmarks --list              # names and what they measure
     python -m benchmarks tutorial_search     # a subset, by name
+    python -m benchmarks search              # the search benchmark alone (~20 min)
     python -m benchmarks --quick             # tiny sizes: a smoke test (well under a minute)
     python -m benchmarks --data-dir /path/to/data --out /tmp/bench
 """
@@ -68,6 +72,16 @@ BENCHMARKS: dict[str, Benchmark] = {
         description="GRH fit time, 2,000 CIFAR-10 GIST vectors, 16-64 bits",
         args=(),
         quick_args=("--dataset", "digits", "--bits", "8", "--repeat", "1"),
+        takes_data_dir=True,
+    ),
+    "search": Benchmark(
+        script="bench_search.py",
+        description=(
+            "k-NN and range search, every hashlearn index beside faiss IndexBinaryFlat/"
+            "Hash/MultiHash, N = 10^4..10^6, 32-256 bits, results checked (~20 min)"
+        ),
+        args=(),
+        quick_args=("--quick", "--no-progress"),
         takes_data_dir=True,
     ),
 }

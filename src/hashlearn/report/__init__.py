@@ -1,9 +1,25 @@
 """Reports: tables and plots built from result records only (never from inside training)."""
 
+from hashlearn.report.search import (
+    format_search_pivot,
+    format_search_report,
+    format_search_table,
+    plot_queries_per_second,
+    write_search_report,
+)
 from hashlearn.report.tutorial import (
     format_tutorial_table,
     plot_precision_vs_radius,
     plot_query_time_vs_radius,
 )
 
-__all__ = ["format_tutorial_table", "plot_precision_vs_radius", "plot_query_time_vs_radius"]
+__all__ = [
+    "format_search_pivot",
+    "format_search_report",
+    "format_search_table",
+    "format_tutorial_table",
+    "plot_precision_vs_radius",
+    "plot_queries_per_second",
+    "plot_query_time_vs_radius",
+    "write_search_report",
+]
