@@ -512,50 +512,52 @@ def _lookup(slots, shift, key):
         slot = (slot + 1) & mask
 
 
-@numba.njit(parallel=True, nogil=True, cache=True, boundscheck=False)
-def _probe_pass(
-    query_keys,
-    masks,
-    mask_distances,
-    slots,
-    shift,
-    offsets,
-    ids,
-    lims,
-    hits,
-    out_d,
-    out_i,
-    fill,
-):
-    n_queries = query_keys.shape[0]
-    for q in prange(n_queries):
-        position = lims[q]
+def _probe_lookup_py(query_keys, masks, slots, shift, offsets, buckets, counts, hits):
+    """Pass 1 of :func:`probe_table`: ``buckets[q, m]`` = bucket of ``key_q XOR mask_m`` or -1."""
+    for q in prange(query_keys.shape[0]):
         found = 0
         hit = 0
-        ring_start = position
         for m in range(masks.shape[0]):
-            if fill and m > 0 and mask_distances[m] != mask_distances[m - 1]:
+            bucket = _lookup(slots, shift, query_keys[q] ^ masks[m])
+            buckets[q, m] = bucket
+            if bucket >= 0:
+                hit += 1
+                found += offsets[bucket + 1] - offsets[bucket]
+        counts[q] = found
+        hits[q] = hit
+
+
+def _probe_fill_py(buckets, mask_distances, offsets, ids, lims, out_d, out_i):
+    """Pass 2 of :func:`probe_table`: copy the members out, ring by ring, ids sorted per ring."""
+    for q in prange(buckets.shape[0]):
+        position = lims[q]
+        ring_start = position
+        for m in range(buckets.shape[1]):
+            if m > 0 and mask_distances[m] != mask_distances[m - 1]:
                 # A ring is complete: its ids come from several buckets, order them.
                 out_i[ring_start:position].sort()
                 ring_start = position
-            bucket = _lookup(slots, shift, query_keys[q] ^ masks[m])
+            bucket = buckets[q, m]
             if bucket < 0:
                 continue
-            hit += 1
-            start = offsets[bucket]
-            stop = offsets[bucket + 1]
-            if fill:
-                for p in range(start, stop):
-                    out_d[position] = mask_distances[m]
-                    out_i[position] = ids[p]
-                    position += 1
-            else:
-                found += stop - start
-        if fill:
-            out_i[ring_start:position].sort()
-        else:
-            lims[q + 1] = found
-            hits[q] = hit
+            for p in range(offsets[bucket], offsets[bucket + 1]):
+                out_d[position] = mask_distances[m]
+                out_i[position] = ids[p]
+                position += 1
+        out_i[ring_start:position].sort()
+
+
+# Two compilations of each pass: threads for large batches, one thread for small ones, where
+# waking the thread pool (tens of microseconds, more under OMP_WAIT_POLICY=PASSIVE) would
+# cost more than the lookups themselves.
+_parallel = numba.njit(parallel=True, nogil=True, cache=True, boundscheck=False)
+_serial = numba.njit(nogil=True, cache=True, boundscheck=False)
+_probe_lookup = (_serial(_probe_lookup_py), _parallel(_probe_lookup_py))
+_probe_fill = (_serial(_probe_fill_py), _parallel(_probe_fill_py))
+# Lookups (queries x masks) below which a probe runs on one thread.
+SERIAL_PROBES = 2**15
+# Found buckets (queries x masks, int64) kept between the two passes per block of queries.
+_PROBE_SCRATCH = 2**21
 
 
 def probe_table(
@@ -572,8 +574,8 @@ def probe_table(
     ring by ring; within a ring the ids (from several buckets) are sorted, which gives the
     ``(distance, id)`` order. Buckets are found in the open-addressing ``key_table``
     (:func:`build_key_table`) in O(1); bucket ``b`` holds ``ids[offsets[b]:offsets[b + 1]]``.
-    Two passes over the masks, each parallel over queries: the first counts, so memory is
-    exactly the output.
+    Per block of queries, a first pass looks every key up and counts the members, a second
+    copies them to their final place, so the output is allocated once at its exact size.
 
     Returns
     -------
@@ -583,40 +585,35 @@ def probe_table(
     buckets_hit : int64 (n_queries,)
     """
     slots, shift = key_table
-    n_queries = query_keys.shape[0]
-    lims = np.zeros(n_queries + 1, dtype=np.int64)
+    n_queries, n_masks = query_keys.shape[0], masks.shape[0]
+    block = max(1, _PROBE_SCRATCH // n_masks)
+    counts = np.zeros(n_queries, dtype=np.int64)
     hits = np.zeros(n_queries, dtype=np.int64)
-    empty_d = np.empty(0, dtype=np.int32)
-    empty_i = np.empty(0, dtype=np.int64)
-    _probe_pass(
-        query_keys,
-        masks,
-        mask_distances,
-        slots,
-        shift,
-        offsets,
-        ids,
-        lims,
-        hits,
-        empty_d,
-        empty_i,
-        False,
-    )
-    np.cumsum(lims, out=lims)
-    out_d = np.empty(int(lims[-1]), dtype=np.int32)
-    out_i = np.empty(int(lims[-1]), dtype=np.int64)
-    _probe_pass(
-        query_keys,
-        masks,
-        mask_distances,
-        slots,
-        shift,
-        offsets,
-        ids,
-        lims,
-        hits,
-        out_d,
-        out_i,
-        True,
-    )
-    return lims, out_d, out_i, hits
+    pieces = []
+    for start in range(0, n_queries, block):
+        stop = min(start + block, n_queries)
+        threaded = int((stop - start) * n_masks >= SERIAL_PROBES)
+        buckets = np.empty((stop - start, n_masks), dtype=np.int64)
+        _probe_lookup[threaded](
+            query_keys[start:stop],
+            masks,
+            slots,
+            shift,
+            offsets,
+            buckets,
+            counts[start:stop],
+            hits[start:stop],
+        )
+        block_lims = np.zeros(stop - start + 1, dtype=np.int64)
+        np.cumsum(counts[start:stop], out=block_lims[1:])
+        out_d = np.empty(int(block_lims[-1]), dtype=np.int32)
+        out_i = np.empty(int(block_lims[-1]), dtype=np.int64)
+        _probe_fill[threaded](buckets, mask_distances, offsets, ids, block_lims, out_d, out_i)
+        pieces.append((out_d, out_i))
+    lims = np.zeros(n_queries + 1, dtype=np.int64)
+    np.cumsum(counts, out=lims[1:])
+    if len(pieces) == 1:
+        return lims, pieces[0][0], pieces[0][1], hits
+    distances = np.concatenate([piece[0] for piece in pieces])
+    indices = np.concatenate([piece[1] for piece in pieces])
+    return lims, distances, indices, hits
