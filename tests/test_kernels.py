@@ -183,3 +183,22 @@ def test_probe_table_returns_every_member_within_the_radius_in_order(seed, n_bit
     for q in range(9):
         near = [bin(int(keys[q]) ^ int(key)).count("1") for key in table.bucket_keys_]
         assert hits[q] == sum(d <= radius for d in near)
+
+
+@pytest.mark.parametrize("n_bits", [64, 192])
+def test_serial_and_threaded_compilations_agree(monkeypatch, n_bits):
+    rng = np.random.default_rng(n_bits)
+    database = _kernels.as_words(clustered_codes(rng, 3000, n_bits, n_centres=4, flip=0.1))
+    queries = _kernels.as_words(clustered_codes(rng, 23, n_bits, n_centres=4, flip=0.1))
+    results = []
+    for threshold in (0, 2**62):  # always threaded, then always serial
+        monkeypatch.setattr(_kernels, "SERIAL_WORK", threshold)
+        monkeypatch.setattr(_kernels, "SERIAL_PROBES", threshold)
+        results.append(
+            (
+                *_kernels.knn_scan(queries, database, 17, n_bits),
+                *_kernels.range_scan(queries, database, n_bits // 4),
+            )
+        )
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)

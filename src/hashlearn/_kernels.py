@@ -58,6 +58,21 @@ QUERY_BLOCK = 16
 CODE_BLOCK = 256
 
 
+# Work (queries x codes x words) below which a scan runs on one thread. Waking the thread
+# pool costs tens of microseconds, and OpenMP's idle threads then spin for a while on both
+# cores, slowing whatever runs next (BLAS in a re-ranker, say); a single query against
+# 10^5 codes takes well under a millisecond on one thread.
+SERIAL_WORK = 2**22
+
+_parallel = numba.njit(parallel=True, nogil=True, cache=True, boundscheck=False)
+_serial = numba.njit(nogil=True, cache=True, boundscheck=False)
+
+
+def _pick(pair: tuple[Any, Any], work: int) -> Any:
+    """The serial or the threaded compilation of a kernel, by the amount of work."""
+    return pair[int(work >= SERIAL_WORK)]
+
+
 @intrinsic
 def _ctpop_u64(typingctx, value):
     """LLVM's ``ctpop`` on a uint64: the hardware popcount instruction."""
@@ -309,8 +324,7 @@ def _select(queries, q, database, start, stop, buf_d, buf_i, size, limit, k, his
     return size, limit
 
 
-@numba.njit(parallel=True, nogil=True, cache=True, boundscheck=False)
-def _knn_scan(queries, database, k, n_bits):
+def _knn_scan_py(queries, database, k, n_bits):
     n_queries = queries.shape[0]
     n = database.shape[0]
     out_d = np.empty((n_queries, k), dtype=np.int32)
@@ -351,6 +365,9 @@ def _knn_scan(queries, database, k, n_bits):
     return out_d, out_i
 
 
+_knn_scan = (_serial(_knn_scan_py), _parallel(_knn_scan_py))
+
+
 def knn_scan(
     queries: np.ndarray, database: np.ndarray, k: int, n_bits: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -386,13 +403,14 @@ def knn_scan(
         Sorted by ``(distance, id)``.
     """
     n_queries = queries.shape[0]
-    distances, indices = _knn_scan(_pad_queries(queries), database, k, n_bits)
+    padded = _pad_queries(queries)
+    work = padded.shape[0] * database.shape[0] * database.shape[1]
+    distances, indices = _pick(_knn_scan, work)(padded, database, k, n_bits)
     return distances[:n_queries], indices[:n_queries]
 
 
 # -- range search ------------------------------------------------------------------------------
-@numba.njit(parallel=True, nogil=True, cache=True, boundscheck=False)
-def _range_pass(queries, n_real, database, radius, positions, out_d, out_i, fill):
+def _range_pass_py(queries, n_real, database, radius, positions, out_d, out_i, fill):
     """One pass of :func:`range_scan` over the database (queries from ``n_real`` on are padding).
 
     ``fill=False``: count, ``positions[q, d] += 1`` for each result at distance ``d``.
@@ -428,6 +446,9 @@ def _range_pass(queries, n_real, database, radius, positions, out_d, out_i, fill
                                 positions[q, d] += 1
 
 
+_range_pass = (_serial(_range_pass_py), _parallel(_range_pass_py))
+
+
 def range_scan(
     queries: np.ndarray, database: np.ndarray, radius: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -449,7 +470,8 @@ def range_scan(
     histograms = np.zeros((padded.shape[0], radius + 1), dtype=np.int64)
     empty_d = np.empty(0, dtype=np.int32)
     empty_i = np.empty(0, dtype=np.int64)
-    _range_pass(padded, n_queries, database, radius, histograms, empty_d, empty_i, False)
+    range_pass = _pick(_range_pass, padded.shape[0] * database.shape[0] * database.shape[1])
+    range_pass(padded, n_queries, database, radius, histograms, empty_d, empty_i, False)
     histograms = histograms[:n_queries]
     lims = np.zeros(n_queries + 1, dtype=np.int64)
     np.cumsum(histograms.sum(axis=1), out=lims[1:])
@@ -457,7 +479,7 @@ def range_scan(
     positions = np.cumsum(histograms, axis=1) - histograms + lims[:-1, None]
     out_d = np.empty(int(lims[-1]), dtype=np.int32)
     out_i = np.empty(int(lims[-1]), dtype=np.int64)
-    _range_pass(padded, n_queries, database, radius, positions, out_d, out_i, True)
+    range_pass(padded, n_queries, database, radius, positions, out_d, out_i, True)
     return lims, out_d, out_i
 
 
@@ -550,8 +572,6 @@ def _probe_fill_py(buckets, mask_distances, offsets, ids, lims, out_d, out_i):
 # Two compilations of each pass: threads for large batches, one thread for small ones, where
 # waking the thread pool (tens of microseconds, more under OMP_WAIT_POLICY=PASSIVE) would
 # cost more than the lookups themselves.
-_parallel = numba.njit(parallel=True, nogil=True, cache=True, boundscheck=False)
-_serial = numba.njit(nogil=True, cache=True, boundscheck=False)
 _probe_lookup = (_serial(_probe_lookup_py), _parallel(_probe_lookup_py))
 _probe_fill = (_serial(_probe_fill_py), _parallel(_probe_fill_py))
 # Lookups (queries x masks) below which a probe runs on one thread.

@@ -16,19 +16,20 @@ Probing
 The items within Hamming distance ``r`` of a query are exactly the members of the buckets
 whose key ``K`` satisfies ``popcount(K XOR q) <= r``. The index finds them by XOR-ing the
 query key with every mask of ``d`` set bits, ``d = 0 .. r`` (``sum_d C(n_bits, d)``
-masks, enumerated once per ``(n_bits, d)`` and cached), and looking all of them up at once
-with :func:`numpy.searchsorted` in ``bucket_keys_``, vectorised over a block of queries
-and all their masks.
+masks, enumerated once per ``(n_bits, d)`` and cached), and looking each probe key up in an
+open-addressing table of the bucket keys, in a compiled kernel parallel over queries
+(:func:`hashlearn._kernels.probe_table`).
 
 The ball grows combinatorially with ``r``: past some radius, looking up its keys costs more
-than comparing the query with every stored code. The index then **scans** instead, with the
-exhaustive kernel of :class:`~hashlearn.index.LinearScanIndex` (same results), and
-``range_search`` / ``probe`` warn with :class:`ProbeCostWarning`. The switch happens when
-``n_masks(n_bits, r) * lookup_cost > ntotal``, ``lookup_cost`` being the measured cost of
-one key lookup in units of one code compared by the scan (see
-:attr:`HashTableIndex.lookup_cost`). k-NN ``search`` grows the radius ring by ring while
-rings are cheaper than a scan, and finishes the queries still open with the exhaustive
-k-NN kernel.
+than comparing the query with every bucket key. The index then **scans** the bucket keys
+instead, with the exhaustive range kernel of :class:`~hashlearn.index.LinearScanIndex` (the
+keys are the distinct codes as 64-bit words; same results), and ``range_search`` /
+``probe`` warn with :class:`ProbeCostWarning`. The switch happens when
+``n_masks(n_bits, r) * lookup_cost > n_buckets``, ``lookup_cost`` being the measured cost of
+one key lookup in units of one key compared by the scan (see
+:attr:`HashTableIndex.lookup_cost`). k-NN ``search`` grows the radius ring by ring while a
+ring costs less than scanning every stored code, and finishes the queries still open with
+the exhaustive k-NN kernel over the codes.
 
 The pure kernels (:func:`flip_masks`, :func:`probe_by_masks`, :func:`gather_buckets`) are
 tested against brute force.
@@ -353,13 +354,14 @@ class HashTableIndex(BinaryIndex):
     ``add`` merges the new codes into the sorted arrays in ``O(ntotal + m log m)``;
     add in batches rather than one code at a time.
 
-    A probe of radius ``r`` costs ``sum_{d <= r} C(n_bits, d)`` binary searches. Once
-    that times :attr:`lookup_cost` exceeds ``ntotal``, the index compares the queries
-    with every stored code instead (the exhaustive kernel of :class:`LinearScanIndex`;
-    same results, ``last_stats_.scanned``), and ``range_search`` / ``probe`` warn with
-    :class:`ProbeCostWarning`. k-NN ``search`` is cheap when the ``k``-th neighbour is
-    near (short codes, clustered data); when it is far (long random codes) it ends in
-    the exhaustive scan and costs about as much as :class:`LinearScanIndex`.
+    A probe of radius ``r`` costs ``sum_{d <= r} C(n_bits, d)`` key lookups. Once that
+    times :attr:`lookup_cost` exceeds the number of buckets, the index compares the
+    queries with every bucket key instead (the exhaustive kernel of
+    :class:`LinearScanIndex`; same results, ``last_stats_.scanned``), and
+    ``range_search`` / ``probe`` warn with :class:`ProbeCostWarning`. k-NN ``search`` is
+    cheap when the ``k``-th neighbour is near (short codes, clustered data); when it is
+    far (long random codes) it ends in the exhaustive scan of the codes and costs about
+    as much as :class:`LinearScanIndex`.
 
     Examples
     --------
@@ -398,13 +400,16 @@ class HashTableIndex(BinaryIndex):
     def _storage_width(self) -> int:
         return 8  # one 64-bit word per code (n_bits <= 64), read in place by the scan
 
-    def _scan_is_cheaper(self, n_keys: int) -> bool:
-        """Whether looking up ``n_keys`` keys costs more than scanning every code.
+    def _scan_is_cheaper(self, n_keys: int, population: int | None = None) -> bool:
+        """Whether looking up ``n_keys`` keys costs more than comparing ``population`` keys.
 
-        A lookup never counts as cheaper than comparing one code, so a ball larger than
-        the database is always scanned, whatever ``lookup_cost`` says.
+        ``population`` defaults to the number of buckets (what a range scan compares). A
+        lookup never counts as cheaper than one comparison, so a ball larger than the
+        population is always scanned, whatever ``lookup_cost`` says.
         """
-        return n_keys * max(float(self.lookup_cost), 1.0) > self.ntotal
+        if population is None:
+            population = self.n_buckets
+        return n_keys * max(float(self.lookup_cost), 1.0) > population
 
     def _words(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Queries and stored codes as ``uint64`` words, for the scan kernels."""
@@ -501,20 +506,27 @@ class HashTableIndex(BinaryIndex):
         if self._scan_is_cheaper(ball):
             warnings.warn(
                 f"radius {radius} on {self._n_bits}-bit codes means probing {ball:,} keys per "
-                f"query, which costs more than comparing the query with all {self.ntotal:,} "
-                "stored codes; scanning them instead (same results). Use a smaller radius, "
-                "LinearScanIndex, or MultiIndexHashing for large radii.",
+                f"query, which costs more than comparing the query with all "
+                f"{self.n_buckets:,} bucket keys; scanning them instead (same results). Use "
+                "a smaller radius, LinearScanIndex, or MultiIndexHashing for large radii.",
                 ProbeCostWarning,
                 stacklevel=4,
             )
+            # The bucket keys are the distinct codes as 64-bit words: the exhaustive range
+            # kernel finds every bucket within the radius, then the members are gathered.
             with _kernels.threads(None):
-                lims, distances, indices = _kernels.range_scan(*self._words(queries), radius)
-            zeros = np.zeros(n_queries, dtype=np.int64)
+                key_lims, key_distances, buckets = _kernels.range_scan(
+                    query_keys.reshape(-1, 1), self.bucket_keys_.reshape(-1, 1), radius
+                )
+            owner = np.repeat(np.arange(n_queries, dtype=np.int64), np.diff(key_lims))
+            lims, distances, indices, hits = self._collect(
+                [(owner, key_distances, buckets)], n_queries
+            )
             self.last_stats_ = ProbeStatistics(
                 radius=np.full(n_queries, radius, dtype=np.int32),
-                buckets_probed=zeros,
-                buckets_hit=zeros.copy(),
-                candidates=np.full(n_queries, self.ntotal, dtype=np.int64),
+                buckets_probed=np.full(n_queries, self.n_buckets, dtype=np.int64),
+                buckets_hit=hits,
+                candidates=np.diff(lims),
                 scanned=np.ones(n_queries, dtype=bool),
             )
             return lims, distances, indices
@@ -588,7 +600,7 @@ class HashTableIndex(BinaryIndex):
         ball = 0
         for distance in range(self._n_bits + 1):
             ball += math.comb(self._n_bits, distance)
-            if not active.size or self._scan_is_cheaper(ball):
+            if not active.size or self._scan_is_cheaper(ball, self.ntotal):
                 break
             masks = flip_masks(self._n_bits, distance)
             block = max(1, _PROBE_BLOCK // masks.shape[0])
