@@ -202,3 +202,12 @@ def test_serial_and_threaded_compilations_agree(monkeypatch, n_bits):
         )
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_serial_and_threaded_compilations_have_their_own_cache_entries():
+    # numba's disk cache keys entries by function name, not by the parallel flag: sharing
+    # one name once made the threaded scans load the serial code (half the speed).
+    for pair in (_kernels._knn_scan, _kernels._range_pass):
+        serial, threaded = pair
+        assert threaded.targetoptions.get("parallel") and not serial.targetoptions.get("parallel")
+        assert serial._cache._cache_file._index_name != threaded._cache._cache_file._index_name

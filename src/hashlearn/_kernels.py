@@ -22,6 +22,7 @@ Compilation happens on first use (a few seconds, then cached on disk by numba), 
 
 from __future__ import annotations
 
+import types as types_module
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -66,6 +67,25 @@ SERIAL_WORK = 2**22
 
 _parallel = numba.njit(parallel=True, nogil=True, cache=True, boundscheck=False)
 _serial = numba.njit(nogil=True, cache=True, boundscheck=False)
+
+
+def _compile_both(py_func: Any) -> tuple[Any, Any]:
+    """``(serial, threaded)`` compilations of one kernel.
+
+    numba's disk cache names entries after the function's qualified name and does not tell
+    the two compilations apart, so the serial one is compiled from a copy of the function
+    under its own name; otherwise each would load whichever the other cached first.
+    """
+    copy = types_module.FunctionType(
+        py_func.__code__,
+        py_func.__globals__,
+        f"{py_func.__name__}_serial",
+        py_func.__defaults__,
+        py_func.__closure__,
+    )
+    copy.__qualname__ = f"{py_func.__qualname__}_serial"
+    copy.__module__ = py_func.__module__
+    return _serial(copy), _parallel(py_func)
 
 
 def _pick(pair: tuple[Any, Any], work: int) -> Any:
@@ -365,7 +385,7 @@ def _knn_scan_py(queries, database, k, n_bits):
     return out_d, out_i
 
 
-_knn_scan = (_serial(_knn_scan_py), _parallel(_knn_scan_py))
+_knn_scan = _compile_both(_knn_scan_py)
 
 
 def knn_scan(
@@ -446,7 +466,7 @@ def _range_pass_py(queries, n_real, database, radius, positions, out_d, out_i, f
                                 positions[q, d] += 1
 
 
-_range_pass = (_serial(_range_pass_py), _parallel(_range_pass_py))
+_range_pass = _compile_both(_range_pass_py)
 
 
 def range_scan(
@@ -572,8 +592,8 @@ def _probe_fill_py(buckets, mask_distances, offsets, ids, lims, out_d, out_i):
 # Two compilations of each pass: threads for large batches, one thread for small ones, where
 # waking the thread pool (tens of microseconds, more under OMP_WAIT_POLICY=PASSIVE) would
 # cost more than the lookups themselves.
-_probe_lookup = (_serial(_probe_lookup_py), _parallel(_probe_lookup_py))
-_probe_fill = (_serial(_probe_fill_py), _parallel(_probe_fill_py))
+_probe_lookup = _compile_both(_probe_lookup_py)
+_probe_fill = _compile_both(_probe_fill_py)
 # Lookups (queries x masks) below which a probe runs on one thread.
 SERIAL_PROBES = 2**15
 # Found buckets (queries x masks, int64) kept between the two passes per block of queries.
