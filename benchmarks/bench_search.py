@@ -31,10 +31,8 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
-from typing import Any
 
 from _common import machine, now, write_json
 from hashlearn.experiments import search_benchmark as sb
@@ -80,24 +78,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
-    base = sb.QUICK_CONFIG if args.quick else sb.SearchBenchmarkConfig()
-    given: dict[str, Any] = {
-        "sizes": args.sizes,
-        "bits": args.bits,
-        "ks": args.k,
-        "radii": args.radii,
-        "data": args.data,
-        "threads": args.threads,
-        "n_queries": args.queries,
-        "repeats": args.repeats,
-        "max_seconds": args.max_seconds,
-        "clustered_source": args.clustered_source,
-        "near_duplicate_queries": args.near_duplicates,
-        "indexes": args.indexes,
-        "data_dir": args.data_dir,
-    }
     try:
-        config = dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})
+        config = sb.config_from_options(args, quick=args.quick)
     except (TypeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

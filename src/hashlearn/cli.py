@@ -293,31 +293,13 @@ def _bench_search(args: argparse.Namespace) -> int:
     from hashlearn.experiments import search_benchmark as sb
     from hashlearn.report.search import format_search_pivot, write_search_report
 
-    base = sb.QUICK_CONFIG if args.quick else sb.SearchBenchmarkConfig()
-    given = {
-        "sizes": args.sizes,
-        "bits": args.bits,
-        "ks": args.k,
-        "radii": args.radii,
-        "data": args.data,
-        "threads": args.threads,
-        "n_queries": args.queries,
-        "repeats": args.repeats,
-        "max_seconds": args.max_seconds,
-        "clustered_source": args.clustered_source,
-        "near_duplicate_queries": args.near_duplicates,
-        "indexes": args.indexes,
-        "seed": args.seed,
-        "data_dir": None if args.data_dir is None else str(args.data_dir),
-    }
-    overrides = {name: value for name, value in given.items() if value is not None}
+    config = sb.config_from_options(args, quick=args.quick)
     if args.threads is None:
         import numba
 
         pool = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
-        overrides["threads"] = min(base.threads, pool)
+        config = dataclasses.replace(config, threads=min(config.threads, pool))
     # Everything that can be checked is checked before any work.
-    config = dataclasses.replace(base, **overrides)
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out must be a folder, but {out} is a file")

@@ -279,6 +279,40 @@ QUICK_CONFIG = SearchBenchmarkConfig(
     clustered_source="synthetic",
 )
 
+# Command-line option (argparse destination) -> SearchBenchmarkConfig field.
+_OPTION_FIELDS = {
+    "sizes": "sizes",
+    "bits": "bits",
+    "k": "ks",
+    "radii": "radii",
+    "data": "data",
+    "threads": "threads",
+    "queries": "n_queries",
+    "repeats": "repeats",
+    "max_seconds": "max_seconds",
+    "clustered_source": "clustered_source",
+    "near_duplicates": "near_duplicate_queries",
+    "indexes": "indexes",
+    "seed": "seed",
+    "data_dir": "data_dir",
+}
+
+
+def config_from_options(options: Any, *, quick: bool = False) -> SearchBenchmarkConfig:
+    """The default (or ``--quick``) configuration with the options that were given.
+
+    ``options`` is an :class:`argparse.Namespace` (or any object) whose attributes are
+    named like the command-line options of ``hashlearn bench-search``; attributes that are
+    missing or None keep the default. Raises ``ValueError`` / ``TypeError`` for bad values.
+    """
+    base = QUICK_CONFIG if quick else SearchBenchmarkConfig()
+    overrides: dict[str, Any] = {}
+    for option, field_name in _OPTION_FIELDS.items():
+        value = getattr(options, option, None)
+        if value is not None:
+            overrides[field_name] = str(value) if field_name == "data_dir" else value
+    return dataclasses.replace(base, **overrides)
+
 
 # -- data ----------------------------------------------------------------------------------------
 def _mask_padding(codes: np.ndarray, n_bits: int) -> np.ndarray:

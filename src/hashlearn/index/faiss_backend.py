@@ -407,8 +407,30 @@ def _n_probes(b: int, nflip: int) -> int:
     return sum(math.comb(b, i) for i in range(min(nflip, b) + 1))
 
 
+class _FaissProbingIndex(_FaissBinaryIndex):
+    """A faiss hash index: keys of ``b`` bits probed within ``nflip`` flipped bits."""
+
+    _b: int
+    _nflip: int
+
+    @property
+    def b(self) -> int:
+        """Bits in each hash key (per table for the multi-hash index)."""
+        return self._b
+
+    @property
+    def nflip(self) -> int:
+        """Largest number of key bits flipped when probing a table (settable)."""
+        return self._nflip
+
+    @nflip.setter
+    def nflip(self, nflip: int) -> None:
+        self._nflip = _check_nflip(nflip)
+        self._index.nflip = min(self._nflip, self._b)
+
+
 @register
-class FaissBinaryHash(_FaissBinaryIndex):
+class FaissBinaryHash(_FaissProbingIndex):
     """One hash table on the first ``b`` bits, with ``nflip``-flip probing (faiss).
 
     Wraps ``faiss.IndexBinaryHash(d, b)``: each code goes to the bucket keyed by its bits
@@ -489,21 +511,6 @@ class FaissBinaryHash(_FaissBinaryIndex):
         super().__init__(checked_bits, n_threads=n_threads, hasher=hasher)
 
     @property
-    def b(self) -> int:
-        """Bits in the hash key (the first ``b`` bits of each code)."""
-        return self._b
-
-    @property
-    def nflip(self) -> int:
-        """Largest number of key bits flipped when probing (settable)."""
-        return self._nflip
-
-    @nflip.setter
-    def nflip(self, nflip: int) -> None:
-        self._nflip = _check_nflip(nflip)
-        self._index.nflip = min(self._nflip, self._b)
-
-    @property
     def n_probes(self) -> int:
         """Buckets visited per query: ``sum_{i <= min(nflip, b)} C(b, i)``."""
         return _n_probes(self._b, self._nflip)
@@ -525,7 +532,7 @@ class FaissBinaryHash(_FaissBinaryIndex):
 
 
 @register
-class FaissBinaryMultiHash(_FaissBinaryIndex):
+class FaissBinaryMultiHash(_FaissProbingIndex):
     """``nhash`` hash tables on consecutive ``b``-bit substrings, with flips (faiss).
 
     Wraps ``faiss.IndexBinaryMultiHash(d, nhash, b)``: table ``h`` keys each code by its
@@ -621,21 +628,6 @@ class FaissBinaryMultiHash(_FaissBinaryIndex):
     def nhash(self) -> int:
         """Number of hash tables."""
         return self._nhash
-
-    @property
-    def b(self) -> int:
-        """Bits per substring key."""
-        return self._b
-
-    @property
-    def nflip(self) -> int:
-        """Largest number of key bits flipped per table when probing (settable)."""
-        return self._nflip
-
-    @nflip.setter
-    def nflip(self, nflip: int) -> None:
-        self._nflip = _check_nflip(nflip)
-        self._index.nflip = min(self._nflip, self._b)
 
     @property
     def n_probes(self) -> int:
