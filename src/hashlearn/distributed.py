@@ -37,7 +37,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hashlearn.codes import check_codes, n_bytes
-from hashlearn.index._base import BinaryIndex, check_k, check_radius, pad_results
+from hashlearn.index._base import (
+    BinaryIndex,
+    check_k,
+    check_radius,
+    pad_results,
+    require_hasher,
+)
 from hashlearn.index.linear_scan import LinearScanIndex
 
 if TYPE_CHECKING:
@@ -806,12 +812,7 @@ class ShardedIndex:
 
     # -- with the hasher -----------------------------------------------------------------
     def _require_hasher(self, method: str) -> Any:
-        if self._hasher is None:
-            raise ValueError(
-                f"{method} needs a hasher: pass hasher=... to ShardedIndex() or set "
-                "index.hasher, or encode the vectors yourself and call the code-based method"
-            )
-        return self._hasher
+        return require_hasher(self._hasher, "ShardedIndex", method)
 
     def add_vectors(self, X: Any) -> ShardedIndex:
         """Encode ``X`` with :attr:`hasher` and :meth:`add` the codes; returns ``self``.

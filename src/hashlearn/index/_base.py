@@ -36,7 +36,7 @@ from hashlearn.codes import check_codes, n_bytes
 from hashlearn.persistence import nest_state, unnest_state
 from hashlearn.persistence import save as _save
 
-__all__ = ["BinaryIndex", "check_k", "check_radius", "pad_results"]
+__all__ = ["BinaryIndex", "check_k", "check_radius", "pad_results", "require_hasher"]
 
 
 def check_k(k: Any) -> int:
@@ -76,6 +76,16 @@ def pad_results(
     out_d[:, :m] = distances
     out_i[:, :m] = indices
     return out_d, out_i
+
+
+def require_hasher(hasher: Any, owner: str, method: str) -> Any:
+    """``hasher``, or a ValueError saying that ``owner.method`` needs one and how to set it."""
+    if hasher is None:
+        raise ValueError(
+            f"{method} needs a hasher: pass hasher=... to {owner}() or set "
+            "index.hasher, or encode the vectors yourself and call the code-based method"
+        )
+    return hasher
 
 
 class _CodeStore:
@@ -263,12 +273,7 @@ class BinaryIndex(ABC):
 
     # -- with the hasher -----------------------------------------------------------------
     def _require_hasher(self, method: str) -> Any:
-        if self._hasher is None:
-            raise ValueError(
-                f"{method} needs a hasher: pass hasher=... to {type(self).__name__}() or set "
-                "index.hasher, or encode the vectors yourself and call the code-based method"
-            )
-        return self._hasher
+        return require_hasher(self._hasher, type(self).__name__, method)
 
     def add_vectors(self, X: Any) -> BinaryIndex:
         """Encode ``X`` with :attr:`hasher` and :meth:`add` the codes; returns ``self``."""
