@@ -16,7 +16,9 @@ Datasets by name (:func:`load_dataset`):
 * ``"cifar10-gist"``: CIFAR-10 GIST-512 computed by hashlearn (:func:`load_cifar10_gist`);
 * ``"cifar10-gist-mat"``: the tutorial's ``Gist512CIFAR10.mat`` (:func:`load_gist_mat`);
 * ``"cifar10"``: CIFAR-10 raw pixels (:func:`load_cifar10`);
-* ``"digits"``: scikit-learn's 8x8 digits, always available (:func:`load_digits_dataset`).
+* ``"digits"``: scikit-learn's 8x8 digits, always available (:func:`load_digits_dataset`);
+* ``"mirflickr25k"``: MIRFlickr-25K tag vectors with a 24-label multi-label ``y``
+  (:func:`load_mirflickr25k`), from the data directory only (no official download).
 """
 
 from __future__ import annotations
@@ -43,10 +45,16 @@ from hashlearn.datasets.cifar10 import (
 )
 from hashlearn.datasets.digits import load_digits_dataset
 from hashlearn.datasets.gist_mat import load_gist_mat, read_gist_mat
+from hashlearn.datasets.mirflickr import (
+    MIRFLICKR25K_CLASSES,
+    load_mirflickr25k,
+    read_mirflickr25k,
+)
 
 __all__ = [
     "CIFAR10_CLASSES",
     "DATASET_NAMES",
+    "MIRFLICKR25K_CLASSES",
     "Dataset",
     "DownloadError",
     "choose_dataset",
@@ -61,14 +69,16 @@ __all__ = [
     "load_dataset",
     "load_digits_dataset",
     "load_gist_mat",
+    "load_mirflickr25k",
     "read_cifar10_jpeg",
     "read_cifar10_order",
     "read_cifar10_python",
     "read_gist_mat",
+    "read_mirflickr25k",
     "verify_against_sha256sums",
 ]
 
-DATASET_NAMES = ("cifar10-gist", "cifar10-gist-mat", "cifar10", "digits")
+DATASET_NAMES = ("cifar10-gist", "cifar10-gist-mat", "cifar10", "digits", "mirflickr25k")
 
 
 def load_dataset(
@@ -83,14 +93,15 @@ def load_dataset(
 
     Parameters
     ----------
-    name : {"cifar10-gist", "cifar10-gist-mat", "cifar10", "digits"}
+    name : {"cifar10-gist", "cifar10-gist-mat", "cifar10", "digits", "mirflickr25k"}
     data_dir : str or path-like, optional
         The data directory (``$HASHLEARN_DATA`` when None); ignored by ``"digits"``.
     cache_dir : str or path-like, optional
         The cache directory.
     download : bool, optional
         Allow downloads; None keeps each loader's default (True for CIFAR-10, False for
-        the tutorial's ``.mat`` file, which has no published checksum).
+        the tutorial's ``.mat`` file, which has no published checksum). MIRFlickr-25K has
+        no official download: ``download=True`` is refused for it.
     progress : bool, default False
         Show progress bars.
 
@@ -133,6 +144,13 @@ def load_dataset(
             download=False if download is None else download,
             progress=progress,
         )
+    if name == "mirflickr25k":
+        if download:
+            raise ValueError(
+                "download=True is not possible for 'mirflickr25k': its .mat files have no "
+                "official download; put them in <data_dir>/mirflickr25k/"
+            )
+        return load_mirflickr25k(data_dir, cache_dir=cache_dir)
     raise ValueError(f"name must be one of {', '.join(DATASET_NAMES)}; got {name!r}")
 
 

@@ -19,8 +19,9 @@ class Dataset:
         Short name (``"cifar10"``, ``"cifar10-gist"``, ``"digits"``, ...).
     X : ndarray of shape (n_samples, n_features)
         Features, one row per item (for raw images, the flattened pixels).
-    y : ndarray of int64, shape (n_samples,)
-        Class labels ``0 .. n_classes - 1``.
+    y : ndarray of int64, shape (n_samples,), or of uint8, shape (n_samples, n_labels)
+        Class labels ``0 .. n_classes - 1``; for a multi-label dataset (MIRFlickr-25K), a
+        0/1 indicator matrix, where two items are relevant when they share a label.
     class_names : tuple of str
         ``class_names[k]`` is the name of label ``k``.
     source : str
