@@ -150,6 +150,8 @@ def test_digits():
 def test_load_dataset_dispatch(tmp_path):
     assert ds.load_dataset("digits").name == "digits"
     with pytest.raises(ValueError, match="name must be one of cifar10-gist"):
+        ds.load_dataset("imagenet")
+    with pytest.raises(FileNotFoundError, match="MNIST was not found"):
         ds.load_dataset("mnist")
     with pytest.raises(FileNotFoundError, match="CIFAR-10 was not found"):
         ds.load_dataset("cifar10-gist")

@@ -17,6 +17,11 @@ Datasets by name (:func:`load_dataset`):
 * ``"cifar10-gist-mat"``: the tutorial's ``Gist512CIFAR10.mat`` (:func:`load_gist_mat`);
 * ``"cifar10"``: CIFAR-10 raw pixels (:func:`load_cifar10`);
 * ``"digits"``: scikit-learn's 8x8 digits, always available (:func:`load_digits_dataset`);
+* ``"mnist"``: MNIST, 70,000 x 784 uint8 pixels with the official 60,000 / 10,000 split
+  (:func:`load_mnist`);
+* ``"20newsgroups"``: the 18,846 "bydate" posts as raw text (:func:`load_20newsgroups`);
+  ``"20newsgroups-tfidf"``: their TF-IDF vectors, fitted on the training posts only
+  (:func:`load_20newsgroups_tfidf`);
 * ``"mirflickr25k"``: MIRFlickr-25K tag vectors with a 24-label multi-label ``y``
   (:func:`load_mirflickr25k`), from the data directory only (no official download).
 """
@@ -50,6 +55,13 @@ from hashlearn.datasets.mirflickr import (
     load_mirflickr25k,
     read_mirflickr25k,
 )
+from hashlearn.datasets.mnist import load_mnist, read_idx
+from hashlearn.datasets.newsgroups import (
+    load_20newsgroups,
+    load_20newsgroups_tfidf,
+    newsgroups_tfidf,
+    read_20newsgroups,
+)
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -64,21 +76,36 @@ __all__ = [
     "get_cache_dir",
     "get_data_dir",
     "is_offline",
+    "load_20newsgroups",
+    "load_20newsgroups_tfidf",
     "load_cifar10",
     "load_cifar10_gist",
     "load_dataset",
     "load_digits_dataset",
     "load_gist_mat",
     "load_mirflickr25k",
+    "load_mnist",
+    "newsgroups_tfidf",
+    "read_20newsgroups",
     "read_cifar10_jpeg",
     "read_cifar10_order",
     "read_cifar10_python",
     "read_gist_mat",
+    "read_idx",
     "read_mirflickr25k",
     "verify_against_sha256sums",
 ]
 
-DATASET_NAMES = ("cifar10-gist", "cifar10-gist-mat", "cifar10", "digits", "mirflickr25k")
+DATASET_NAMES = (
+    "cifar10-gist",
+    "cifar10-gist-mat",
+    "cifar10",
+    "digits",
+    "mnist",
+    "20newsgroups",
+    "20newsgroups-tfidf",
+    "mirflickr25k",
+)
 
 
 def load_dataset(
@@ -93,15 +120,19 @@ def load_dataset(
 
     Parameters
     ----------
-    name : {"cifar10-gist", "cifar10-gist-mat", "cifar10", "digits", "mirflickr25k"}
+    name : str
+        One of :data:`DATASET_NAMES`: ``"cifar10-gist"``, ``"cifar10-gist-mat"``,
+        ``"cifar10"``, ``"digits"``, ``"mnist"``, ``"20newsgroups"`` (raw text, which
+        hashers cannot take directly), ``"20newsgroups-tfidf"``, ``"mirflickr25k"``.
     data_dir : str or path-like, optional
         The data directory (``$HASHLEARN_DATA`` when None); ignored by ``"digits"``.
     cache_dir : str or path-like, optional
         The cache directory.
     download : bool, optional
         Allow downloads; None keeps each loader's default (True for CIFAR-10, False for
-        the tutorial's ``.mat`` file, which has no published checksum). MIRFlickr-25K has
-        no official download: ``download=True`` is refused for it.
+        the tutorial's ``.mat`` file, which has no published checksum, and for MNIST and
+        20 Newsgroups). MIRFlickr-25K has no official download: ``download=True`` is
+        refused for it.
     progress : bool, default False
         Show progress bars.
 
@@ -143,6 +174,15 @@ def load_dataset(
             cache_dir=cache_dir,
             download=False if download is None else download,
             progress=progress,
+        )
+    allowed = False if download is None else download
+    if name == "mnist":
+        return load_mnist(data_dir, download=allowed, cache_dir=cache_dir, progress=progress)
+    if name == "20newsgroups":
+        return load_20newsgroups(data_dir, download=allowed, cache_dir=cache_dir, progress=progress)
+    if name == "20newsgroups-tfidf":
+        return load_20newsgroups_tfidf(
+            data_dir, download=allowed, cache_dir=cache_dir, progress=progress
         )
     if name == "mirflickr25k":
         if download:
