@@ -73,7 +73,64 @@ def _build_parser() -> argparse.ArgumentParser:
     tutorial.add_argument("--no-progress", action="store_true", help="hide progress bars")
     tutorial.set_defaults(handler=_tutorial)
     _add_bench_search(commands)
+    _add_datasets(commands)
     return parser
+
+
+def _add_datasets(commands: Any) -> None:
+    from hashlearn.datasets.catalog import CATALOG
+
+    group = commands.add_parser(
+        "datasets",
+        help="which datasets are present, what they hold, and preparing them",
+        description=(
+            "list: every dataset name, whether its files are present and where they come "
+            "from. info NAME: load it and print shapes, sizes and labels. prepare NAME: load "
+            "it once so derived data (GIST features, parsed documents, TF-IDF) is cached, "
+            "downloading the official files with --download where that is possible."
+        ),
+    )
+    group.add_argument("action", choices=["list", "info", "prepare"])
+    group.add_argument("name", nargs="?", choices=list(CATALOG), help="a dataset name")
+    group.add_argument("--data-dir", default=None, help="data directory (or $HASHLEARN_DATA)")
+    group.add_argument("--cache-dir", default=None, help="cache directory (or $HASHLEARN_CACHE)")
+    group.add_argument(
+        "--download", action="store_true", help="prepare: allow downloading official files"
+    )
+    group.set_defaults(handler=_datasets)
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from hashlearn.datasets import load_dataset
+    from hashlearn.datasets.catalog import CATALOG, availability, describe
+
+    if args.action == "list":
+        if args.name is not None:
+            raise ValueError("datasets list takes no NAME; use: hashlearn datasets info NAME")
+        width = max(len(name) for name in CATALOG)
+        for name, entry in CATALOG.items():
+            present, where = availability(name, args.data_dir, cache_dir=args.cache_dir)
+            state = "present" if present else "missing"
+            print(f"{name:<{width}}  {state:<7}  {entry.description}")
+            print(f"{'':<{width}}  {'':<7}  {where}; from: {entry.origin}")
+        return 0
+    if args.name is None:
+        raise ValueError(f"datasets {args.action} needs a NAME: one of {', '.join(CATALOG)}")
+    download = args.download if args.action == "prepare" else False
+    if download and not CATALOG[args.name].downloadable:
+        raise ValueError(f"{args.name} cannot be downloaded: {CATALOG[args.name].origin}")
+    dataset = load_dataset(
+        args.name,
+        args.data_dir,
+        cache_dir=args.cache_dir,
+        download=download,
+        progress=args.action == "prepare",
+    )
+    for key, value in describe(dataset).items():
+        print(f"{key:>16}: {value}")
+    if args.action == "prepare":
+        print(f"{args.name} is ready")
+    return 0
 
 
 def _int_list(low: int, high: int) -> Any:
