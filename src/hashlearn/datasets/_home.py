@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -299,3 +300,25 @@ def verify_against_sha256sums(
             "interrupted copy or download is the usual cause)"
         )
     return digests
+
+
+def save_cache(path: Path, write: Callable[[Any], None]) -> None:
+    """Write a cache file atomically; a failure (disk full, read-only) only warns."""
+    try:
+        atomic_write(path, write)
+    except OSError as exc:
+        warnings.warn(
+            f"could not write the cache file {path} ({exc}); the result will be recomputed "
+            f"next time (set {ENV_CACHE} to a writable folder with free space)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def warn_damaged_cache(path: Path, exc: BaseException) -> None:
+    """Warn that an unreadable cache file is ignored (the caller rebuilds it)."""
+    warnings.warn(
+        f"ignoring the damaged cache file {path} ({exc}); it will be rebuilt",
+        RuntimeWarning,
+        stacklevel=3,
+    )

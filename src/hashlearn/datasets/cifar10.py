@@ -40,9 +40,8 @@ import os
 import pickle
 import posixpath
 import tarfile
-import warnings
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -53,15 +52,15 @@ from tqdm.auto import tqdm
 from hashlearn.datasets._dataset import Dataset
 from hashlearn.datasets._download import DownloadError, fetch
 from hashlearn.datasets._home import (
-    ENV_CACHE,
     ENV_DATA,
     ENV_OFFLINE,
     get_cache_dir,
     get_data_dir,
     is_offline,
+    save_cache,
     verify_against_sha256sums,
+    warn_damaged_cache,
 )
-from hashlearn.persistence import atomic_write
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -594,27 +593,6 @@ def _gist_version() -> int:
     return GIST_VERSION
 
 
-def _save_cache(path: Path, write: Callable[[Any], None]) -> None:
-    """Write a cache file atomically; a failure (disk full, read-only) only warns."""
-    try:
-        atomic_write(path, write)
-    except OSError as exc:
-        warnings.warn(
-            f"could not write the cache file {path} ({exc}); the result will be recomputed "
-            f"next time (set {ENV_CACHE} to a writable folder with free space)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-
-
-def _warn_damaged(path: Path, exc: BaseException) -> None:
-    warnings.warn(
-        f"ignoring the damaged cache file {path} ({exc}); it will be rebuilt",
-        RuntimeWarning,
-        stacklevel=3,
-    )
-
-
 def _read_labels(path: Path) -> tuple[np.ndarray, int] | None:
     if not path.is_file():
         return None
@@ -623,10 +601,10 @@ def _read_labels(path: Path) -> tuple[np.ndarray, int] | None:
             labels = np.asarray(contents["labels"], dtype=np.int64)
             n_train = int(contents["n_train"])
     except (OSError, ValueError, KeyError, EOFError, zlib.error) as exc:
-        _warn_damaged(path, exc)
+        warn_damaged_cache(path, exc)
         return None
     if labels.ndim != 1 or not 0 <= n_train <= labels.size:
-        _warn_damaged(path, ValueError(f"labels shape {labels.shape}, n_train {n_train}"))
+        warn_damaged_cache(path, ValueError(f"labels shape {labels.shape}, n_train {n_train}"))
         return None
     return labels, n_train
 
@@ -637,11 +615,11 @@ def _read_array(path: Path, dtype: type, shape_tail: tuple[int, ...], n: int) ->
     try:
         array = np.load(path)
     except (OSError, ValueError, EOFError) as exc:
-        _warn_damaged(path, exc)
+        warn_damaged_cache(path, exc)
         return None
     if array.dtype != dtype or array.shape != (n, *shape_tail):
         expected = (n, *shape_tail)
-        _warn_damaged(path, ValueError(f"{array.dtype}{array.shape}, expected {expected}"))
+        warn_damaged_cache(path, ValueError(f"{array.dtype}{array.shape}, expected {expected}"))
         return None
     return array
 
@@ -650,7 +628,7 @@ def _write_labels(path: Path, arrays: Cifar10Arrays) -> None:
     def write(handle: Any) -> None:
         np.savez(handle, labels=arrays.labels, n_train=np.int64(arrays.n_train))
 
-    _save_cache(path, write)
+    save_cache(path, write)
 
 
 def _images(source: _Source, key: str, cache_dir: Path, progress: bool) -> Cifar10Arrays:
@@ -667,7 +645,7 @@ def _images(source: _Source, key: str, cache_dir: Path, progress: bool) -> Cifar
     else:
         arrays = read_cifar10_python(source.files[0], progress=progress)
     _write_labels(labels_path, arrays)
-    _save_cache(images_path, lambda handle: np.save(handle, arrays.images))
+    save_cache(images_path, lambda handle: np.save(handle, arrays.images))
     return arrays
 
 
@@ -894,7 +872,7 @@ def load_cifar10_gist(
         raise ValueError("hashlearn.features.gist.gist_features returned NaN or infinity")
     if not labels_path.is_file():
         _write_labels(labels_path, arrays)
-    _save_cache(gist_path, lambda handle: np.save(handle, features))
+    save_cache(gist_path, lambda handle: np.save(handle, features))
     return Dataset(
         name="cifar10-gist",
         X=features,

@@ -32,9 +32,7 @@ import itertools
 import json
 import os
 import tarfile
-import warnings
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,16 +42,16 @@ import scipy.sparse as sp
 from hashlearn.datasets._dataset import Dataset
 from hashlearn.datasets._download import DownloadError, fetch
 from hashlearn.datasets._home import (
-    ENV_CACHE,
     ENV_DATA,
     ENV_OFFLINE,
     file_digests,
     get_cache_dir,
     get_data_dir,
     is_offline,
+    save_cache,
     verify_against_sha256sums,
+    warn_damaged_cache,
 )
-from hashlearn.persistence import atomic_write
 
 __all__ = [
     "NEWSGROUPS_MIRROR_URL",
@@ -154,26 +152,6 @@ def read_20newsgroups(
 # --------------------------------------------------------------------------- cache
 
 
-def _save_cache(path: Path, write: Callable[[Any], None]) -> None:
-    try:
-        atomic_write(path, write)
-    except OSError as exc:
-        warnings.warn(
-            f"could not write the cache file {path} ({exc}); it will be recomputed next "
-            f"time (set {ENV_CACHE} to a writable folder with free space)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-
-
-def _warn_damaged(path: Path, exc: BaseException) -> None:
-    warnings.warn(
-        f"ignoring the damaged cache file {path} ({exc}); it will be rebuilt",
-        RuntimeWarning,
-        stacklevel=3,
-    )
-
-
 def _write_docs(
     path: Path, documents: list[str], labels: np.ndarray, class_names: tuple[str, ...], n_train: int
 ) -> None:
@@ -193,7 +171,7 @@ def _write_docs(
             n_train=np.int64(n_train),
         )
 
-    _save_cache(path, write)
+    save_cache(path, write)
 
 
 def _read_docs(path: Path) -> tuple[list[str], np.ndarray, tuple[str, ...], int] | None:
@@ -209,10 +187,10 @@ def _read_docs(path: Path) -> tuple[list[str], np.ndarray, tuple[str, ...], int]
             class_names = tuple(str(name) for name in archive["class_names"])
             n_train = int(archive["n_train"])
     except (OSError, ValueError, KeyError, EOFError, zlib.error) as exc:
-        _warn_damaged(path, exc)
+        warn_damaged_cache(path, exc)
         return None
     if len(offsets) != labels.size + 1 or offsets[-1] != len(text) or n_train > labels.size:
-        _warn_damaged(path, ValueError("inconsistent offsets, labels or n_train"))
+        warn_damaged_cache(path, ValueError("inconsistent offsets, labels or n_train"))
         return None
     documents = [text[start:stop] for start, stop in itertools.pairwise(offsets)]
     return documents, labels, class_names, n_train
@@ -431,9 +409,9 @@ def newsgroups_tfidf(
             if loaded.shape[0] == texts.size and loaded.dtype == np.float32:
                 matrix = loaded
             else:
-                _warn_damaged(cache_path, ValueError(f"{loaded.dtype}{loaded.shape}"))
+                warn_damaged_cache(cache_path, ValueError(f"{loaded.dtype}{loaded.shape}"))
         except (OSError, ValueError, KeyError, EOFError, zlib.error) as exc:
-            _warn_damaged(cache_path, exc)
+            warn_damaged_cache(cache_path, exc)
     if matrix is None:
         vectorizer = TfidfVectorizer(**params)
         vectorizer.fit(list(texts[: dataset.n_train]))
@@ -441,7 +419,7 @@ def newsgroups_tfidf(
         buffer = io.BytesIO()
         sp.save_npz(buffer, matrix, compressed=False)
         payload = buffer.getvalue()
-        _save_cache(cache_path, lambda handle: handle.write(payload))
+        save_cache(cache_path, lambda handle: handle.write(payload))
     if dense:
         return np.asarray(matrix.toarray(), dtype=np.float32)
     return matrix
