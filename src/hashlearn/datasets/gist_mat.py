@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -24,6 +23,7 @@ from hashlearn.datasets._home import (
     is_offline,
     verify_against_sha256sums,
 )
+from hashlearn.datasets._matfile import read_v73
 from hashlearn.datasets.cifar10 import CIFAR10_CLASSES
 
 __all__ = ["GIST_MAT_NAME", "GIST_MAT_URL", "load_gist_mat", "read_gist_mat"]
@@ -31,26 +31,6 @@ __all__ = ["GIST_MAT_NAME", "GIST_MAT_URL", "load_gist_mat", "read_gist_mat"]
 GIST_MAT_NAME = "Gist512CIFAR10.mat"
 GIST_MAT_URL = "https://www.dropbox.com/s/875u1rkva9iffpj/Gist512CIFAR10.mat?dl=1"
 _N_CLASSES = len(CIFAR10_CLASSES)
-
-
-def _read_v73(path: Path) -> tuple[Any, Any]:
-    """Read ``X`` and ``X_class`` from a MATLAB v7.3 (HDF5) file with h5py."""
-    try:
-        import h5py
-    except ImportError:
-        raise ImportError(
-            f"{path} is a MATLAB v7.3 (HDF5) file, which scipy cannot read; install h5py "
-            "(pip install h5py) or re-save the file in MATLAB with save(..., '-v7')"
-        ) from None
-    try:
-        with h5py.File(path, "r") as handle:
-            # MATLAB writes column-major arrays, so h5py sees each one transposed.
-            return np.asarray(handle["X"]).T, np.asarray(handle["X_class"]).T
-    except (OSError, KeyError, ValueError) as exc:
-        raise ValueError(
-            f"{path} could not be read as a MATLAB v7.3 file with variables X and X_class "
-            f"({exc}); download or copy it again"
-        ) from exc
 
 
 def read_gist_mat(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -91,7 +71,7 @@ def read_gist_mat(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]
     except Exception as exc:  # scipy raises several types on non-MAT input
         raise ValueError(f"{source} is not a MATLAB .mat file ({exc}); {fix}") from exc
     if major == 2:
-        X, labels = _read_v73(source)
+        X, labels = read_v73(source, ("X", "X_class"), "download or copy it again")
     else:
         try:
             contents = loadmat(str(source), variable_names=["X", "X_class"])

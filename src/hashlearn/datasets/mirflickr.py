@@ -33,6 +33,7 @@ from hashlearn.datasets._home import (
     get_data_dir,
     verify_against_sha256sums,
 )
+from hashlearn.datasets._matfile import read_v73
 
 __all__ = [
     "MIRFLICKR25K_CLASSES",
@@ -84,25 +85,6 @@ _N_TAGS = 1386
 _FIX = "copy the file again from the data source"
 
 
-def _read_v73(path: Path, variable: str) -> Any:
-    """Read one variable from a MATLAB v7.3 (HDF5) file with h5py."""
-    try:
-        import h5py
-    except ImportError:
-        raise ImportError(
-            f"{path} is a MATLAB v7.3 (HDF5) file, which scipy cannot read; install h5py "
-            "(pip install h5py) or re-save the file in MATLAB with save(..., '-v7')"
-        ) from None
-    try:
-        with h5py.File(path, "r") as handle:
-            if variable not in handle:
-                raise ValueError(f"{path} lacks the variable {variable}; {_FIX}")
-            # MATLAB writes column-major arrays, so h5py sees each one transposed.
-            return np.asarray(handle[variable]).T
-    except (OSError, KeyError) as exc:
-        raise ValueError(f"{path} could not be read as a MATLAB v7.3 file ({exc}); {_FIX}") from exc
-
-
 def _read_variable(path: Path, variable: str) -> Any:
     """Read ``variable`` from a .mat file, with clear errors for anything but a sound file."""
     from scipy.io import loadmat
@@ -115,7 +97,7 @@ def _read_variable(path: Path, variable: str) -> Any:
     except Exception as exc:  # scipy raises several types on non-MAT input
         raise ValueError(f"{path} is not a MATLAB .mat file ({exc}); {_FIX}") from exc
     if major == 2:
-        return _read_v73(path, variable)
+        return read_v73(path, (variable,), _FIX)[0]
     try:
         contents = loadmat(str(path), variable_names=[variable])
     except Exception as exc:  # damaged MAT-files fail in many ways inside scipy
