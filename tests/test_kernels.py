@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hashlearn import _kernels
-from hashlearn.codes import hamming_distances_reference, pack_bits
+from hashlearn.codes import pack_bits
 from hashlearn.index.linear_scan import knn_reference, range_reference
 
 # 1, 2 and 4 words take specialised paths; 3 and 8 words (and 13 bits) the general one.
@@ -87,20 +87,6 @@ def test_knn_scan_finds_late_better_codes():
     )
     np.testing.assert_array_equal(indices[:, 0], [4997, 4998, 4999])
     np.testing.assert_array_equal(distances[:, 0], 0)
-
-
-def test_pair_distances_and_popcount():
-    rng = np.random.default_rng(1)
-    queries = rng.integers(0, 256, size=(7, 24), dtype=np.uint8)
-    database = rng.integers(0, 256, size=(30, 24), dtype=np.uint8)
-    query_rows = rng.integers(0, 7, 100)
-    code_rows = rng.integers(0, 30, 100)
-    got = _kernels.pair_distances(
-        _kernels.as_words(queries), _kernels.as_words(database), query_rows, code_rows
-    )
-    full = hamming_distances_reference(queries, database)
-    np.testing.assert_array_equal(got, full[query_rows, code_rows])
-    assert got.dtype == np.int32
 
 
 @numba.njit

@@ -41,7 +41,6 @@ __all__ = [
     "build_key_table",
     "check_n_threads",
     "knn_scan",
-    "pair_distances",
     "popcount64",
     "probe_table",
     "range_scan",
@@ -252,20 +251,6 @@ def _pad_queries(queries: np.ndarray) -> np.ndarray:
     if rest == 0:
         return queries
     return np.concatenate([queries, np.repeat(queries[-1:], rest, axis=0)])
-
-
-@numba.njit(parallel=True, nogil=True, cache=True, boundscheck=False)
-def pair_distances(queries, database, query_rows, code_rows):
-    """``d(queries[query_rows[p]], database[code_rows[p]])`` for every pair ``p``.
-
-    The verification step of candidate-generating indexes (hash tables, multi-index
-    hashing): distances of gathered candidates, ``int32 (n_pairs,)``.
-    """
-    n_pairs = query_rows.shape[0]
-    out = np.empty(n_pairs, dtype=np.int32)
-    for p in prange(n_pairs):
-        out[p] = _distance(queries, query_rows[p], database, code_rows[p])
-    return out
 
 
 # -- k nearest neighbours ----------------------------------------------------------------------
