@@ -1,0 +1,599 @@
+"""The protocol registry: every evaluation protocol of ``PROTOCOLS.md`` by name.
+
+A protocol fixes the data, how queries, database, training and validation sets are drawn,
+the preprocessing and the metrics, so that ``hashlearn bench --protocol NAME`` reruns a
+paper's table. Parameters can be changed in the spec (``"grh-cifar10:n_train=2000"``);
+:func:`resolve_protocol` validates them.
+
+Rules every protocol follows
+----------------------------
+* **Seeded.** The split of seed ``s`` is drawn from ``numpy.random.default_rng(s)`` (the
+  ``tutorial`` protocol uses its fixed ``train_test_split(random_state=42)`` instead), so
+  one seed is one random split, identical for every method and code length.
+* **Queries first.** Queries are drawn first (class-balanced where the protocol says so:
+  ``n_queries / n_classes`` per class); the database is every other row (or the official
+  training rows). Training and validation sets are then drawn from the database, never
+  from the queries, and are disjoint from each other; they stay in the database, as in
+  the papers (the GRH protocol samples T "from the database").
+* **Preprocessing statistics come from the training rows only** (the mean for centring;
+  L2 normalisation is per row and needs none).
+* **Validation** rows (up to ``n_validation``, class-balanced when possible) are for choosing
+  hyperparameters: the runner scores candidate values with validation rows as queries
+  against the database without them, and never looks at the queries.
+* **Relevance** is the same class, or at least one shared label for multi-label data
+  (``mirflickr-tags``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hashlearn.experiments.specs import format_spec, parse_spec
+
+__all__ = [
+    "PREPROCESSING",
+    "PROTOCOLS",
+    "Protocol",
+    "ProtocolSplit",
+    "make_split",
+    "preprocess",
+    "resolve_protocol",
+]
+
+#: Feature preprocessing choices; statistics come from the training rows only.
+PREPROCESSING = ("none", "l2", "center", "l2-center", "standardize")
+
+_QUERY_MODES = ("balanced", "random", "official", "tutorial")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """An evaluation protocol (see the module docstring for the rules).
+
+    Parameters
+    ----------
+    name : str
+        Registry name (``"grh-cifar10"``).
+    description : str
+        One line: data, split and metric, as in ``PROTOCOLS.md``.
+    dataset : str
+        Dataset name for :func:`hashlearn.datasets.load_dataset`; ``features`` may
+        replace it for CIFAR-10 protocols.
+    query : {"balanced", "random", "official", "tutorial"}
+        How queries are drawn: class-balanced sample, uniform sample, the official test
+        rows (optionally a random sample of ``n_queries`` of them), or the tutorial's
+        ``train_test_split``.
+    n_queries : int or None
+        Number of queries (None: every official test row).
+    n_train : int or None
+        Training points sampled from the database (None: the whole database).
+    n_validation : int
+        Validation points sampled from the database, disjoint from training (0: none).
+    balanced_train : bool
+        Draw training and validation points class-balanced (single-label data only).
+    supervised : bool
+        Whether the protocol gives methods the training labels.
+    preprocess : str
+        One of :data:`PREPROCESSING`.
+    bits : tuple of int
+        Default code lengths.
+    seeds : int
+        Default number of seeds (random splits).
+    map_ks : tuple of int
+        K values of mAP@K, besides mAP@all.
+    precision_ks : tuple of int
+        K values of P@K.
+    primary_metrics : tuple of str
+        The metrics the protocol's paper reports (the report leads with them).
+    features : str or None
+        For CIFAR-10 protocols: ``"gist"`` (GIST-512) or ``"pixels"`` (raw 3,072-d); None
+        when the dataset has one kind of features.
+    max_radius : int
+        Hash-table lookups are timed for radii ``0..max_radius``.
+    """
+
+    name: str
+    description: str
+    dataset: str
+    query: str
+    n_queries: int | None
+    n_train: int | None
+    n_validation: int
+    balanced_train: bool
+    supervised: bool
+    preprocess: str
+    bits: tuple[int, ...]
+    seeds: int
+    map_ks: tuple[int, ...] = ()
+    precision_ks: tuple[int, ...] = (10, 100, 1000)
+    primary_metrics: tuple[str, ...] = ("map",)
+    features: str | None = None
+    max_radius: int = 3
+    overrides: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    #: Parameters a spec may set.
+    TUNABLE = (
+        "n_queries",
+        "n_train",
+        "n_validation",
+        "preprocess",
+        "features",
+        "query",
+        "max_radius",
+        "supervised",
+    )
+
+    @property
+    def spec(self) -> str:
+        """Canonical spec: the name and the parameters set on it."""
+        return format_spec(self.name, self.overrides)
+
+    @property
+    def dataset_name(self) -> str:
+        """The dataset to load, after the ``features`` choice."""
+        if self.features is None:
+            return self.dataset
+        return {"gist": "cifar10-gist", "pixels": "cifar10"}[self.features]
+
+    def params(self) -> dict[str, Any]:
+        """Every resolved parameter, JSON-ready (for records)."""
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in dataclasses.asdict(self).items()
+            if key not in ("name", "description", "overrides")
+        }
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    protocol.name: protocol
+    for protocol in (
+        Protocol(
+            name="tutorial",
+            description=(
+                "Moran's tutorial: CIFAR-10 GIST-512, L2-normalised and centred; 120 queries, "
+                "1,198 training, 58,682 database (train_test_split, random_state=42); tutorial "
+                "P@10 after cosine re-ranking of a hash-table lookup, radius 0..10"
+            ),
+            dataset="cifar10-gist",
+            query="tutorial",
+            n_queries=None,
+            n_train=None,
+            n_validation=0,
+            balanced_train=False,
+            supervised=True,
+            preprocess="l2-center",
+            bits=(16,),
+            seeds=1,
+            precision_ks=(10, 100),
+            primary_metrics=("tutorial", "map"),
+            max_radius=10,
+        ),
+        Protocol(
+            name="grh-cifar10",
+            description=(
+                "GRH paper: CIFAR-10 GIST-512; 1,000 queries (100 per class), database the "
+                "other 59,000; T training points sampled from the database (100 per class "
+                "per 1,000); 1,000 validation points; mAP@all and P@r2"
+            ),
+            dataset="cifar10-gist",
+            query="balanced",
+            n_queries=1000,
+            n_train=1000,
+            n_validation=1000,
+            balanced_train=True,
+            supervised=True,
+            preprocess="none",
+            bits=(16, 32, 48, 64),
+            seeds=5,
+            primary_metrics=("map", "precision_within_radius_2"),
+        ),
+        Protocol(
+            name="grh-mnist",
+            description=(
+                "GRH paper: MNIST 784-d pixels, L2-normalised; 1,000 queries (100 per class), "
+                "69,000 database, T = 1,000 training points from the database; mAP@all, P@r2"
+            ),
+            dataset="mnist",
+            query="balanced",
+            n_queries=1000,
+            n_train=1000,
+            n_validation=1000,
+            balanced_train=True,
+            supervised=True,
+            preprocess="l2",
+            bits=(16, 32, 48, 64),
+            seeds=5,
+            primary_metrics=("map", "precision_within_radius_2"),
+        ),
+        Protocol(
+            name="dsh-cifar10",
+            description=(
+                "DSH paper: CIFAR-10 official split, 50,000 training images = database, "
+                "10,000 test images = queries (GIST-512 for shallow methods); mAP@all, P@r2"
+            ),
+            dataset="cifar10",
+            query="official",
+            n_queries=None,
+            n_train=None,
+            n_validation=1000,
+            balanced_train=True,
+            supervised=True,
+            preprocess="none",
+            bits=(12, 24, 36, 48),
+            seeds=1,
+            primary_metrics=("map", "precision_within_radius_2"),
+            features="gist",
+        ),
+        Protocol(
+            name="cifar10-1",
+            description=(
+                "CIFAR-10 setting 1: 1,000 queries (100 per class), 59,000 database, 5,000 "
+                "training points (500 per class) sampled from the database; mAP@all"
+            ),
+            dataset="cifar10",
+            query="balanced",
+            n_queries=1000,
+            n_train=5000,
+            n_validation=1000,
+            balanced_train=True,
+            supervised=True,
+            preprocess="none",
+            bits=(16, 32, 48, 64),
+            seeds=1,
+            features="pixels",
+        ),
+        Protocol(
+            name="cifar10-2",
+            description=(
+                "CIFAR-10 setting 2 (unsupervised): 10,000 queries (1,000 per class), the "
+                "other 50,000 are database and training set; no labels; mAP@1000"
+            ),
+            dataset="cifar10",
+            query="balanced",
+            n_queries=10000,
+            n_train=None,
+            n_validation=1000,
+            balanced_train=True,
+            supervised=False,
+            preprocess="none",
+            bits=(16, 32, 64),
+            seeds=1,
+            map_ks=(1000,),
+            primary_metrics=("map_at_k_1000",),
+            features="gist",
+        ),
+        Protocol(
+            name="mirflickr-tags",
+            description=(
+                "MIRFlickr-25K tag vectors (1,386-d), 24 labels, relevant = at least one "
+                "shared label; 2,000 random queries, rest database, 5,000 training; mAP@all, P@K"
+            ),
+            dataset="mirflickr25k",
+            query="random",
+            n_queries=2000,
+            n_train=5000,
+            n_validation=1000,
+            balanced_train=False,
+            supervised=True,
+            preprocess="none",
+            bits=(16, 32, 48, 64),
+            seeds=5,
+            precision_ks=(10, 100, 1000, 5000),
+            primary_metrics=("map", "precision_at_k_100"),
+        ),
+        Protocol(
+            name="20ng-text",
+            description=(
+                "20 Newsgroups bydate, TF-IDF (10,000 terms, fitted on training posts): the "
+                "official test posts are the queries, the training posts database and "
+                "training set; mAP@all, P@100"
+            ),
+            dataset="20newsgroups-tfidf",
+            query="official",
+            n_queries=None,
+            n_train=None,
+            n_validation=1000,
+            balanced_train=True,
+            supervised=True,
+            preprocess="none",
+            bits=(16, 32, 64, 128),
+            seeds=1,
+            precision_ks=(10, 100, 1000),
+            primary_metrics=("map", "precision_at_k_100"),
+        ),
+    )
+}
+
+
+def _check_optional_count(name: str, value: Any, low: int) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"protocol parameter {name} must be an int or none, got {value!r}")
+    if value < low:
+        raise ValueError(f"protocol parameter {name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def resolve_protocol(spec: str | Protocol, **params: Any) -> Protocol:
+    """A registered protocol with the parameters of a spec (and ``params``) applied.
+
+    Parameters
+    ----------
+    spec : str or Protocol
+        ``"NAME"`` or ``"NAME:key=value,..."`` (see :attr:`Protocol.TUNABLE`).
+    **params
+        More parameters; they win over the spec's.
+
+    Raises
+    ------
+    ValueError
+        For an unknown protocol or parameter, or an invalid value.
+
+    Examples
+    --------
+    >>> resolve_protocol("grh-cifar10:n_train=2000").n_train
+    2000
+    >>> resolve_protocol("grh-cifar10:n_train=2000").spec
+    'grh-cifar10:n_train=2000'
+    """
+    if isinstance(spec, Protocol):
+        base, overrides = PROTOCOLS.get(spec.name, spec), dict(spec.overrides)
+    else:
+        name, overrides = parse_spec(spec, what="protocol")
+        if name not in PROTOCOLS:
+            known = ", ".join(PROTOCOLS)
+            raise ValueError(f"unknown protocol {name!r}; known protocols: {known}")
+        base = PROTOCOLS[name]
+    overrides.update(params)
+    unknown = sorted(set(overrides) - set(Protocol.TUNABLE))
+    if unknown:
+        raise ValueError(
+            f"protocol {base.name} has no parameter {', '.join(map(repr, unknown))}; "
+            f"parameters: {', '.join(Protocol.TUNABLE)}"
+        )
+    for key in ("n_queries", "n_train"):
+        if key in overrides:
+            overrides[key] = _check_optional_count(key, overrides[key], 1)
+    if "n_validation" in overrides:
+        overrides["n_validation"] = _check_optional_count(
+            "n_validation", overrides["n_validation"], 0
+        )
+        if overrides["n_validation"] is None:
+            overrides["n_validation"] = 0
+    if "max_radius" in overrides:
+        overrides["max_radius"] = _check_optional_count("max_radius", overrides["max_radius"], 0)
+    if overrides.get("preprocess", base.preprocess) not in PREPROCESSING:
+        raise ValueError(
+            f"protocol parameter preprocess must be one of {', '.join(PREPROCESSING)}, "
+            f"got {overrides['preprocess']!r}"
+        )
+    if overrides.get("query", base.query) not in _QUERY_MODES:
+        raise ValueError(
+            f"protocol parameter query must be one of {', '.join(_QUERY_MODES)}, "
+            f"got {overrides['query']!r}"
+        )
+    if "features" in overrides:
+        if base.features is None:
+            raise ValueError(f"protocol {base.name} has one kind of features; drop 'features'")
+        if overrides["features"] not in ("gist", "pixels"):
+            raise ValueError(
+                f"protocol parameter features must be 'gist' or 'pixels', "
+                f"got {overrides['features']!r}"
+            )
+    if "supervised" in overrides and not isinstance(overrides["supervised"], bool):
+        raise TypeError(
+            f"protocol parameter supervised must be true or false, got {overrides['supervised']!r}"
+        )
+    return dataclasses.replace(base, **overrides, overrides=overrides)
+
+
+# --------------------------------------------------------------------------------------
+# Splits
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProtocolSplit:
+    """Row indices of one split (int64, sorted, into the dataset's rows).
+
+    ``queries`` and ``database`` are disjoint and cover every row (for ``official``
+    splits with a query sample, the test rows left out are in neither). ``train`` and
+    ``validation`` are disjoint subsets of ``database``.
+    """
+
+    queries: NDArray[np.int64]
+    database: NDArray[np.int64]
+    train: NDArray[np.int64]
+    validation: NDArray[np.int64]
+
+    def sizes(self) -> dict[str, int]:
+        """Set sizes, for records."""
+        return {
+            "n_queries": int(self.queries.size),
+            "n_database": int(self.database.size),
+            "n_train": int(self.train.size),
+            "n_validation": int(self.validation.size),
+        }
+
+
+def _sample(
+    rows: np.ndarray,
+    size: int,
+    labels: np.ndarray | None,
+    rng: np.random.Generator,
+    what: str,
+    *,
+    up_to: bool = False,
+) -> np.ndarray:
+    """``size`` rows of ``rows``: class-balanced when ``labels`` (of ``rows``) is given.
+
+    With ``up_to``, a class with too few rows gives all it has (fewer rows in all) instead
+    of raising.
+    """
+    if size > rows.size:
+        raise ValueError(f"cannot draw {size} {what} from {rows.size} rows")
+    if labels is None:
+        return np.sort(rng.choice(rows, size, replace=False))
+    classes = np.unique(labels)
+    per_class, extra = divmod(size, classes.size)
+    chosen = []
+    for label in classes:
+        members = rows[labels == label]
+        if up_to:
+            chosen.append(rng.choice(members, min(per_class, members.size), replace=False))
+            continue
+        if members.size < per_class:
+            raise ValueError(
+                f"class-balanced {what}: class {label} has {members.size} rows, "
+                f"{per_class} needed ({size} over {classes.size} classes)"
+            )
+        chosen.append(rng.choice(members, per_class, replace=False))
+    picked = np.concatenate(chosen) if chosen else np.empty(0, dtype=np.int64)
+    if extra and not up_to:
+        left = np.setdiff1d(rows, picked)
+        picked = np.concatenate([picked, rng.choice(left, extra, replace=False)])
+    return np.sort(picked)
+
+
+def make_split(
+    protocol: Protocol, labels: np.ndarray, seed: int, *, n_official_train: int | None = None
+) -> ProtocolSplit:
+    """Draw the split of one seed.
+
+    Parameters
+    ----------
+    protocol : Protocol
+    labels : ndarray, shape (n_samples,) or (n_samples, n_labels)
+        Class labels (or a multi-label indicator matrix, which makes every draw uniform).
+    seed : int
+        Seeds the draw (the ``tutorial`` split ignores it: it is fixed).
+    n_official_train : int or None
+        For ``query="official"``: rows ``0..n_official_train-1`` are the official training
+        rows (the database), the rest are the test rows (the queries).
+
+    Returns
+    -------
+    ProtocolSplit
+    """
+    labels = np.asarray(labels)
+    n_samples = labels.shape[0]
+    all_rows = np.arange(n_samples, dtype=np.int64)
+    single = labels.ndim == 1
+    rng = np.random.default_rng(seed)
+    if protocol.query == "tutorial":
+        from hashlearn.experiments.tutorial import tutorial_split
+
+        parts = tutorial_split(n_samples)
+        return ProtocolSplit(
+            np.sort(parts.queries).astype(np.int64),
+            np.sort(parts.database).astype(np.int64),
+            np.sort(parts.train).astype(np.int64),
+            np.empty(0, dtype=np.int64),
+        )
+    if protocol.query == "official":
+        if n_official_train is None or not 0 < n_official_train < n_samples:
+            raise ValueError(
+                f"protocol {protocol.name} uses the official train/test split, but the data "
+                "has none (give X_query/y_query, or a dataset with an official split)"
+            )
+        database = all_rows[:n_official_train]
+        queries = all_rows[n_official_train:]
+        if protocol.n_queries is not None and protocol.n_queries < queries.size:
+            queries = _sample(queries, protocol.n_queries, None, rng, "queries")
+    else:
+        n_queries = protocol.n_queries if protocol.n_queries is not None else 1000
+        balanced = protocol.query == "balanced" and single
+        queries = _sample(all_rows, n_queries, labels if balanced else None, rng, "queries")
+        database = np.setdiff1d(all_rows, queries)
+    balanced_train = protocol.balanced_train and single
+    if protocol.n_train is None or protocol.n_train >= database.size:
+        train = database
+    else:
+        train = _sample(
+            database,
+            protocol.n_train,
+            labels[database] if balanced_train else None,
+            rng,
+            "training points",
+        )
+    validation = np.empty(0, dtype=np.int64)
+    if protocol.n_validation:
+        # From the database, outside the training set; a protocol that trains on the whole
+        # database draws its validation rows from it as well.
+        pool = np.setdiff1d(database, train) if train.size < database.size else database
+        size = min(protocol.n_validation, pool.size)
+        if size:
+            validation = _sample(
+                pool,
+                size,
+                labels[pool] if balanced_train else None,
+                rng,
+                "validation points",
+                up_to=True,
+            )
+    return ProtocolSplit(queries, database, train, validation)
+
+
+def preprocess(X: np.ndarray, train: np.ndarray, method: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """Apply a preprocessing choice with statistics from the training rows only.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    train : ndarray of int
+        Training rows: the only rows the mean and scale are computed from.
+    method : str
+        One of :data:`PREPROCESSING`: ``"none"``; ``"l2"`` (every row to unit norm, zero
+        rows stay zero); ``"center"`` (subtract the training mean); ``"l2-center"`` (both,
+        in that order); ``"standardize"`` (subtract the training mean, divide by the
+        training standard deviation, constant features left unscaled).
+
+    Returns
+    -------
+    features : ndarray of float32 (``X`` itself for ``"none"`` when it is float32)
+    statistics : dict
+        What was computed, for records (norms of the mean and scale vectors).
+    """
+    if method not in PREPROCESSING:
+        raise ValueError(f"preprocess must be one of {', '.join(PREPROCESSING)}, got {method!r}")
+    features = np.asarray(X, dtype=np.float32)
+    if method == "none":
+        return features, {}
+    if features is X:
+        features = features.copy()
+    statistics: dict[str, Any] = {}
+    if method in ("l2", "l2-center"):
+        norms = np.sqrt(np.einsum("ij,ij->i", features, features))[:, None]
+        np.divide(features, norms, out=features, where=norms > 0)
+        statistics["n_zero_rows"] = int((norms == 0).sum())
+    if method in ("center", "l2-center", "standardize"):
+        mean = features[train].mean(axis=0, dtype=np.float64).astype(np.float32)
+        features -= mean
+        statistics["mean_norm"] = float(np.linalg.norm(mean))
+    if method == "standardize":
+        scale = features[train].std(axis=0, dtype=np.float64).astype(np.float32)
+        scale[scale == 0] = 1.0
+        features /= scale
+        statistics["scale_mean"] = float(scale.mean())
+    return features, statistics
+
+
+def describe_protocols() -> list[Mapping[str, Any]]:
+    """One row per protocol, for ``hashlearn bench --list-protocols``."""
+    return [
+        {
+            "name": p.name,
+            "dataset": p.dataset_name,
+            "bits": list(p.bits),
+            "seeds": p.seeds,
+            "description": p.description,
+        }
+        for p in PROTOCOLS.values()
+    ]
