@@ -25,10 +25,17 @@ tutorial P@k           candidates re-ranked by exact cosine (or Euclidean) dista
 
 ``k=None`` always means "all"; a negative ``k`` is an error, never "all".
 
-Nothing here materialises a dense ``(n_queries, n_database)`` matrix: the functions that take
-codes work on blocks of queries, so memory is bounded by ``block_size * n_database`` whatever the
-number of queries. Ranking is a counting sort over the small integer Hamming distances
-(numpy's stable sort of 8- or 16-bit keys is a radix/counting sort), never a float argsort.
+Nothing here materialises a dense ``(n_queries, n_database)`` matrix. The functions that take
+codes (:func:`mean_average_precision`, :func:`hamming_precision_at_k`,
+:func:`precision_within_radius`, :func:`precision_recall_curve_by_radius`,
+:func:`tie_aware_map`) run the compiled counting kernel of :mod:`hashlearn.evaluation.ranking`:
+per query, histograms of the small integer Hamming distances, then the exact rank of every
+item under the (distance, index) order by counting -- no sort at all, ``O(n_database)`` scratch
+per thread. Their previous numpy implementations (blocks of queries, a stable argsort, which
+numpy runs as a radix sort on 8/16-bit keys) are kept as ``*_reference`` functions here, and the
+tests compare the two. :func:`hamming_ranking` still materialises the ranking it returns.
+Average precisions are sums of ``P@p`` taken left to right in rank order, in every function,
+so the code-level and the ranked-matrix paths give identical numbers.
 """
 
 from __future__ import annotations
@@ -500,11 +507,21 @@ def _precision_sums(relevant_ranked: np.ndarray) -> tuple[np.ndarray, np.ndarray
     rank_among_relevant -= np.repeat(starts, counts)
     position = flat - np.repeat(np.arange(n_rows, dtype=np.int64) * n_cols - 1, counts)
     contributions = rank_among_relevant / position
-    sums = np.zeros(n_rows, dtype=np.float64)
-    nonempty = counts > 0
-    if nonempty.any():
-        sums[nonempty] = np.add.reduceat(contributions, starts[nonempty])
-    return sums, counts
+    return _sequential_sums(contributions, starts, counts), counts
+
+
+def _sequential_sums(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``sums[i] = values[starts[i]] + ... + values[starts[i] + counts[i] - 1]``, left to right.
+
+    A plain sequential sum (numpy's own sums are pairwise), the order the compiled kernel of
+    :mod:`hashlearn.evaluation.ranking` uses, so both give the same bits. Vectorised over rows:
+    step ``m`` adds the m-th value of every row that has one.
+    """
+    sums = np.zeros(starts.shape[0], dtype=np.float64)
+    for m in range(int(counts.max()) if counts.size else 0):
+        active = counts > m
+        sums[active] += values[starts[active] + m]
+    return sums
 
 
 def _map_result(per_query: np.ndarray, n_excluded: int) -> MAPResult:
@@ -611,8 +628,21 @@ def map_at_k(relevant_ranked: Any, k: int) -> MAPResult:
 
 
 # --------------------------------------------------------------------------------------
-# Metrics on codes (blocked)
+# Metrics on codes (the counting kernel of hashlearn.evaluation.ranking)
 # --------------------------------------------------------------------------------------
+
+
+def _check_code_inputs(
+    query_codes: Any,
+    database_codes: Any,
+    query_labels: Any,
+    database_labels: Any,
+    block_size: Any,
+) -> tuple[np.ndarray, np.ndarray, _Labels]:
+    queries, database = _check_code_pair(query_codes, database_codes)
+    labels = _prepare_labels(query_labels, database_labels, queries.shape[0], database.shape[0])
+    _check_block_size(block_size)
+    return queries, database, labels
 
 
 def mean_average_precision(
@@ -624,7 +654,7 @@ def mean_average_precision(
     *,
     block_size: int | None = None,
 ) -> MAPResult:
-    """mAP@all (``k=None``) or mAP@K of the Hamming ranking, computed in blocks of queries.
+    """mAP@all (``k=None``) or mAP@K of the Hamming ranking, computed by counting.
 
     Ranking: the whole database by (Hamming distance, database index), ties by database index
     (stable). Relevance: same class label (1-D labels) or at least one shared label (2-D 0/1
@@ -637,8 +667,10 @@ def mean_average_precision(
       normalised by ``R_K``, the number of relevant items within the top k; a query with
       ``R_K = 0`` scores 0 (not excluded).
 
-    No query has an empty retrieval (the ranking covers the database). Memory is bounded by
-    the block: no ``(n_queries, n_database)`` matrix is built.
+    No query has an empty retrieval (the ranking covers the database). Nothing is sorted and
+    no ``(n_queries, n_database)`` matrix is built: the position of every item follows from
+    histograms of the distances (:mod:`hashlearn.evaluation.ranking`). To get several
+    metrics from one pass use :func:`~hashlearn.evaluation.evaluate_hamming_ranking`.
 
     Parameters
     ----------
@@ -649,12 +681,49 @@ def mean_average_precision(
     k : int or None, default None
         None for mAP@all, else ``1 <= k <= n_database``.
     block_size : int or None, default None
-        Queries per block (None: automatic); the result does not depend on it.
+        Accepted for compatibility and validated, but ignored: the counting kernel needs no
+        blocks of queries (:func:`_mean_average_precision_reference` still uses it).
 
     Returns
     -------
     MAPResult
+
+    Examples
+    --------
+    >>> from hashlearn.codes import pack_bits
+    >>> queries = pack_bits([[0, 0, 0, 0]])
+    >>> database = pack_bits([[1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0], [1, 1, 1, 0]])
+    >>> # ranking d2 d1 d0 d3; label 1 at d1, d3 = positions 2 and 4: (1/2 + 2/4) / 2
+    >>> mean_average_precision(queries, database, [1], [0, 1, 0, 1]).value
+    0.5
+    >>> mean_average_precision(queries, database, [1], [0, 1, 0, 1], k=2).value
+    0.5
     """
+    from hashlearn.evaluation import ranking
+
+    queries, database, labels = _check_code_inputs(
+        query_codes, database_codes, query_labels, database_labels, block_size
+    )
+    size = None if k is None else _check_k(k, database.shape[0])
+    ks = np.array([] if size is None else [size], dtype=np.int64)
+    per_query = np.empty(queries.shape[0], dtype=np.float64)
+    for start, stop, stats in ranking._iter_statistics(
+        queries, database, labels, 8 * queries.shape[1] + 1, ks, ranks=True
+    ):
+        per_query[start:stop] = ranking._ap_all(stats) if size is None else ranking._ap_at(stats, 0)
+    return _map_result(per_query, int(np.isnan(per_query).sum()))
+
+
+def _mean_average_precision_reference(
+    query_codes: Any,
+    database_codes: Any,
+    query_labels: Any,
+    database_labels: Any,
+    k: int | None = None,
+    *,
+    block_size: int | None = None,
+) -> MAPResult:
+    """numpy reference of :func:`mean_average_precision`: blocks of queries, stable argsort."""
     queries, database = _check_code_pair(query_codes, database_codes)
     labels = _prepare_labels(query_labels, database_labels, queries.shape[0], database.shape[0])
     n_database = database.shape[0]
@@ -686,7 +755,7 @@ def hamming_precision_at_k(
     *,
     block_size: int | None = None,
 ) -> PrecisionResult:
-    """P@K of the Hamming ranking, computed in blocks of queries.
+    """P@K of the Hamming ranking, computed by counting.
 
     ``P@K(q) = (relevant items among the top k) / k`` with the ranking ordered by (Hamming
     distance, database index); the k-th item is included and the denominator is always ``k``.
@@ -699,11 +768,45 @@ def hamming_precision_at_k(
     k : int
         ``1 <= k <= n_database``.
     block_size : int or None, default None
+        Accepted for compatibility and validated, but ignored (see
+        :func:`mean_average_precision`).
 
     Returns
     -------
     PrecisionResult
+
+    Examples
+    --------
+    >>> from hashlearn.codes import pack_bits
+    >>> queries = pack_bits([[0, 0, 0, 0]])
+    >>> database = pack_bits([[1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0], [1, 1, 1, 0]])
+    >>> hamming_precision_at_k(queries, database, [1], [0, 1, 0, 1], k=2).value
+    0.5
     """
+    from hashlearn.evaluation import ranking
+
+    queries, database, labels = _check_code_inputs(
+        query_codes, database_codes, query_labels, database_labels, block_size
+    )
+    k = _check_k(k, database.shape[0])
+    per_query = np.empty(queries.shape[0], dtype=np.float64)
+    for start, stop, stats in ranking._iter_statistics(
+        queries, database, labels, 8 * queries.shape[1] + 1, np.array([k]), ranks=True
+    ):
+        per_query[start:stop] = stats.hits[:, 0] / float(k)
+    return PrecisionResult(float(per_query.mean()), _frozen(per_query))
+
+
+def _hamming_precision_at_k_reference(
+    query_codes: Any,
+    database_codes: Any,
+    query_labels: Any,
+    database_labels: Any,
+    k: int,
+    *,
+    block_size: int | None = None,
+) -> PrecisionResult:
+    """numpy reference of :func:`hamming_precision_at_k`: blocks of queries, stable argsort."""
     queries, database = _check_code_pair(query_codes, database_codes)
     labels = _prepare_labels(query_labels, database_labels, queries.shape[0], database.shape[0])
     k = _check_k(k, database.shape[0])
@@ -740,7 +843,8 @@ def precision_within_radius(
     that retrieves nothing (no item within the radius) scores 0 and is counted in
     ``empty_fraction``; the mean is over all queries. A query with no relevant item in the
     database scores 0 whether or not it retrieves anything. There is no ranking, so no tie
-    rule is needed: every item within the radius counts.
+    rule is needed: every item within the radius counts. Computed from per-query histograms
+    of the distances (no matrix, no sort).
 
     Parameters
     ----------
@@ -751,11 +855,48 @@ def precision_within_radius(
     radius : int, default 2
         ``radius >= 0``; distance ``radius`` itself is included.
     block_size : int or None, default None
+        Accepted for compatibility and validated, but ignored (see
+        :func:`mean_average_precision`).
 
     Returns
     -------
     RadiusPrecisionResult
+
+    Examples
+    --------
+    >>> from hashlearn.codes import pack_bits
+    >>> queries = pack_bits([[0, 0, 0, 0]])
+    >>> database = pack_bits([[1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0], [1, 1, 1, 0]])
+    >>> # within radius 1: d1 (relevant), d2
+    >>> precision_within_radius(queries, database, [1], [0, 1, 0, 1], radius=1).value
+    0.5
     """
+    from hashlearn.evaluation import ranking
+
+    queries, database, labels = _check_code_inputs(
+        query_codes, database_codes, query_labels, database_labels, block_size
+    )
+    radius = _check_radius(radius)
+    per_query = np.empty(queries.shape[0], dtype=np.float64)
+    empty = np.empty(queries.shape[0], dtype=bool)
+    no_cutoffs = np.zeros(0, dtype=np.int64)
+    for start, stop, stats in ranking._iter_statistics(
+        queries, database, labels, 8 * queries.shape[1] + 1, no_cutoffs, ranks=False
+    ):
+        per_query[start:stop], empty[start:stop] = ranking._radius_precision(stats, radius)
+    return RadiusPrecisionResult(float(per_query.mean()), _frozen(per_query), float(empty.mean()))
+
+
+def _precision_within_radius_reference(
+    query_codes: Any,
+    database_codes: Any,
+    query_labels: Any,
+    database_labels: Any,
+    radius: int = 2,
+    *,
+    block_size: int | None = None,
+) -> RadiusPrecisionResult:
+    """numpy reference of :func:`precision_within_radius`: blocks of the distance matrix."""
     queries, database = _check_code_pair(query_codes, database_codes)
     labels = _prepare_labels(query_labels, database_labels, queries.shape[0], database.shape[0])
     radius = _check_radius(radius)
@@ -781,7 +922,10 @@ def _distance_histograms(
     n_bins: int,
     block_size: int | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per query: number of items, and of relevant items, at each distance ``0..n_bins-1``."""
+    """Per query: number of items, and of relevant items, at each distance ``0..n_bins-1``.
+
+    The numpy reference of the kernel's pass 1 (blocks of the distance matrix, bincount).
+    """
     n_queries = queries.shape[0]
     items = np.empty((n_queries, n_bins), dtype=np.int64)
     relevant = np.empty((n_queries, n_bins), dtype=np.int64)
@@ -834,7 +978,7 @@ def precision_recall_curve_by_radius(
       pair is relevant).
 
     No ranking is involved, so no tie rule is needed. At ``r = n_bits`` every item is
-    retrieved and the recall is 1.
+    retrieved and the recall is 1. Computed from per-query histograms of the distances.
 
     Parameters
     ----------
@@ -847,13 +991,54 @@ def precision_recall_curve_by_radius(
         explicitly for lengths that are not a multiple of 8).
     average : {"macro", "micro"}, default "macro"
     block_size : int or None, default None
+        Accepted for compatibility and validated, but ignored (see
+        :func:`mean_average_precision`).
 
     Returns
     -------
     radii : ndarray of int64, shape (n_bits + 1,)
     precision : ndarray of float64, shape (n_bits + 1,)
     recall : ndarray of float64, shape (n_bits + 1,)
+
+    Examples
+    --------
+    >>> from hashlearn.codes import pack_bits
+    >>> queries = pack_bits([[0, 0]])
+    >>> database = pack_bits([[1, 1], [1, 0], [0, 0]])
+    >>> radii, precision, recall = precision_recall_curve_by_radius(
+    ...     queries, database, [1], [0, 1, 0], n_bits=2)
+    >>> precision.tolist(), recall.tolist()
+    ([0.0, 0.5, 0.3333333333333333], [0.0, 1.0, 1.0])
     """
+    from hashlearn.evaluation import ranking
+
+    queries, database, labels = _check_code_inputs(
+        query_codes, database_codes, query_labels, database_labels, block_size
+    )
+    if average not in ("macro", "micro"):
+        raise ValueError(f"average must be 'macro' or 'micro', got {average!r}")
+    n_bits = _resolve_n_bits(n_bits, queries, database)
+    curve = ranking._CurveSums(n_bits + 1)
+    no_cutoffs = np.zeros(0, dtype=np.int64)
+    for _, _, stats in ranking._iter_statistics(
+        queries, database, labels, n_bits + 1, no_cutoffs, ranks=False
+    ):
+        curve.add(stats)
+    precision, recall = curve.macro() if average == "macro" else curve.micro()
+    return np.arange(n_bits + 1, dtype=np.int64), precision, recall
+
+
+def _precision_recall_curve_by_radius_reference(
+    query_codes: Any,
+    database_codes: Any,
+    query_labels: Any,
+    database_labels: Any,
+    *,
+    n_bits: int | None = None,
+    average: Literal["macro", "micro"] = "macro",
+    block_size: int | None = None,
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """numpy reference of :func:`precision_recall_curve_by_radius` (blocked histograms)."""
     queries, database = _check_code_pair(query_codes, database_codes)
     labels = _prepare_labels(query_labels, database_labels, queries.shape[0], database.shape[0])
     if average not in ("macro", "micro"):
@@ -879,6 +1064,39 @@ def precision_recall_curve_by_radius(
             total_relevant = n_relevant.sum()
             recall = total_hits / total_relevant if total_relevant else np.full(n_bits + 1, np.nan)
     return np.arange(n_bits + 1, dtype=np.int64), precision, recall
+
+
+def _harmonic_numbers(n: int) -> np.ndarray:
+    """``H[t] = sum_{i=1}^{t} 1/i`` for ``t = 0..n`` (float64)."""
+    return np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, n + 1))])
+
+
+def _tie_aware_per_query(
+    items: np.ndarray, relevant: np.ndarray, harmonic: np.ndarray
+) -> NDArray[np.float64]:
+    """Tie-aware AP of each query from its distance histograms (closed form, no sort).
+
+    ``items[q, d]`` / ``relevant[q, d]``: items / relevant items of query ``q`` at distance
+    ``d``; ``harmonic``: :func:`_harmonic_numbers` up to ``n_database``. NaN where ``R = 0``.
+    The formula is in :func:`tie_aware_map`.
+    """
+    before = np.cumsum(items, axis=1) - items
+    relevant_before = np.cumsum(relevant, axis=1) - relevant
+    # sum_{t=N+1}^{N+n} 1/t and sum_{t=N+1}^{N+n} (t - N - 1)/t = n - (N + 1) * that
+    inverse_sum = harmonic[before + items] - harmonic[before]
+    offset_sum = items - (before + 1) * inverse_sum
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = np.where(items > 1, (relevant - 1) / (items - 1), 0.0)
+        group = np.where(
+            relevant > 0,
+            relevant / items * ((relevant_before + 1) * inverse_sum + slope * offset_sum),
+            0.0,
+        )
+        n_relevant = relevant.sum(axis=1)
+        per_query: NDArray[np.float64] = np.where(
+            n_relevant > 0, group.sum(axis=1) / n_relevant, np.nan
+        )
+    return per_query
 
 
 def tie_aware_map(
@@ -909,6 +1127,8 @@ def tie_aware_map(
     query_codes, database_codes, query_labels, database_labels
         As in :func:`mean_average_precision`.
     block_size : int or None, default None
+        Accepted for compatibility and validated, but ignored (see
+        :func:`mean_average_precision`).
 
     Returns
     -------
@@ -918,28 +1138,45 @@ def tie_aware_map(
     ----------
     K. He, F. Cakir, S. A. Bargal, S. Sclaroff. Hashing as Tie-Aware Learning to Rank.
     CVPR 2018.
+
+    Examples
+    --------
+    >>> from hashlearn.codes import pack_bits
+    >>> # both items at distance 1, one relevant: AP is 1 or 1/2 with equal chance
+    >>> tie_aware_map(pack_bits([[0, 0]]), pack_bits([[1, 0], [0, 1]]), [1], [1, 0]).value
+    0.75
     """
+    from hashlearn.evaluation import ranking
+
+    queries, database, labels = _check_code_inputs(
+        query_codes, database_codes, query_labels, database_labels, block_size
+    )
+    harmonic = _harmonic_numbers(database.shape[0])
+    per_query = np.empty(queries.shape[0], dtype=np.float64)
+    no_cutoffs = np.zeros(0, dtype=np.int64)
+    for start, stop, stats in ranking._iter_statistics(
+        queries, database, labels, 8 * queries.shape[1] + 1, no_cutoffs, ranks=False
+    ):
+        per_query[start:stop] = _tie_aware_per_query(stats.items, stats.relevant, harmonic)
+    return _map_result(per_query, int(np.isnan(per_query).sum()))
+
+
+def _tie_aware_map_reference(
+    query_codes: Any,
+    database_codes: Any,
+    query_labels: Any,
+    database_labels: Any,
+    *,
+    block_size: int | None = None,
+) -> MAPResult:
+    """numpy reference of :func:`tie_aware_map`: blocked histograms, the same closed form."""
     queries, database = _check_code_pair(query_codes, database_codes)
     labels = _prepare_labels(query_labels, database_labels, queries.shape[0], database.shape[0])
     block_size = _check_block_size(block_size)
     n_bins = 8 * queries.shape[1] + 1
     items, relevant = _distance_histograms(queries, database, labels, n_bins, block_size)
-    harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, database.shape[0] + 1))])
-    before = np.cumsum(items, axis=1) - items
-    relevant_before = np.cumsum(relevant, axis=1) - relevant
-    # sum_{t=N+1}^{N+n} 1/t and sum_{t=N+1}^{N+n} (t - N - 1)/t = n - (N + 1) * that
-    inverse_sum = harmonic[before + items] - harmonic[before]
-    offset_sum = items - (before + 1) * inverse_sum
-    with np.errstate(invalid="ignore", divide="ignore"):
-        slope = np.where(items > 1, (relevant - 1) / (items - 1), 0.0)
-        group = np.where(
-            relevant > 0,
-            relevant / items * ((relevant_before + 1) * inverse_sum + slope * offset_sum),
-            0.0,
-        )
-        n_relevant = relevant.sum(axis=1)
-        per_query = np.where(n_relevant > 0, group.sum(axis=1) / n_relevant, np.nan)
-    return _map_result(per_query, int((n_relevant == 0).sum()))
+    per_query = _tie_aware_per_query(items, relevant, _harmonic_numbers(database.shape[0]))
+    return _map_result(per_query, int(np.isnan(per_query).sum()))
 
 
 # --------------------------------------------------------------------------------------
