@@ -72,9 +72,148 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     tutorial.add_argument("--no-progress", action="store_true", help="hide progress bars")
     tutorial.set_defaults(handler=_tutorial)
+    _add_bench(commands)
+    _add_report(commands)
     _add_bench_search(commands)
     _add_datasets(commands)
     return parser
+
+
+def _add_bench(commands: Any) -> None:
+    bench = commands.add_parser(
+        "bench",
+        help="run a protocol over methods x bits x seeds: records, then the report",
+        description=(
+            "Run an evaluation protocol (hashlearn bench --list-protocols) for every method, "
+            "code length and seed: each (method, bits, seed) becomes one JSON record in "
+            "RUN_DIR/records.jsonl with mAP@all, mAP@K, P@K, P@r with empty fraction, "
+            "precision-recall, times, memory and code statistics, the published number beside "
+            "it. Finished records are skipped on a rerun (resume); a failing method is recorded "
+            "and the run goes on. Then the report (report.md, report.html, figures/) is "
+            "written, unless --no-report."
+        ),
+        epilog=(
+            "examples:\n"
+            "  hashlearn bench --protocol grh-cifar10 --methods lsh,grh --bits 16,32,48,64 "
+            "--seeds 5 --out results/grh-cifar10\n"
+            "  hashlearn bench --protocol grh-cifar10:n_train=2000 --methods lsh "
+            '--methods "grh:kernel=rbf" --out results/t2000\n'
+            "  hashlearn bench --config run.toml\n"
+            "  hashlearn bench --protocol grh-cifar10 --dataset my_features.npz --methods lsh"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bench.add_argument("--config", type=Path, default=None, help="TOML file with the settings")
+    bench.add_argument(
+        "--protocol",
+        default=None,
+        help="protocol spec, e.g. grh-cifar10 or grh-cifar10:n_train=2000",
+    )
+    bench.add_argument(
+        "--methods",
+        action="append",
+        default=None,
+        help="comma-separated names, or one NAME:key=value,... per option (repeatable)",
+    )
+    bench.add_argument("--bits", default=None, help="comma-separated code lengths")
+    bench.add_argument("--seeds", default=None, help="a count (5: seeds 0..4) or a list (0,3,7)")
+    bench.add_argument(
+        "--out", type=Path, default=None, help="run folder (default results/bench/<protocol>)"
+    )
+    bench.add_argument("--data-dir", type=Path, default=None, help="data directory")
+    bench.add_argument(
+        "--dataset",
+        type=Path,
+        default=None,
+        help="your own data: .npz (X, y[, X_query, y_query]), .npy, .csv",
+    )
+    bench.add_argument("--download", action="store_true", help="allow downloading missing data")
+    bench.add_argument("--no-save-models", action="store_true", help="do not save fitted hashers")
+    bench.add_argument("--no-report", action="store_true", help="do not write the report")
+    bench.add_argument("--no-progress", action="store_true", help="print nothing while running")
+    bench.add_argument("--list-protocols", action="store_true", help="list protocols and exit")
+    bench.add_argument("--list-methods", action="store_true", help="list methods and exit")
+    bench.set_defaults(handler=_bench)
+
+
+def _add_report(commands: Any) -> None:
+    report = commands.add_parser(
+        "report",
+        help="Markdown and self-contained HTML report of a hashlearn bench run folder",
+        description=(
+            "Read RUN_DIR/records.jsonl and write report.md, report.html (one self-contained "
+            "page: every table and figure) and figures/*.png."
+        ),
+    )
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a hashlearn bench folder")
+    report.add_argument("--out", type=Path, default=None, help="output folder (default RUN_DIR)")
+    report.add_argument("--title", default=None, help="title of the report")
+    report.set_defaults(handler=_report)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from hashlearn.experiments.methods import METHODS
+    from hashlearn.experiments.protocols import PROTOCOLS
+    from hashlearn.experiments.runner import BenchConfig, load_bench_config, run_benchmark
+
+    if args.list_protocols:
+        for protocol in PROTOCOLS.values():
+            bits = ",".join(map(str, protocol.bits))
+            print(
+                f"{protocol.name:<16} {protocol.dataset_name:<20} bits {bits:<14} "
+                f"seeds {protocol.seeds}"
+            )
+            print(f"{'':<16} {protocol.description}")
+        return 0
+    if args.list_methods:
+        for info in METHODS.values():
+            kind = "supervised" if info.supervised else "unsupervised"
+            print(f"{info.name:<12} {kind:<13} {info.description}")
+        return 0
+    values: dict[str, Any] = {} if args.config is None else load_bench_config(args.config)
+    command_line = {
+        "protocol": args.protocol,
+        "methods": args.methods,
+        "bits": args.bits,
+        "seeds": args.seeds,
+        "out": args.out,
+        "data_dir": args.data_dir,
+        "dataset": args.dataset,
+    }
+    values.update({key: value for key, value in command_line.items() if value is not None})
+    if args.no_save_models:
+        values["save_models"] = False
+    if args.download:
+        values["download"] = True
+    if "protocol" not in values:
+        raise ValueError("give --protocol (or a --config file with a protocol)")
+    if "methods" not in values:
+        raise ValueError("give --methods (or a --config file with methods)")
+    if values.get("out") is None:
+        name = str(values["protocol"]).split(":")[0]
+        values["out"] = Path("results") / "bench" / name
+    if Path(values["out"]).exists() and not Path(values["out"]).is_dir():
+        raise ValueError(f"--out must be a folder, but {values['out']} is a file")
+    config = BenchConfig.from_mapping(values)
+    records = run_benchmark(config, progress=not args.no_progress)
+    failed = [record for record in records if record["status"] != "ok"]
+    print(f"{len(records) - len(failed)} record(s) written, {len(failed)} failed: {config.out}")
+    if not args.no_report:
+        from hashlearn.report.benchmark import write_benchmark_report
+
+        report = write_benchmark_report(Path(str(config.out)))
+        print(f"report: {report.html}")
+    return 1 if failed else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from hashlearn.report.benchmark import write_benchmark_report
+
+    if not args.run_dir.is_dir():
+        raise FileNotFoundError(f"run folder not found: {args.run_dir}")
+    report = write_benchmark_report(args.run_dir, args.out, title=args.title)
+    print(f"wrote {report.markdown} and {report.html}")
+    return 0
 
 
 def _add_datasets(commands: Any) -> None:

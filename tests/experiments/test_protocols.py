@@ -154,11 +154,16 @@ def test_anchors() -> None:
     assert find_anchor("grh-cifar10", {"n_train": 1000}, "LSH", 16) == {
         "source": "GRH paper (Moran & Lavrenko, ECIR 2015), Table 1; GRH paper, Fig. 4 "
         "(read off the figure, +-0.005)",
+        "sources": {
+            "map": "GRH paper (Moran & Lavrenko, ECIR 2015), Table 1",
+            "precision_within_radius_2": "GRH paper, Fig. 4 (read off the figure, +-0.005)",
+        },
         "map": 0.1290,
         "precision_within_radius_2": 0.168,
     }
     assert find_anchor("grh-cifar10", {"n_train": 2000}, "GRH RBF, CCA init", 64) == {
         "source": "GRH paper (Moran & Lavrenko, ECIR 2015), Table 1",
+        "sources": {"map": "GRH paper (Moran & Lavrenko, ECIR 2015), Table 1"},
         "map": 0.3688,
     }
     assert find_anchor("grh-cifar10", {"n_train": 2000}, "LSH", 16) is None

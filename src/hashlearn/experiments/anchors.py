@@ -134,8 +134,8 @@ def find_anchor(
 ) -> dict[str, Any] | None:
     """The published values for one (protocol, parameters, method label, code length).
 
-    Returns ``{"source": ..., "<metric>": value, ...}`` with every metric some table gives,
-    or None when no table has this row and column.
+    Returns ``{"source": ..., "sources": {metric: source}, "<metric>": value, ...}`` with
+    every metric some table gives, or None when no table has this row and column.
 
     Examples
     --------
@@ -146,6 +146,7 @@ def find_anchor(
     """
     found: dict[str, Any] = {}
     sources: list[str] = []
+    by_metric: dict[str, str] = {}
     for table in ANCHOR_TABLES:
         if table.protocol != protocol or label not in table.rows or n_bits not in table.bits:
             continue
@@ -155,8 +156,9 @@ def find_anchor(
         if value is None:
             continue
         found[table.metric] = value
+        by_metric[table.metric] = table.source
         if table.source not in sources:
             sources.append(table.source)
     if not found:
         return None
-    return {"source": "; ".join(sources), **found}
+    return {"source": "; ".join(sources), "sources": by_metric, **found}

@@ -50,6 +50,7 @@ __all__ = [
     "preprocess_tutorial",
     "run_tutorial",
     "tutorial_split",
+    "tutorial_sweep",
 ]
 
 #: Published numbers of the tutorial (16 bits) and of its script run on our GIST features.
@@ -240,6 +241,46 @@ def _run_method(
     hasher.fit(X_train, y_train)
     fit_seconds = time.perf_counter() - start
     tick(f"{name}: fitted")
+    result = tutorial_sweep(hasher, config, features, labels, split, reranker, tick, name=name)
+    return {
+        "label": None,
+        "params": _plain(hasher.get_params()),
+        "fit_seconds": fit_seconds,
+        **result,
+    }
+
+
+def tutorial_sweep(
+    hasher: Any,
+    config: TutorialConfig,
+    features: np.ndarray,
+    labels: np.ndarray,
+    split: TutorialSplit,
+    reranker: CosineReranker | None = None,
+    tick: Callable[[str], None] | None = None,
+    *,
+    name: str = "",
+) -> dict[str, Any]:
+    """The tutorial's measurement for one fitted hasher: P@10 and query time per radius.
+
+    Encodes the database into one :class:`HashTableIndex` and, for each radius
+    ``0..config.max_radius``, times every query on its own (probe + cosine re-ranking of
+    the candidates) and scores the tutorial P@10 both ways (empty candidate sets skipped,
+    and counted as 0). ``features`` must already be preprocessed; ``reranker`` (built on
+    the database rows when None) holds the database vectors.
+
+    Returns
+    -------
+    dict
+        ``encode_seconds``, ``index_seconds``, ``code_statistics``, ``bucket_statistics``,
+        ``radius``, ``precision_skip_empty``, ``precision_empty_as_zero``,
+        ``precision_std_error``, ``empty_fraction``, ``mean_candidates``,
+        ``mean_query_ms``, ``median_query_ms``, ``n_degenerate_bits``.
+    """
+    if reranker is None:
+        reranker = CosineReranker(features[split.database])
+    if tick is None:
+        tick = _no_tick
 
     start = time.perf_counter()
     database_codes = hasher.encode(features[split.database])
@@ -293,9 +334,6 @@ def _run_method(
 
     stats = table.bucket_statistics(labels=database_labels)
     return {
-        "label": None,
-        "params": _plain(hasher.get_params()),
-        "fit_seconds": fit_seconds,
         "encode_seconds": encode_seconds,
         "index_seconds": index_seconds,
         "code_statistics": codes_module.code_statistics(database_codes, config.n_bits),
@@ -310,6 +348,10 @@ def _run_method(
         "median_query_ms": (np.median(times, axis=1) * 1e3).tolist(),
         "n_degenerate_bits": getattr(hasher, "n_degenerate_bits_", None),
     }
+
+
+def _no_tick(message: str) -> None:
+    del message
 
 
 def _none_if_nan(value: float) -> float | None:

@@ -1,5 +1,11 @@
 """Reports: tables and plots built from result records only (never from inside training)."""
 
+from hashlearn.report.benchmark import (
+    BenchmarkReport,
+    format_benchmark_markdown,
+    read_bench_records,
+    write_benchmark_report,
+)
 from hashlearn.report.search import (
     format_search_pivot,
     format_search_report,
@@ -14,6 +20,8 @@ from hashlearn.report.tutorial import (
 )
 
 __all__ = [
+    "BenchmarkReport",
+    "format_benchmark_markdown",
     "format_search_pivot",
     "format_search_report",
     "format_search_table",
@@ -21,5 +29,7 @@ __all__ = [
     "plot_precision_vs_radius",
     "plot_queries_per_second",
     "plot_query_time_vs_radius",
+    "read_bench_records",
+    "write_benchmark_report",
     "write_search_report",
 ]

@@ -1,0 +1,177 @@
+"""Benchmark records: the files ``hashlearn bench`` writes and ``hashlearn report`` reads.
+
+A run folder holds ``run.json`` (the configuration) and ``records.jsonl`` (one JSON object
+per line, one line per method x bits x seed; format in ``docs/records.md``). Both the
+runner (to resume) and the report read it through :func:`read_bench_records`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "RECORDS_NAME",
+    "RUN_NAME",
+    "SCHEMA",
+    "BenchRecordWarning",
+    "RecordReading",
+    "read_bench_records",
+    "read_run",
+    "read_run_records",
+]
+
+SCHEMA = "hashlearn.bench/1"
+"""The record schema version (``docs/records.md``)."""
+
+RECORDS_NAME = "records.jsonl"
+RUN_NAME = "run.json"
+
+
+class BenchRecordWarning(UserWarning):
+    """A line of ``records.jsonl`` was ignored (damaged last line, other schema version)."""
+
+
+@dataclass
+class RecordReading:
+    """What :func:`read_run_records` found: the records, notes on what was skipped, and the
+    records a rerun of the same key superseded."""
+
+    records: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+    superseded: list[dict[str, Any]] = field(default_factory=list)
+
+
+_REQUIRED = ("key", "status", "protocol", "method", "n_bits", "seed")
+
+
+def read_run_records(run_dir: str | os.PathLike[str]) -> RecordReading:
+    """Read ``records.jsonl`` with the notes :func:`read_bench_records` warns with."""
+    folder = Path(run_dir)
+    if not folder.exists():
+        raise FileNotFoundError(f"run folder {str(folder)!r} does not exist")
+    if not folder.is_dir():
+        raise NotADirectoryError(f"run folder must be a folder, but {str(folder)!r} is a file")
+    path = folder / RECORDS_NAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no {RECORDS_NAME} in {str(folder)!r}: is it a `hashlearn bench` run folder?"
+        )
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    notes: list[str] = []
+    parsed: list[dict[str, Any]] = []
+    other_schemas: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError(f"a JSON {type(record).__name__}, not an object")
+        except ValueError as exc:
+            if number == len(lines):
+                notes.append(
+                    f"{RECORDS_NAME} line {number} (the last) is damaged and was ignored "
+                    f"(an interrupted run?): {exc}"
+                )
+                continue
+            raise ValueError(
+                f"{path}: line {number} of {len(lines)} is not a JSON record ({exc}); only "
+                "the last line may be damaged (an interrupted run), so the file is corrupt"
+            ) from exc
+        schema = record.get("schema")
+        if schema != SCHEMA:
+            other_schemas[str(schema)] = other_schemas.get(str(schema), 0) + 1
+            continue
+        missing = [name for name in _REQUIRED if name not in record]
+        for name in ("protocol", "method"):
+            if isinstance(record.get(name), dict) and "spec" not in record[name]:
+                missing.append(f"{name}.spec")
+            elif name in record and not isinstance(record[name], dict):
+                missing.append(f"{name} (an object)")
+        if missing:
+            raise ValueError(
+                f"{path}: line {number} lacks the field(s) {', '.join(missing)} that every "
+                f"{SCHEMA} record has (see docs/records.md)"
+            )
+        parsed.append(record)
+    for schema, count in other_schemas.items():
+        notes.append(
+            f"{count} record(s) with schema {schema!r} ignored (this report reads {SCHEMA!r})"
+        )
+    # A resumed run appends a rerun after a failed record with the same key: the last ok
+    # record of a key wins, otherwise its last record; earlier failures are kept aside.
+    by_key: dict[str, dict[str, Any]] = {}
+    superseded: list[dict[str, Any]] = []
+    for record in parsed:
+        previous = by_key.get(record["key"])
+        if previous is not None and previous.get("status") == "ok" and record["status"] != "ok":
+            superseded.append(record)
+            continue
+        if previous is not None:
+            superseded.append(previous)
+        by_key[record["key"]] = record
+    if superseded:
+        notes.append(
+            f"{len(superseded)} earlier record(s) superseded by a rerun of the same key "
+            "(the rerun is reported)"
+        )
+    return RecordReading(list(by_key.values()), notes, superseded)
+
+
+def read_bench_records(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The records of a ``hashlearn bench`` run folder, one dict per (method, bits, seed).
+
+    Parameters
+    ----------
+    run_dir : str or path-like
+        The run folder holding ``records.jsonl``.
+
+    Returns
+    -------
+    list of dict
+        Records in file order. When a key appears more than once (a resumed run reran a
+        failed record), its last ``ok`` record is kept, otherwise its last record.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``run_dir`` or its ``records.jsonl`` does not exist.
+    ValueError
+        A line other than the last is not a JSON object, or a record lacks a field every
+        record has.
+
+    Warns
+    -----
+    BenchRecordWarning
+        A damaged last line (an interrupted run) and records of another schema version
+        are ignored, with a warning.
+
+    Examples
+    --------
+    >>> records = read_bench_records("runs/grh-cifar10")  # doctest: +SKIP
+    >>> sorted({r["method"]["label"] for r in records})  # doctest: +SKIP
+    """
+    reading = read_run_records(run_dir)
+    for note in reading.notes:
+        warnings.warn(note, BenchRecordWarning, stacklevel=2)
+    return reading.records
+
+
+def read_run(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The run configuration (``run.json``) of a run folder, or None when absent or damaged."""
+    path = Path(run_dir) / RUN_NAME
+    if not path.is_file():
+        return None
+    try:
+        run = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        warnings.warn(f"{path} is not valid JSON ({exc}); ignored", BenchRecordWarning, 2)
+        return None
+    return run if isinstance(run, dict) else {"run.json": run}

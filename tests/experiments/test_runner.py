@@ -1,0 +1,309 @@
+"""The benchmark runner: records, resuming, failures, selection on validation, user data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hashlearn.evaluation import mean_average_precision
+from hashlearn.experiments.records import RECORDS_NAME, SCHEMA, read_bench_records
+from hashlearn.experiments.runner import (
+    BenchConfig,
+    load_bench_config,
+    load_user_dataset,
+    run_benchmark,
+    run_protocol,
+)
+
+SMALL = {"n_queries": 60, "n_train": 200, "n_validation": 60}
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return X.astype(np.float32), y
+
+
+def test_records_hold_every_documented_field(
+    digits: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    X, y = digits
+    records = run_protocol(
+        X,
+        y,
+        "grh-cifar10",
+        "lsh,grh",
+        bits=[8, 16],
+        seeds=2,
+        out=tmp_path,
+        save_models=True,
+        **SMALL,
+    )
+    assert len(records) == 2 * 2 * 2
+    assert records == read_bench_records(tmp_path)
+    assert len({record["key"] for record in records}) == 8
+    record = records[0]
+    assert record["schema"] == SCHEMA and record["status"] == "ok"
+    assert record["protocol"]["spec"] == "grh-cifar10:n_queries=60,n_train=200,n_validation=60"
+    assert record["protocol"]["params"]["n_train"] == 200
+    assert record["method"] == {"name": "lsh", "spec": "lsh", "label": "LSH", "params": {}}
+    assert record["sizes"] == {
+        "n_features": 64,
+        "n_queries": 60,
+        "n_database": X.shape[0] - 60,
+        "n_train": 200,
+        "n_validation": 60,
+    }
+    metrics = record["metrics"]
+    for key in ("map", "tie_aware_map", "precision_at_k", "precision_within_radius", "pr_curve"):
+        assert key in metrics
+    assert set(metrics["precision_at_k"]) == {"10", "100", "1000"}
+    assert set(metrics["precision_within_radius"]["2"]) == {"value", "empty_fraction"}
+    assert len(metrics["pr_curve"]["radius"]) == record["n_bits"] + 1
+    assert metrics["radius_search"]["radius"] == [0, 1, 2, 3]
+    assert len(metrics["radius_search"]["query_ms"]) == 4
+    for key in ("fit", "encode_database", "encode_queries", "index", "query", "evaluate"):
+        assert record["times"][key] >= 0
+    assert record["memory"]["peak_rss_mib"] > 0
+    codes = record["codes"]
+    assert len(codes["bit_balance"]) == record["n_bits"]
+    assert (
+        sum(
+            size * count
+            for size, count in zip(
+                codes["occupancy_histogram"]["size"],
+                codes["occupancy_histogram"]["count"],
+                strict=False,
+            )
+        )
+        <= record["sizes"]["n_database"]
+    )
+    assert record["environment"]["hashlearn"]
+    assert (tmp_path / record["model"]).is_file()
+    # Every line is strict JSON (no NaN).
+    for line in (tmp_path / RECORDS_NAME).read_text().splitlines():
+        json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} in a record"))
+    assert json.loads((tmp_path / "run.json").read_text())["bits_resolved"] == [8, 16]
+
+
+def test_metrics_match_an_independent_computation(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    import hashlearn
+    from hashlearn.experiments.protocols import make_split, preprocess, resolve_protocol
+
+    X, y = digits
+    record = run_protocol(X, y, "grh-cifar10", "lsh", bits=16, seeds=[3], **SMALL)[0]
+    protocol = resolve_protocol("grh-cifar10", **SMALL)
+    split = make_split(protocol, y, 3)
+    features, _ = preprocess(X, split.train, protocol.preprocess)
+    hasher = hashlearn.hashers.LSH(n_bits=16, random_state=3).fit(features[split.train])
+    expected = mean_average_precision(
+        hasher.encode(features[split.queries]),
+        hasher.encode(features[split.database]),
+        y[split.queries],
+        y[split.database],
+    ).value
+    assert record["metrics"]["map"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_same_seed_same_record(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = digits
+    first = run_protocol(X, y, "grh-cifar10", "grh", bits=8, seeds=[1], **SMALL)[0]
+    second = run_protocol(X, y, "grh-cifar10", "grh", bits=8, seeds=[1], **SMALL)[0]
+    assert first["metrics"]["map"] == second["metrics"]["map"]
+    assert first["codes"]["bit_balance"] == second["codes"]["bit_balance"]
+
+
+def test_resume_skips_finished_records_and_retries_failures(
+    digits: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    X, y = digits
+    first = run_protocol(
+        X, y, "grh-cifar10", ["lsh", "grh:kernel=rbf,C=-1"], bits=8, seeds=1, out=tmp_path, **SMALL
+    )
+    assert [record["status"] for record in first] == ["ok", "failed"]
+    failed = first[1]
+    assert failed["error"]["type"] == "InvalidParameterError"
+    assert "C" in failed["error"]["message"] and "Traceback" in failed["error"]["traceback"]
+    assert "metrics" not in failed
+    lines = []
+    again = run_protocol(
+        X,
+        y,
+        "grh-cifar10",
+        ["lsh", "grh:kernel=rbf,C=-1"],
+        bits=[8, 16],
+        seeds=1,
+        out=tmp_path,
+        progress=lines.append,
+        **SMALL,
+    )
+    # lsh/8 was done; grh/8 failed before and is retried; both 16-bit records are new.
+    assert [(r["method"]["name"], r["n_bits"]) for r in again] == [
+        ("lsh", 16),
+        ("grh", 8),
+        ("grh", 16),
+    ]
+    assert any("done before, skipped" in line for line in lines)
+    # The file keeps all five lines; reading keeps the last record of each key.
+    assert len((tmp_path / RECORDS_NAME).read_text().splitlines()) == 5
+    with pytest.warns(UserWarning, match="superseded by a rerun"):
+        assert len(read_bench_records(tmp_path)) == 4
+
+
+def test_damaged_last_line_is_ignored_and_resumed(
+    digits: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    X, y = digits
+    run_protocol(X, y, "grh-cifar10", "lsh", bits=[8, 16], seeds=1, out=tmp_path, **SMALL)
+    path = tmp_path / RECORDS_NAME
+    lines = path.read_text().splitlines()
+    path.write_text(lines[0] + "\n" + lines[1][:50])  # a run killed while writing
+    with pytest.warns(UserWarning, match="damaged"):
+        again = run_protocol(
+            X, y, "grh-cifar10", "lsh", bits=[8, 16], seeds=1, out=tmp_path, **SMALL
+        )
+    assert [record["n_bits"] for record in again] == [16]
+    path.write_text('{"sche\n' + lines[0] + "\n")
+    with pytest.raises(ValueError, match="line 1 of 2 is not a JSON record"):
+        read_bench_records(tmp_path)
+
+
+def test_validation_selects_parameters_without_the_queries(
+    digits: tuple[np.ndarray, np.ndarray],
+) -> None:
+    X, y = digits
+    record = run_protocol(X, y, "grh-cifar10", "grh:alpha=0.3|1.0", bits=8, seeds=1, **SMALL)[0]
+    selection = record["selection"]
+    assert [c["params"]["alpha"] for c in selection["candidates"]] == [0.3, 1.0]
+    scores = {c["params"]["alpha"]: c["validation_map"] for c in selection["candidates"]}
+    assert selection["chosen"]["alpha"] == max(scores, key=scores.__getitem__)
+    assert record["method_resolved"]["params"]["alpha"] == selection["chosen"]["alpha"]
+    # alpha <= 0.5 cannot move any bit: the validation split prefers alpha = 1.
+    assert selection["chosen"]["alpha"] == 1.0
+    failed = run_protocol(
+        X,
+        y,
+        "grh-cifar10",
+        "grh:alpha=0.3|1.0",
+        bits=8,
+        seeds=1,
+        n_queries=60,
+        n_train=200,
+        n_validation=0,
+    )[0]
+    assert failed["status"] == "failed" and "no validation split" in failed["error"]["message"]
+
+
+def test_every_protocol_runs_with_lsh_on_small_data() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.permutation(np.repeat(np.arange(10), 300))
+    X = rng.normal(size=(3000, 12)) + 2.5 * np.eye(12)[y]
+    multi = (rng.random((3000, 6)) < 0.3).astype(np.uint8)
+    runs = {
+        "tutorial": {"X": X, "y": y},
+        "grh-cifar10": {"X": X, "y": y, "n_queries": 100, "n_train": 200},
+        "grh-mnist": {"X": X, "y": y, "n_queries": 100, "n_train": 200},
+        "dsh-cifar10": {"X": X[:2500], "y": y[:2500], "X_query": X[2500:], "y_query": y[2500:]},
+        "cifar10-1": {"X": X, "y": y, "n_queries": 100, "n_train": 500},
+        "cifar10-2": {"X": X, "y": y, "n_queries": 500},
+        "mirflickr-tags": {"X": X, "y": multi, "n_queries": 200, "n_train": 500},
+        "20ng-text": {
+            "X": X[:2500],
+            "y": y[:2500],
+            "X_query": X[2500:2600],
+            "y_query": y[2500:2600],
+        },
+    }
+    for name, arguments in runs.items():
+        record = run_protocol(protocol=name, methods="lsh", bits=16, seeds=1, **arguments)[0]
+        assert record["status"] == "ok", (name, record.get("error"))
+        assert record["metrics"]["map"] > 0.1, name
+    tutorial = run_protocol(X, y, "tutorial", "lsh", bits=16, seeds=1)[0]["metrics"]["tutorial"]
+    assert tutorial["radius"] == list(range(11)) and len(tutorial["query_ms"]) == 11
+    cifar2 = run_protocol(X, y, "cifar10-2", "lsh", bits=16, seeds=1, n_queries=500)[0]
+    assert set(cifar2["metrics"]["map_at_k"]) == {"1000"}
+
+
+def test_unsupervised_protocol_fits_without_labels(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = digits
+    record = run_protocol(X, y, "cifar10-2", "grh", bits=8, seeds=1, n_queries=100)[0]
+    assert record["status"] == "failed"
+    assert "y" in record["error"]["message"] or "label" in record["error"]["message"].lower()
+
+
+def test_user_files(tmp_path: Path, digits: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = digits
+    np.savez(tmp_path / "data.npz", X=X[:1500], y=y[:1500], X_query=X[1500:], y_query=y[1500:])
+    dataset, n_database = load_user_dataset(tmp_path / "data.npz")
+    assert n_database == 1500 and dataset.X.shape == X.shape and dataset.n_train == 1500
+    np.save(tmp_path / "data.npy", np.column_stack([X, y]))
+    dataset, n_database = load_user_dataset(tmp_path / "data.npy")
+    assert n_database is None and np.array_equal(dataset.y, y)
+    header = ",".join([f"f{i}" for i in range(3)] + ["label"])
+    rows = np.column_stack([y[:20], X[:20, :3]])
+    np.savetxt(tmp_path / "h.csv", rows[:, [1, 2, 3, 0]], delimiter=",", header=header, comments="")
+    dataset, _ = load_user_dataset(tmp_path / "h.csv")
+    assert np.array_equal(dataset.y, y[:20]) and dataset.X.shape == (20, 3)
+    np.savetxt(tmp_path / "plain.csv", np.column_stack([X[:20, :3], y[:20]]), delimiter=",")
+    assert np.array_equal(load_user_dataset(tmp_path / "plain.csv")[0].y, y[:20])
+    np.savez(tmp_path / "bad.npz", X=X)
+    with pytest.raises(ValueError, match="must hold arrays X and y"):
+        load_user_dataset(tmp_path / "bad.npz")
+    np.save(tmp_path / "frac.npy", np.column_stack([X[:5], np.full(5, 0.5)]))
+    with pytest.raises(ValueError, match="label column must hold integers"):
+        load_user_dataset(tmp_path / "frac.npy")
+    with pytest.raises(ValueError, match=r"\.npz, \.npy or \.csv"):
+        (tmp_path / "x.txt").write_text("1")
+        load_user_dataset(tmp_path / "x.txt")
+    with pytest.raises(FileNotFoundError):
+        load_user_dataset(tmp_path / "missing.npz")
+    config = BenchConfig(
+        protocol="dsh-cifar10:n_validation=0",
+        methods=("lsh",),
+        bits=(8,),
+        seeds=(0,),
+        dataset=str(tmp_path / "data.npz"),
+    )
+    record = run_benchmark(config)[0]
+    assert record["sizes"]["n_queries"] == X.shape[0] - 1500
+    assert record["protocol"]["dataset"] == "data"
+
+
+def test_config_file_and_validation(tmp_path: Path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text(
+        'methods = ["lsh", "grh:kernel=rbf,alpha=1"]\nbits = [16, 32]\nseeds = 3\n'
+        '[protocol]\nname = "grh-cifar10"\nn_train = 2000\n'
+    )
+    values = load_bench_config(path)
+    config = BenchConfig.from_mapping(values)
+    assert config.protocol == "grh-cifar10:n_train=2000"
+    assert config.methods == ("lsh", "grh:kernel=rbf,alpha=1")
+    assert config.bits == (16, 32) and config.seeds == (0, 1, 2)
+    assert BenchConfig.from_mapping({**values, "seeds": "0,4"}).seeds == (0, 4)
+    with pytest.raises(ValueError, match="unknown configuration key"):
+        BenchConfig.from_mapping({**values, "bogus": 1})
+    with pytest.raises(ValueError, match="unknown method"):
+        BenchConfig.from_mapping({**values, "methods": "lsh,nope"})
+    with pytest.raises(ValueError, match="bits must be ints"):
+        BenchConfig.from_mapping({**values, "bits": [0]})
+    with pytest.raises(ValueError, match="seeds must be"):
+        BenchConfig.from_mapping({**values, "seeds": "a,b"})
+    (tmp_path / "bad.toml").write_text("methods = [")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        load_bench_config(tmp_path / "bad.toml")
+
+
+def test_bad_inputs_are_refused(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = digits
+    with pytest.raises(ValueError, match="listed twice"):
+        run_protocol(X, y, "grh-cifar10", "lsh,lsh", bits=8, seeds=1, **SMALL)
+    with pytest.raises(ValueError, match="both X_query and y_query"):
+        run_protocol(X, y, "grh-cifar10", "lsh", X_query=X[:5], **SMALL)
+    with pytest.raises(ValueError, match="features"):
+        run_protocol(X, y, "grh-cifar10", "lsh", X_query=X[:5, :3], y_query=y[:5], **SMALL)

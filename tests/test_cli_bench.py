@@ -1,0 +1,142 @@
+"""``hashlearn bench`` and ``hashlearn report`` from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hashlearn.cli import main
+from hashlearn.experiments.records import read_bench_records
+
+
+@pytest.fixture(scope="module")
+def user_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    path = tmp_path_factory.mktemp("data") / "digits.npz"
+    np.savez(path, X=X, y=y)
+    return path
+
+
+def test_bench_then_report_on_a_user_file(
+    user_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    argv = [
+        "bench",
+        "--protocol",
+        "grh-cifar10:n_queries=100,n_train=300,n_validation=0",
+        "--dataset",
+        str(user_file),
+        "--methods",
+        "lsh",
+        "--methods",
+        "grh:alpha=1.0",
+        "--bits",
+        "8,16",
+        "--seeds",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "8 record(s) written, 0 failed" in printed
+    records = read_bench_records(out)
+    assert {r["method"]["spec"] for r in records} == {"lsh", "grh:alpha=1.0"}
+    assert {r["seed"] for r in records} == {0, 1}
+    assert (out / "report.html").is_file() and (out / "report.md").is_file()
+    # Rerun: everything is done already.
+    assert main(argv) == 0
+    assert "0 record(s) written" in capsys.readouterr().out
+    assert len(read_bench_records(out)) == 8
+    assert main(["report", str(out), "--out", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / "report.html").is_file()
+
+
+def test_bench_from_a_config_file(
+    user_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text(
+        f'protocol = "grh-cifar10:n_queries=100,n_train=300,n_validation=0"\n'
+        f'methods = ["lsh", "grh:kernel=nope"]\nbits = [8]\nseeds = 1\n'
+        f'dataset = "{user_file}"\nout = "{tmp_path / "run"}"\nsave_models = false\n'
+    )
+    # The bad method is recorded as failed; the run goes on, and exits 1.
+    assert main(["bench", "--config", str(config), "--no-progress", "--no-report"]) == 1
+    records = read_bench_records(tmp_path / "run")
+    assert [r["status"] for r in records] == ["ok", "failed"]
+    assert "kernel must be one of" in records[1]["error"]["message"]
+    assert not (tmp_path / "run" / "models").exists()
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["methods_resolved"] == ["lsh", "grh:kernel=nope"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["bench", "--methods", "lsh"], "give --protocol"),
+        (["bench", "--protocol", "grh-cifar10"], "give --methods"),
+        (["bench", "--protocol", "nope", "--methods", "lsh"], "unknown protocol"),
+        (["bench", "--protocol", "grh-cifar10", "--methods", "nope"], "unknown method"),
+        (["bench", "--protocol", "grh-cifar10", "--methods", "lsh", "--bits", "x"], "bits"),
+        (["report", "/nonexistent/run"], "run folder not found"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_lists(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--list-protocols"]) == 0
+    listed = capsys.readouterr().out
+    for name in (
+        "tutorial",
+        "grh-cifar10",
+        "grh-mnist",
+        "dsh-cifar10",
+        "cifar10-1",
+        "cifar10-2",
+        "mirflickr-tags",
+        "20ng-text",
+    ):
+        assert name in listed
+    assert main(["bench", "--list-methods"]) == 0
+    assert "grh" in capsys.readouterr().out
+
+
+def test_bench_on_real_mnist(real_data_dir: Path, tmp_path: Path) -> None:
+    """The grh-mnist protocol on the real data, with fewer queries and training points."""
+    out = tmp_path / "mnist"
+    argv = [
+        "bench",
+        "--protocol",
+        "grh-mnist:n_queries=200,n_train=300,n_validation=100",
+        "--methods",
+        "lsh,grh",
+        "--bits",
+        "16",
+        "--seeds",
+        "1",
+        "--data-dir",
+        str(real_data_dir),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--no-report",
+    ]
+    assert main(argv) == 0
+    lsh, grh = read_bench_records(out)
+    assert lsh["sizes"]["n_database"] == 70000 - 200
+    assert lsh["anchor"] is None  # n_train differs from the paper's 1,000
+    assert 0.12 < lsh["metrics"]["map"] < 0.3
+    assert grh["metrics"]["map"] > lsh["metrics"]["map"] + 0.2
