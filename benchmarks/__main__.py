@@ -9,7 +9,8 @@ not stop the others; the exit status is 1 when any failed.
 Defaults: GIST-512 extraction of all 60,000 CIFAR-10-sized images once, beside 100
 images through the naive reference; the tutorial's Hamming-radius search on CIFAR-10
 GIST-512 (scikit-learn digits when CIFAR-10 is not found), radii 0..3, 120 queries; GRH
-training time. These take a few minutes in all on a 2-core machine. The search benchmark
+training time; evaluation of 10,000 x 50,000 codes. These take a few
+minutes in all on a 2-core machine. The search benchmark
 (``search``: every hashlearn index beside faiss's binary indexes, N = 10^4 .. 10^6,
 32 .. 256 bits, k-NN and range search) runs its full grid and takes about 20 minutes;
 its run folder (records, Markdown table, plots) goes to ``<out>/search/``.
@@ -73,6 +74,15 @@ BENCHMARKS: dict[str, Benchmark] = {
         args=(),
         quick_args=("--dataset", "digits", "--bits", "8", "--repeat", "1"),
         takes_data_dir=True,
+    ),
+    "evaluation": Benchmark(
+        script="bench_evaluation.py",
+        description=(
+            "every Hamming-ranking metric (mAP@all, mAP@K, P@K, P@r, PR) for 10,000 x 50,000 "
+            "64-bit codes by counting, beside the sorting numpy reference"
+        ),
+        args=(),
+        quick_args=("--n-queries", "200", "--n-database", "2000", "--reference-queries", "50"),
     ),
     "search": Benchmark(
         script="bench_search.py",

@@ -145,9 +145,21 @@ def _add_report(commands: Any) -> None:
             "page: every table and figure) and figures/*.png."
         ),
     )
-    report.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a hashlearn bench folder")
-    report.add_argument("--out", type=Path, default=None, help="output folder (default RUN_DIR)")
+    report.add_argument(
+        "run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="hashlearn bench folder(s)"
+    )
+    report.add_argument(
+        "--out", type=Path, default=None, help="output folder (default RUN_DIR; one RUN_DIR)"
+    )
     report.add_argument("--title", default=None, help="title of the report")
+    report.add_argument(
+        "--reproduction",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="instead, write one Markdown page of ours vs the published tables for every "
+        "RUN_DIR (docs/reproduction.md)",
+    )
     report.set_defaults(handler=_report)
 
 
@@ -209,10 +221,19 @@ def _bench(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from hashlearn.report.benchmark import write_benchmark_report
 
-    if not args.run_dir.is_dir():
-        raise FileNotFoundError(f"run folder not found: {args.run_dir}")
-    report = write_benchmark_report(args.run_dir, args.out, title=args.title)
-    print(f"wrote {report.markdown} and {report.html}")
+    for run_dir in args.run_dirs:
+        if not run_dir.is_dir():
+            raise FileNotFoundError(f"run folder not found: {run_dir}")
+    if args.reproduction is not None:
+        from hashlearn.report.reproduction import write_reproduction
+
+        print(f"wrote {write_reproduction(args.run_dirs, args.reproduction)}")
+        return 0
+    if args.out is not None and len(args.run_dirs) > 1:
+        raise ValueError("--out needs exactly one RUN_DIR")
+    for run_dir in args.run_dirs:
+        report = write_benchmark_report(run_dir, args.out, title=args.title)
+        print(f"wrote {report.markdown} and {report.html}")
     return 0
 
 

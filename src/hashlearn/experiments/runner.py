@@ -916,7 +916,7 @@ def _execute(
                 "methods_resolved": specs,
                 "bits_resolved": list(bits),
                 "seeds_resolved": list(seeds),
-                "dataset": {
+                "data": {
                     "name": dataset.name,
                     "source": dataset.source,
                     "shape": list(dataset.X.shape),

@@ -1,0 +1,213 @@
+"""The reproduction page: ours beside the published tables, from the records of several runs.
+
+``hashlearn report --reproduction docs/reproduction.md RUN_DIR [RUN_DIR ...]`` writes one
+Markdown page with, for every protocol found in the runs, the command that made the run,
+and for each metric the papers report (mAP@all, P@r2) a table of mean ± std over seeds,
+the published value and the difference, marked *within* (``|difference| <= 0.015``),
+*above* or *below*. Like every report, it reads records only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shlex
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from hashlearn.experiments.records import read_bench_records, read_run
+
+__all__ = ["TOLERANCE", "format_reproduction", "write_reproduction"]
+
+#: A difference to the published number within +-TOLERANCE counts as reproduced.
+TOLERANCE = 0.015
+
+_METRICS = (
+    ("map", "mAP@all", ("map",)),
+    (
+        "precision_within_radius_2",
+        "P@r2 (precision within Hamming radius 2)",
+        ("precision_within_radius", "2", "value"),
+    ),
+)
+
+
+def _value(record: dict[str, Any], path: Sequence[str]) -> float | None:
+    value: Any = record.get("metrics", {})
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float | None]:
+    mean = math.fsum(values) / len(values)
+    if len(values) < 2:
+        return mean, None
+    return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def _verdict(difference: float) -> str:
+    if abs(difference) <= TOLERANCE:
+        return "within"
+    return "above" if difference > 0 else "below"
+
+
+def _command(run: dict[str, Any] | None, run_dir: Path) -> str:
+    if not run:
+        return f"(no run.json in {run_dir})"
+    parts = ["hashlearn", "bench", "--protocol", str(run.get("protocol"))]
+    for spec in run.get("methods_resolved") or run.get("methods") or []:
+        parts += ["--methods", str(spec)]
+    if run.get("bits"):
+        parts += ["--bits", ",".join(map(str, run["bits"]))]
+    seeds = run.get("seeds_resolved") or run.get("seeds")
+    if seeds:
+        parts += [
+            "--seeds",
+            str(len(seeds))
+            if list(seeds) == list(range(len(seeds)))
+            else ",".join(map(str, seeds)),
+        ]
+    if isinstance(run.get("dataset"), str):
+        parts += ["--dataset", run["dataset"]]
+    elif run.get("data_dir"):
+        parts += ["--data-dir", str(run["data_dir"])]
+    parts += ["--out", str(run_dir)]
+    return " ".join(shlex.quote(part) for part in parts)
+
+
+def _table(
+    records: Sequence[dict[str, Any]], metric: str, path: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """Markdown rows of one metric, and the verdicts of the rows with anchors."""
+    bits = sorted({int(r["n_bits"]) for r in records})
+    cells: dict[tuple[str, int], list[float]] = defaultdict(list)
+    anchors: dict[tuple[str, int], float] = {}
+    labels: list[str] = []
+    for record in records:
+        label = record["method"].get("label") or record["method"]["spec"]
+        if record["method"]["spec"] != record["method"]["name"]:
+            label = f"{label} (`{record['method']['spec']}`)"
+        if label not in labels:
+            labels.append(label)
+        value = _value(record, path)
+        if value is not None:
+            cells[label, int(record["n_bits"])].append(value)
+        anchor = (record.get("anchor") or {}).get(metric)
+        if isinstance(anchor, int | float):
+            anchors[label, int(record["n_bits"])] = float(anchor)
+    if not cells:
+        return [], []
+    lines = [
+        "| method | " + " | ".join(f"{b} bits" for b in bits) + " |",
+        "|---|" + "---:|" * len(bits),
+    ]
+    verdicts: list[str] = []
+    for label in labels:
+        row, published, difference = [], [], []
+        for b in bits:
+            values = cells.get((label, b), [])
+            if not values:
+                row.append("-")
+            else:
+                mean, std = _mean_std(values)
+                row.append(f"{mean:.4f}" if std is None else f"{mean:.4f} ± {std:.4f}")
+            anchor = anchors.get((label, b))
+            published.append("-" if anchor is None else f"{anchor:.4f}")
+            if anchor is None or not values:
+                difference.append("-")
+            else:
+                delta = _mean_std(values)[0] - anchor
+                verdict = _verdict(delta)
+                verdicts.append(verdict)
+                difference.append(f"{delta:+.4f} {verdict}")
+        lines.append(f"| {label} | " + " | ".join(row) + " |")
+        if any(p != "-" for p in published):
+            lines.append("| ↳ published | " + " | ".join(published) + " |")
+            lines.append("| ↳ ours - published | " + " | ".join(difference) + " |")
+    return lines, verdicts
+
+
+def format_reproduction(run_dirs: Sequence[str | os.PathLike[str]]) -> str:
+    """The reproduction page (Markdown) for the given run folders.
+
+    Each run folder gets a section: the command, the protocol's sizes and seeds, and one
+    table per published metric. Failed records are counted and named, never hidden.
+    """
+    if not run_dirs:
+        raise ValueError("give at least one run folder")
+    lines = [
+        "# Reproduced tables",
+        "",
+        "Generated by `hashlearn report --reproduction` from the records of the runs below "
+        f"on {datetime.now(timezone.utc):%Y-%m-%d}; every number is a mean ± sample standard "
+        "deviation over the seeds (random splits) of the run. *within*: |ours - published| ≤ "
+        f"{TOLERANCE}; *above* / *below* otherwise. Metric definitions: "
+        "[metrics.md](metrics.md); record format: [records.md](records.md).",
+        "",
+    ]
+    for run_dir in map(Path, run_dirs):
+        records = read_bench_records(run_dir)
+        run = read_run(run_dir)
+        ok = [r for r in records if r["status"] == "ok"]
+        failed = [r for r in records if r["status"] != "ok"]
+        if not ok:
+            raise ValueError(f"{run_dir}: no successful records")
+        by_protocol: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for record in ok:
+            by_protocol[record["protocol"]["spec"]].append(record)
+        for spec, group in by_protocol.items():
+            first = group[0]
+            sizes = first.get("sizes", {})
+            seeds = sorted({r["seed"] for r in group})
+            environment = first.get("environment", {})
+            lines += [
+                f"## `{spec}`",
+                "",
+                f"Dataset `{first['protocol'].get('dataset')}`: {sizes.get('n_queries', '?'):,} "
+                f"queries, {sizes.get('n_database', '?'):,} database items, "
+                f"{sizes.get('n_train', '?'):,} training points, "
+                f"{sizes.get('n_validation', 0):,} validation points, "
+                f"{sizes.get('n_features', '?')} features; seeds {', '.join(map(str, seeds))}. "
+                f"hashlearn {environment.get('hashlearn', '?')} "
+                f"(git {environment.get('git_revision', '?')}), "
+                f"{environment.get('cpu_count', '?')} CPUs.",
+                "",
+                "```bash",
+                _command(run, run_dir),
+                "```",
+                "",
+            ]
+            if failed:
+                names = sorted({f"{r['method']['spec']}/{r['n_bits']}/{r['seed']}" for r in failed})
+                lines += [f"{len(failed)} failed record(s): {', '.join(names)}.", ""]
+            for metric, title, path in _METRICS:
+                table, verdicts = _table(group, metric, path)
+                if not table:
+                    continue
+                lines += [f"**{title}**", "", *table, ""]
+                if verdicts:
+                    counts = {v: verdicts.count(v) for v in ("within", "above", "below")}
+                    lines += [
+                        f"Against the published cells: {counts['within']} within, "
+                        f"{counts['above']} above, {counts['below']} below.",
+                        "",
+                    ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_reproduction(
+    run_dirs: Sequence[str | os.PathLike[str]], path: str | os.PathLike[str]
+) -> Path:
+    """Write :func:`format_reproduction` to ``path`` (atomically)."""
+    from hashlearn.persistence import atomic_write
+
+    text = format_reproduction(run_dirs)
+    return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))

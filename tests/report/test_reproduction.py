@@ -1,0 +1,66 @@
+"""The reproduction page: ours beside the published tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hashlearn.cli import main
+from hashlearn.experiments.records import read_bench_records
+from hashlearn.experiments.runner import run_protocol
+from hashlearn.report.reproduction import TOLERANCE, format_reproduction
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    out = tmp_path_factory.mktemp("run")
+    # n_train = 1,000 is the GRH paper's T: the records carry Table 1's LSH row.
+    run_protocol(
+        X,
+        y,
+        "grh-cifar10",
+        ["lsh", "grh:kernel=poly"],
+        bits=[16, 32],
+        seeds=2,
+        out=out,
+        n_queries=100,
+        n_train=1000,
+        n_validation=0,
+    )
+    return out
+
+
+def test_table_values_come_from_the_records(run_dir: Path) -> None:
+    text = format_reproduction([run_dir])
+    records = [r for r in read_bench_records(run_dir) if r["status"] == "ok"]
+    values = [r["metrics"]["map"] for r in records if r["n_bits"] == 16]
+    mean, std = np.mean(values), np.std(values, ddof=1)
+    assert f"| LSH | {mean:.4f} ± {std:.4f} |" in text
+    difference = mean - 0.1290
+    verdict = "within" if abs(difference) <= TOLERANCE else "above" if difference > 0 else "below"
+    assert f"| ↳ ours - published | {difference:+.4f} {verdict} |" in text
+    assert "| ↳ published | 0.1290 | 0.1394 |" in text
+    # P@r2 has Fig. 4's LSH anchors at 16 and 32 bits.
+    assert "| ↳ published | 0.1680 | 0.0760 |" in text
+    # The failed method is named, not hidden.
+    assert "4 failed record(s): grh:kernel=poly/16/0" in text
+    assert "hashlearn bench --protocol" in text and "--methods lsh" in text
+
+
+def test_cli_writes_the_page(run_dir: Path, tmp_path: Path) -> None:
+    page = tmp_path / "reproduction.md"
+    assert main(["report", "--reproduction", str(page), str(run_dir)]) == 0
+    assert page.read_text().startswith("# Reproduced tables")
+    assert main(["report", str(run_dir), str(run_dir), "--out", str(tmp_path)]) == 2
+
+
+def test_errors(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least one run folder"):
+        format_reproduction([])
+    with pytest.raises(FileNotFoundError):
+        format_reproduction([tmp_path / "missing"])
