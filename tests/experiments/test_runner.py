@@ -307,3 +307,28 @@ def test_bad_inputs_are_refused(digits: tuple[np.ndarray, np.ndarray]) -> None:
         run_protocol(X, y, "grh-cifar10", "lsh", X_query=X[:5], **SMALL)
     with pytest.raises(ValueError, match="features"):
         run_protocol(X, y, "grh-cifar10", "lsh", X_query=X[:5, :3], y_query=y[:5], **SMALL)
+
+
+def test_ann_ground_truth_recall(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    from hashlearn.evaluation import exact_neighbors, hamming_recall_at
+    from hashlearn.experiments.protocols import make_split, preprocess, resolve_protocol
+    from hashlearn.hashers import LSH
+
+    X, y = digits
+    params = {**SMALL, "ground_truth": "euclidean", "ground_truth_k": 5}
+    record = run_protocol(X, y, "grh-cifar10", "lsh", bits=32, seeds=[2], **params)[0]
+    recall = record["metrics"]["recall_at"]
+    assert set(recall) == {"1", "10", "100", "1000"}
+    assert record["metrics"]["ground_truth"] == {"metric": "euclidean", "k": 5}
+    protocol = resolve_protocol("grh-cifar10", **params)
+    split = make_split(protocol, y, 2)
+    features, _ = preprocess(X, split.train, protocol.preprocess)
+    _, truth = exact_neighbors(features[split.queries], features[split.database], 5)
+    hasher = LSH(n_bits=32, random_state=2).fit(features[split.train])
+    expected = hamming_recall_at(
+        hasher.encode(features[split.queries]), hasher.encode(features[split.database]), truth
+    )
+    assert recall == {str(r): value for r, value in expected.items()}
+    assert recall["1"] <= recall["10"] <= recall["100"] <= recall["1000"]
+    with pytest.raises(ValueError, match="ground_truth must be one of"):
+        run_protocol(X, y, "grh-cifar10", "lsh", ground_truth="hamming", **SMALL)

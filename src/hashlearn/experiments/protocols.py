@@ -50,6 +50,7 @@ __all__ = [
 PREPROCESSING = ("none", "l2", "center", "l2-center", "standardize")
 
 _QUERY_MODES = ("balanced", "random", "official", "tutorial")
+_GROUND_TRUTH = ("none", "euclidean", "cosine")
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,13 @@ class Protocol:
         when the dataset has one kind of features.
     max_radius : int
         Hash-table lookups are timed for radii ``0..max_radius``.
+    ground_truth : {"none", "euclidean", "cosine"}
+        ANN-style evaluation besides the label metrics: the exact ``ground_truth_k``
+        nearest database items of each query in the (preprocessed) feature space, and
+        recall@R of the Hamming ranking against them for R = 1, 10, 100, 1000.
+    ground_truth_k : int
+        How many true neighbours per query (1 gives the "nearest neighbour within the top
+        R" recall; 10 or 100 the usual k-NN recall).
     """
 
     name: str
@@ -115,6 +123,8 @@ class Protocol:
     primary_metrics: tuple[str, ...] = ("map",)
     features: str | None = None
     max_radius: int = 3
+    ground_truth: str = "none"
+    ground_truth_k: int = 10
     overrides: dict[str, Any] = field(default_factory=dict, compare=False)
 
     #: Parameters a spec may set.
@@ -127,6 +137,8 @@ class Protocol:
         "query",
         "max_radius",
         "supervised",
+        "ground_truth",
+        "ground_truth_k",
     )
 
     @property
@@ -387,6 +399,16 @@ def resolve_protocol(spec: str | Protocol, **params: Any) -> Protocol:
                 f"protocol parameter features must be 'gist' or 'pixels', "
                 f"got {overrides['features']!r}"
             )
+    if overrides.get("ground_truth", base.ground_truth) not in _GROUND_TRUTH:
+        raise ValueError(
+            f"protocol parameter ground_truth must be one of {', '.join(_GROUND_TRUTH)}, "
+            f"got {overrides['ground_truth']!r}"
+        )
+    if "ground_truth_k" in overrides:
+        value = _check_optional_count("ground_truth_k", overrides["ground_truth_k"], 1)
+        if value is None:
+            raise TypeError("protocol parameter ground_truth_k must be an int >= 1")
+        overrides["ground_truth_k"] = value
     if "supervised" in overrides and not isinstance(overrides["supervised"], bool):
         raise TypeError(
             f"protocol parameter supervised must be true or false, got {overrides['supervised']!r}"

@@ -554,6 +554,22 @@ class _Prepared:
     split: ProtocolSplit
     features: np.ndarray
     statistics: dict[str, Any]
+    true_neighbors: np.ndarray | None = None
+
+    def neighbors(self, protocol: Protocol) -> np.ndarray:
+        """The exact nearest database items of every query (computed once per seed)."""
+        if self.true_neighbors is None:
+            from hashlearn.evaluation import exact_neighbors
+
+            k = min(protocol.ground_truth_k, self.split.database.size)
+            _, found = exact_neighbors(
+                self.features[self.split.queries],
+                self.features[self.split.database],
+                k,
+                metric=protocol.ground_truth,  # type: ignore[arg-type]
+            )
+            self.true_neighbors = found
+        return self.true_neighbors
 
 
 @dataclass
@@ -704,6 +720,18 @@ def _run_record(
             protocol.max_radius,
             metrics.get("precision_within_radius", {}),
         )
+        if protocol.ground_truth != "none":
+            from hashlearn.evaluation import hamming_recall_at
+
+            with _timer(times, "ground_truth"):
+                neighbors = prepared.neighbors(protocol)
+            rs = tuple(r for r in (1, 10, 100, 1000) if r <= split.database.size)
+            recall = hamming_recall_at(query_codes, database_codes, neighbors, rs, n_bits=n_bits)
+            metrics["recall_at"] = {str(r): value for r, value in recall.items()}
+            metrics["ground_truth"] = {
+                "metric": protocol.ground_truth,
+                "k": int(neighbors.shape[1]),
+            }
         if protocol.name == "tutorial":
             metrics["tutorial"] = _tutorial_metrics(hasher, n_bits, protocol, prepared, labels)
         record["codes"] = _code_statistics(database_codes, n_bits)

@@ -324,6 +324,18 @@ def _metrics(protocol: _Protocol) -> list[tuple[str, list[_Metric]]]:
         for k in _sorted_keys(protocol, "precision_at_k")
     ]
     groups.append(("Precision at K", at_k))
+    recall = [
+        _Metric(
+            f"recall@{r}",
+            _get("recall_at", r),
+            (f"recall_at_{r}",),
+            f"fraction of the exact feature-space nearest neighbours found in the top {r} of "
+            "the Hamming ranking",
+        )
+        for r in _sorted_keys(protocol, "recall_at")
+    ]
+    if recall:
+        groups.append(("Recall of exact neighbours (ANN evaluation)", recall))
     return groups
 
 

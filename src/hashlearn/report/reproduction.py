@@ -128,7 +128,7 @@ def _table(
                 verdict = _verdict(delta)
                 verdicts.append(verdict)
                 difference.append(f"{delta:+.4f} {verdict}")
-        lines.append(f"| {label} | " + " | ".join(row) + " |")
+        lines.append(f"| {label.replace('|', chr(92) + '|')} | " + " | ".join(row) + " |")
         if any(p != "-" for p in published):
             lines.append("| ↳ published | " + " | ".join(published) + " |")
             lines.append("| ↳ ours - published | " + " | ".join(difference) + " |")
