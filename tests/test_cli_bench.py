@@ -68,14 +68,19 @@ def test_bench_from_a_config_file(
         f'methods = ["lsh", "grh:kernel=nope"]\nbits = [8]\nseeds = 1\n'
         f'dataset = "{user_file}"\nout = "{tmp_path / "run"}"\nsave_models = false\n'
     )
-    # The bad method is recorded as failed; the run goes on, and exits 1.
+    # A method that cannot even be built is refused before any work.
+    assert main(["bench", "--config", str(config), "--no-progress", "--no-report"]) == 2
+    assert "kernel must be one of" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    # One that fails while fitting is recorded as failed; the run goes on, and exits 1.
+    config.write_text(config.read_text().replace("grh:kernel=nope", "grh:kernel=rbf,C=-1"))
     assert main(["bench", "--config", str(config), "--no-progress", "--no-report"]) == 1
     records = read_bench_records(tmp_path / "run")
     assert [r["status"] for r in records] == ["ok", "failed"]
-    assert "kernel must be one of" in records[1]["error"]["message"]
+    assert records[1]["error"]["type"] == "InvalidParameterError"
     assert not (tmp_path / "run" / "models").exists()
     run = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert run["methods_resolved"] == ["lsh", "grh:kernel=nope"]
+    assert run["methods_resolved"] == ["lsh", "grh:C=-1,kernel=rbf"]
 
 
 @pytest.mark.parametrize(
@@ -87,6 +92,8 @@ def test_bench_from_a_config_file(
         (["bench", "--protocol", "grh-cifar10", "--methods", "nope"], "unknown method"),
         (["bench", "--protocol", "grh-cifar10", "--methods", "lsh", "--bits", "x"], "bits"),
         (["report", "/nonexistent/run"], "run folder not found"),
+        (["bench", "--protocol", "grh-cifar10", "--methods", "lsh", "--seeds", "0"], "seeds"),
+        (["bench", "--protocol", "grh-cifar10", "--methods", "lsh,grh:C=1"], "on its own"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(

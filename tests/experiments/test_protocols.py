@@ -102,8 +102,13 @@ def test_official_split_and_query_sample() -> None:
     split = make_split(protocol, labels, 0, n_official_train=400)
     assert np.array_equal(split.database, np.arange(400))
     assert np.array_equal(split.queries, np.arange(400, 500))
-    assert np.array_equal(split.train, split.database)
+    # Training on the database holds the validation rows out of it.
     assert split.validation.size == 50 and np.isin(split.validation, split.database).all()
+    assert np.array_equal(split.train, np.setdiff1d(split.database, split.validation))
+    assert (
+        make_split(resolve_protocol("dsh-cifar10"), labels, 0, n_official_train=400).train.size
+        == 400
+    )
     sample = make_split(resolve_protocol("20ng-text:n_queries=30"), labels, 0, n_official_train=400)
     assert sample.queries.size == 30 and (sample.queries >= 400).all()
     with pytest.raises(ValueError, match="official train/test split"):
@@ -170,3 +175,22 @@ def test_anchors() -> None:
     assert find_anchor("grh-mnist", {"n_train": 1000}, "GRH linear, LSH init", 32)["map"] == 0.7019
     assert find_anchor("dsh-cifar10", {"n_train": None}, "LSH", 12)["map"] == 0.1277
     assert find_anchor("grh-mnist", {"n_train": 1000}, "LSH", 12) is None
+
+
+def test_validation_is_never_training_data() -> None:
+    labels = _labels(100, 10)
+    for spec in (
+        "cifar10-2:n_queries=100,n_validation=100",
+        "grh-cifar10:n_queries=100,n_train=5000,n_validation=100",
+    ):
+        split = make_split(resolve_protocol(spec), labels, 0)
+        assert split.validation.size == 100
+        assert np.intersect1d(split.train, split.validation).size == 0
+    # Fewer validation points than classes: still that many, drawn uniformly.
+    split = make_split(resolve_protocol("grh-cifar10:n_queries=100,n_validation=5"), labels, 0)
+    assert split.validation.size == 5
+
+
+def test_spec_is_canonical() -> None:
+    assert resolve_protocol("grh-cifar10:n_train=1000").spec == "grh-cifar10"
+    assert resolve_protocol("dsh-cifar10:query=official").spec == "dsh-cifar10"

@@ -168,6 +168,10 @@ def test_damaged_last_line_is_ignored_and_resumed(
             X, y, "grh-cifar10", "lsh", bits=[8, 16], seeds=1, out=tmp_path, **SMALL
         )
     assert [record["n_bits"] for record in again] == [16]
+    # The partial line was cut, not buried: the file reads cleanly, and stays so.
+    assert [r["n_bits"] for r in read_bench_records(tmp_path)] == [8, 16]
+    run_protocol(X, y, "grh-cifar10", "lsh", bits=[8, 16, 24], seeds=1, out=tmp_path, **SMALL)
+    assert [r["n_bits"] for r in read_bench_records(tmp_path)] == [8, 16, 24]
     path.write_text('{"sche\n' + lines[0] + "\n")
     with pytest.raises(ValueError, match="line 1 of 2 is not a JSON record"):
         read_bench_records(tmp_path)
@@ -332,3 +336,96 @@ def test_ann_ground_truth_recall(digits: tuple[np.ndarray, np.ndarray]) -> None:
     assert recall["1"] <= recall["10"] <= recall["100"] <= recall["1000"]
     with pytest.raises(ValueError, match="ground_truth must be one of"):
         run_protocol(X, y, "grh-cifar10", "lsh", ground_truth="hamming", **SMALL)
+
+
+def test_given_queries_are_all_the_queries(
+    digits: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    X, y = digits
+    record = run_protocol(
+        X[:1500],
+        y[:1500],
+        "grh-cifar10",
+        "lsh",
+        bits=8,
+        seeds=1,
+        X_query=X[1500:],
+        y_query=y[1500:],
+        n_train=300,
+        n_validation=0,
+    )[0]
+    assert record["sizes"]["n_queries"] == X.shape[0] - 1500
+    assert record["sizes"]["n_database"] == 1500
+    assert "query=official" in record["key"] and "n_queries=none" in record["key"]
+    np.savez(tmp_path / "q.npz", X=X[:1500], y=y[:1500], X_query=X[1500:], y_query=y[1500:])
+    config = BenchConfig(
+        protocol="grh-cifar10:n_train=300,n_validation=0",
+        methods=("lsh",),
+        bits=(8,),
+        seeds=(0,),
+        dataset=str(tmp_path / "q.npz"),
+    )
+    record = run_benchmark(config)[0]
+    assert record["sizes"]["n_queries"] == X.shape[0] - 1500
+    with pytest.raises(ValueError, match="y_query must have the shape"):
+        run_protocol(
+            X[:1500],
+            y[:1500],
+            "grh-cifar10",
+            "lsh",
+            X_query=X[1500:],
+            y_query=np.ones((X.shape[0] - 1500, 3)),
+            **SMALL,
+        )
+
+
+def test_published_numbers_only_for_the_protocols_own_data(
+    digits: tuple[np.ndarray, np.ndarray],
+) -> None:
+    X, y = digits
+    record = run_protocol(
+        X, y, "grh-cifar10", "lsh", bits=16, seeds=1, n_queries=100, n_validation=0
+    )[0]
+    assert record["protocol"]["params"]["n_train"] == 1000
+    assert record["anchor"] is None  # digits are not CIFAR-10
+
+
+def test_selected_variant_gives_the_label(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = digits
+    record = run_protocol(X, y, "grh-cifar10", "grh:kernel=linear|rbf", bits=8, seeds=1, **SMALL)[0]
+    chosen = record["selection"]["chosen"]["kernel"]
+    assert record["method"]["label"] == "GRH linear|RBF, LSH init"
+    assert record["method_resolved"]["label"] == (
+        "GRH RBF, LSH init" if chosen == "rbf" else "GRH linear, LSH init"
+    )
+
+
+def test_models_of_different_protocols_do_not_collide(
+    digits: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    X, y = digits
+    first = run_protocol(
+        X, y, "grh-cifar10", "lsh", bits=8, seeds=1, out=tmp_path, save_models=True, **SMALL
+    )[0]
+    second = run_protocol(
+        X,
+        y,
+        "grh-cifar10",
+        "lsh",
+        bits=8,
+        seeds=1,
+        out=tmp_path,
+        save_models=True,
+        **{**SMALL, "n_train": 400},
+    )[0]
+    assert first["model"] != second["model"]
+    assert (tmp_path / first["model"]).is_file() and (tmp_path / second["model"]).is_file()
+
+
+def test_resuming_on_other_data_is_refused(
+    digits: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    X, y = digits
+    run_protocol(X, y, "grh-cifar10", "lsh", bits=8, seeds=1, out=tmp_path, **SMALL)
+    with pytest.raises(ValueError, match="holds records computed on other data"):
+        run_protocol(X[:-1], y[:-1], "grh-cifar10", "lsh", bits=8, seeds=1, out=tmp_path, **SMALL)

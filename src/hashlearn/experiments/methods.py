@@ -190,7 +190,7 @@ def _build_grh(n_bits: int, random_state: int, **params: Any) -> Any:
 
 
 def _grh_label(params: Mapping[str, Any]) -> str:
-    kernel = "RBF" if params.get("kernel", "linear") == "rbf" else "linear"
+    kernel = str(params.get("kernel", "linear")).replace("rbf", "RBF")
     init = str(params.get("init", "lsh")).upper()
     return f"GRH {kernel}, {init} init"
 

@@ -233,7 +233,7 @@ PROTOCOLS: dict[str, Protocol] = {
             query="official",
             n_queries=None,
             n_train=None,
-            n_validation=1000,
+            n_validation=0,
             balanced_train=True,
             supervised=True,
             preprocess="none",
@@ -270,7 +270,7 @@ PROTOCOLS: dict[str, Protocol] = {
             query="balanced",
             n_queries=10000,
             n_train=None,
-            n_validation=1000,
+            n_validation=0,
             balanced_train=True,
             supervised=False,
             preprocess="none",
@@ -310,7 +310,7 @@ PROTOCOLS: dict[str, Protocol] = {
             query="official",
             n_queries=None,
             n_train=None,
-            n_validation=1000,
+            n_validation=0,
             balanced_train=True,
             supervised=True,
             preprocess="none",
@@ -413,6 +413,9 @@ def resolve_protocol(spec: str | Protocol, **params: Any) -> Protocol:
         raise TypeError(
             f"protocol parameter supervised must be true or false, got {overrides['supervised']!r}"
         )
+    # Canonical spec: a parameter set to the registered value is no override, so
+    # "grh-cifar10:n_train=1000" and "grh-cifar10" are the same run (and resume as one).
+    overrides = {key: value for key, value in overrides.items() if getattr(base, key) != value}
     return dataclasses.replace(base, **overrides, overrides=overrides)
 
 
@@ -427,7 +430,8 @@ class ProtocolSplit:
 
     ``queries`` and ``database`` are disjoint and cover every row (for ``official``
     splits with a query sample, the test rows left out are in neither). ``train`` and
-    ``validation`` are disjoint subsets of ``database``.
+    ``validation`` are disjoint subsets of ``database``: a protocol that trains on the
+    whole database trains on the database minus the validation rows.
     """
 
     queries: NDArray[np.int64]
@@ -456,15 +460,15 @@ def _sample(
 ) -> np.ndarray:
     """``size`` rows of ``rows``: class-balanced when ``labels`` (of ``rows``) is given.
 
-    With ``up_to``, a class with too few rows gives all it has (fewer rows in all) instead
-    of raising.
+    With ``up_to``, a class with too few rows gives all it has and the rest is drawn
+    uniformly, instead of raising.
     """
     if size > rows.size:
         raise ValueError(f"cannot draw {size} {what} from {rows.size} rows")
     if labels is None:
         return np.sort(rng.choice(rows, size, replace=False))
     classes = np.unique(labels)
-    per_class, extra = divmod(size, classes.size)
+    per_class = size // classes.size
     chosen = []
     for label in classes:
         members = rows[labels == label]
@@ -478,9 +482,12 @@ def _sample(
             )
         chosen.append(rng.choice(members, per_class, replace=False))
     picked = np.concatenate(chosen) if chosen else np.empty(0, dtype=np.int64)
-    if extra and not up_to:
+    missing = size - picked.size
+    if missing:
+        # The remainder of the division (and, with ``up_to``, what short classes could not
+        # give) comes uniformly from the rows left.
         left = np.setdiff1d(rows, picked)
-        picked = np.concatenate([picked, rng.choice(left, extra, replace=False)])
+        picked = np.concatenate([picked, rng.choice(left, min(missing, left.size), replace=False)])
     return np.sort(picked)
 
 
@@ -535,21 +542,31 @@ def make_split(
         queries = _sample(all_rows, n_queries, labels if balanced else None, rng, "queries")
         database = np.setdiff1d(all_rows, queries)
     balanced_train = protocol.balanced_train and single
-    if protocol.n_train is None or protocol.n_train >= database.size:
-        train = database
+    n_train = protocol.n_train
+    validation = np.empty(0, dtype=np.int64)
+    if n_train is None or n_train >= database.size:
+        # Training on "the database": the validation rows (if any) are held out of it, so
+        # that hyperparameters are never scored on training points.
+        if protocol.n_validation:
+            size = min(protocol.n_validation, database.size - 1)
+            validation = _sample(
+                database,
+                size,
+                labels[database] if balanced_train else None,
+                rng,
+                "validation points",
+                up_to=True,
+            )
+        train = np.setdiff1d(database, validation)
     else:
         train = _sample(
             database,
-            protocol.n_train,
+            n_train,
             labels[database] if balanced_train else None,
             rng,
             "training points",
         )
-    validation = np.empty(0, dtype=np.int64)
-    if protocol.n_validation:
-        # From the database, outside the training set; a protocol that trains on the whole
-        # database draws its validation rows from it as well.
-        pool = np.setdiff1d(database, train) if train.size < database.size else database
+        pool = np.setdiff1d(database, train)
         size = min(protocol.n_validation, pool.size)
         if size:
             validation = _sample(
@@ -585,11 +602,9 @@ def preprocess(X: np.ndarray, train: np.ndarray, method: str) -> tuple[np.ndarra
     """
     if method not in PREPROCESSING:
         raise ValueError(f"preprocess must be one of {', '.join(PREPROCESSING)}, got {method!r}")
-    features = np.asarray(X, dtype=np.float32)
     if method == "none":
-        return features, {}
-    if features is X:
-        features = features.copy()
+        return np.asarray(X, dtype=np.float32), {}
+    features = np.array(X, dtype=np.float32, copy=True)  # never modify the caller's array
     statistics: dict[str, Any] = {}
     if method in ("l2", "l2-center"):
         norms = np.sqrt(np.einsum("ij,ij->i", features, features))[:, None]

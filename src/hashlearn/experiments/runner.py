@@ -95,11 +95,8 @@ def _parse_seeds(seeds: Any) -> tuple[int, ...]:
         return tuple(range(int(seeds)))
     if isinstance(seeds, str):
         parts = [part.strip() for part in seeds.split(",") if part.strip()]
-        if len(parts) == 1 and "," not in seeds:
-            try:
-                return _parse_seeds(int(parts[0]))
-            except ValueError:
-                pass
+        if len(parts) == 1 and "," not in seeds and parts[0].lstrip("-").isdigit():
+            return _parse_seeds(int(parts[0]))
         try:
             values = [int(part) for part in parts]
         except ValueError:
@@ -107,6 +104,8 @@ def _parse_seeds(seeds: Any) -> tuple[int, ...]:
                 f"seeds must be a count ('5') or a comma-separated list ('0,3,7'), got {seeds!r}"
             ) from None
         seeds = values
+    if not isinstance(seeds, list | tuple):
+        raise TypeError(f"seeds must be a count or a list of ints, got {seeds!r}")
     values = list(seeds)
     if not values or any(
         isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0 for v in values
@@ -180,6 +179,9 @@ class BenchConfig:
             raise ValueError("methods must name at least one method")
         for spec in self.methods:
             resolve_method(spec)
+        for name in ("save_models", "download"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be true or false, got {getattr(self, name)!r}")
         object.__setattr__(self, "bits", _parse_bits(self.bits))
         if self.seeds is not None:
             object.__setattr__(self, "seeds", _parse_seeds(self.seeds))
@@ -199,6 +201,10 @@ class BenchConfig:
             raise ValueError("the configuration needs a protocol")
         if "methods" not in values:
             raise ValueError("the configuration needs methods")
+        if not isinstance(values["methods"], str | list | tuple):
+            raise TypeError(
+                f"methods must be a string or a list of strings, got {values['methods']!r}"
+            )
         values["methods"] = tuple(split_specs(values["methods"]))
         for key in ("out", "data_dir", "dataset"):
             if values.get(key) is not None:
@@ -344,6 +350,8 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
             if name in header:
                 label_column = header.index(name)
                 break
+    if table.size == 0:
+        raise ValueError(f"{path} has no data rows")
     if table.shape[1] < 2:
         raise ValueError(f"{path} needs at least one feature column and a label column")
     X = np.delete(table, label_column, axis=1)
@@ -353,6 +361,22 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------------------
 # Records
 # --------------------------------------------------------------------------------------
+
+
+def _drop_damaged_tail(path: Path) -> None:
+    """Cut a partial last line (a run killed while writing) so the next record starts a line.
+
+    Readers ignore such a line already; removing it keeps it from ending up in the middle
+    of the file, where it would make the file unreadable.
+    """
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as handle:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) == b"\n":
+            return
+        data = path.read_bytes()
+        handle.truncate(data.rfind(b"\n") + 1)
 
 
 def _append_record(path: Path, record: Mapping[str, Any]) -> None:
@@ -579,6 +603,7 @@ class _Context:
     n_official_train: int | None
     out: Path | None
     save_models: bool
+    own_data: bool
     environment: dict[str, Any]
     config: dict[str, Any]
     progress: Callable[[str], None]
@@ -736,13 +761,22 @@ def _run_record(
             metrics["tutorial"] = _tutorial_metrics(hasher, n_bits, protocol, prepared, labels)
         record["codes"] = _code_statistics(database_codes, n_bits)
         if context.out is not None and context.save_models:
-            record["model"] = _save_model(context.out, hasher, chosen.spec, n_bits, seed)
+            key = _record_key(protocol.spec, method.spec, n_bits, seed)
+            record["model"] = _save_model(context.out, hasher, key, chosen.spec, n_bits, seed)
     record.update(
         metrics=metrics,
         times=times,
         memory={"peak_rss_mib": record_memory.peak, "fit_peak_rss_mib": fit_memory.peak},
     )
-    record["method_resolved"] = {"spec": chosen.spec, "params": _plain_params(hasher.get_params())}
+    record["method_resolved"] = {
+        "spec": chosen.spec,
+        "label": chosen.label,
+        "params": _plain_params(hasher.get_params()),
+    }
+    if selection is not None:
+        # Alternatives may change what the method is (kernel=linear|rbf): the label and the
+        # published number are those of the variant chosen.
+        record["anchor"] = _anchor(context, chosen, n_bits)
     if selection is not None:
         record["selection"] = selection
     return record
@@ -776,14 +810,37 @@ def _tutorial_metrics(
     }
 
 
-def _save_model(out: Path, hasher: Any, spec: str, n_bits: int, seed: int) -> str:
+def _save_model(out: Path, hasher: Any, key: str, spec: str, n_bits: int, seed: int) -> str:
+    """Save a fitted hasher under ``models/``; the name is readable and unique per key."""
+    import hashlib
+
     from hashlearn.persistence import save
 
     safe = "".join(c if c.isalnum() or c in "-_.=" else "_" for c in spec)
-    relative = Path("models") / f"{safe}-{n_bits}b-seed{seed}.npz"
+    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+    relative = Path("models") / f"{safe}-{n_bits}b-seed{seed}-{digest}.npz"
     (out / "models").mkdir(parents=True, exist_ok=True)
     save(hasher, out / relative)
     return str(relative)
+
+
+#: Protocol parameters that do not change what a published number measures.
+_COMPARABLE = frozenset({"n_train", "n_validation", "max_radius", "ground_truth", "ground_truth_k"})
+
+
+def _anchor(context: _Context, method: ResolvedMethod, n_bits: int) -> dict[str, Any] | None:
+    """The published numbers for a record, when the run is the paper's setting.
+
+    Only on the protocol's own dataset (not ``--dataset`` files or arrays), and only when
+    the spec changes nothing but the training size (which the tables are keyed by), the
+    validation size, the radius sweep or the ANN ground truth.
+    """
+    protocol = context.protocol
+    if not context.own_data or set(protocol.overrides) - _COMPARABLE:
+        return None
+    if any("|" in str(value) for value in method.params.values()):
+        return None  # resolved per record once a variant is chosen
+    return find_anchor(protocol.name, {"n_train": protocol.n_train}, method.label, n_bits)
 
 
 def _base_record(
@@ -810,12 +867,7 @@ def _base_record(
         },
         "n_bits": n_bits,
         "seed": seed,
-        "anchor": find_anchor(
-            protocol.name,
-            {"n_train": protocol.n_train},
-            method.label,
-            n_bits,
-        ),
+        "anchor": _anchor(context, method, n_bits),
         "environment": context.environment,
         "config": context.config,
     }
@@ -831,6 +883,8 @@ def _run(
     records: list[dict[str, Any]] = []
     tasks = [(seed, method, n_bits) for seed in seeds for method in methods for n_bits in bits]
     records_path = None if context.out is None else context.out / RECORDS_NAME
+    if records_path is not None:
+        _drop_damaged_tail(records_path)
     for number, (seed, method, n_bits) in enumerate(tasks, 1):
         key = _record_key(context.protocol.spec, method.spec, n_bits, seed)
         if key in done:
@@ -840,11 +894,11 @@ def _run(
         record = _base_record(context, method, n_bits, seed, key)
         record["started_at"] = _now()
         try:
-            record.update(_run_record(context, method, n_bits, seed))
             record["sizes"] = {
                 "n_features": int(context.dataset.X.shape[1]),
                 **context.prepare(seed).split.sizes(),
             }
+            record.update(_run_record(context, method, n_bits, seed))
         except (KeyboardInterrupt, MemoryError):
             raise
         except Exception as exc:  # one method's failure must not end the run
@@ -908,6 +962,33 @@ def _progress_printer(progress: bool | Callable[[str], None]) -> Callable[[str],
     return show
 
 
+def _first_alternative(method: ResolvedMethod) -> ResolvedMethod:
+    """The method with each ``a|b|c`` parameter set to its first alternative."""
+    from hashlearn.experiments.specs import parse_value
+
+    params = {
+        key: parse_value(value.split("|")[0]) if isinstance(value, str) and "|" in value else value
+        for key, value in method.params.items()
+    }
+    return ResolvedMethod(method.info, params)
+
+
+def _check_same_data(out: Path, data: Mapping[str, Any]) -> None:
+    """Refuse to resume a run folder whose records came from other data."""
+    from hashlearn.experiments.records import read_run
+
+    run = read_run(out) if out.is_dir() else None
+    previous = None if run is None else run.get("data")
+    if isinstance(previous, dict) and (
+        previous.get("source") != data["source"] or previous.get("shape") != data["shape"]
+    ):
+        raise ValueError(
+            f"{out} holds records computed on other data ({previous.get('source')}, shape "
+            f"{previous.get('shape')}); this run uses {data['source']}, shape {data['shape']}. "
+            "Use another --out folder."
+        )
+
+
 def _execute(
     protocol: Protocol,
     dataset: Dataset,
@@ -919,6 +1000,8 @@ def _execute(
     save_models: bool,
     progress: bool | Callable[[str], None],
     config: dict[str, Any],
+    *,
+    own_data: bool,
 ) -> list[dict[str, Any]]:
     methods = [resolve_method(spec) for spec in method_specs]
     if not methods:
@@ -928,9 +1011,16 @@ def _execute(
         raise ValueError(f"a method is listed twice: {specs}")
     bits = tuple(bits) if bits is not None else protocol.bits
     seeds = tuple(seeds) if seeds is not None else tuple(range(protocol.seeds))
+    # Mistakes that would fail every record are reported before any work: a method that
+    # cannot be built, a split the data cannot give.
+    for method in methods:
+        _first_alternative(method).build(bits[0], seeds[0])
+    make_split(protocol, dataset.y, seeds[0], n_official_train=n_official_train)
+    data = {"name": dataset.name, "source": dataset.source, "shape": list(dataset.X.shape)}
     out_path = None if out is None else Path(out)
     done: set[str] = set()
     if out_path is not None:
+        _check_same_data(out_path, data)
         out_path.mkdir(parents=True, exist_ok=True)
         if (out_path / RECORDS_NAME).is_file():
             done = {
@@ -944,11 +1034,7 @@ def _execute(
                 "methods_resolved": specs,
                 "bits_resolved": list(bits),
                 "seeds_resolved": list(seeds),
-                "data": {
-                    "name": dataset.name,
-                    "source": dataset.source,
-                    "shape": list(dataset.X.shape),
-                },
+                "data": data,
                 "written_at": _now(),
             },
         )
@@ -958,6 +1044,7 @@ def _execute(
         n_official_train=n_official_train,
         out=out_path,
         save_models=save_models,
+        own_data=own_data,
         environment=_environment(),
         config=config,
         progress=_progress_printer(progress),
@@ -983,6 +1070,9 @@ def run_benchmark(
     protocol = resolve_protocol(config.protocol)
     if config.dataset is not None:
         dataset, n_official = load_user_dataset(config.dataset)
+        if n_official is not None and protocol.query != "tutorial":
+            # The file's X_query rows are the queries, all of them.
+            protocol = resolve_protocol(protocol, query="official", n_queries=None)
     else:
         from hashlearn.datasets import load_dataset
 
@@ -1004,6 +1094,7 @@ def run_benchmark(
         config.save_models,
         progress,
         config.to_dict(),
+        own_data=config.dataset is None,
     )
 
 
@@ -1077,11 +1168,16 @@ def run_protocol(
         if queries.shape[1] != features.shape[1]:
             raise ValueError(f"X_query has {queries.shape[1]} features, X has {features.shape[1]}")
         query_labels = check_labels(y_query, queries.shape[0], name="y_query")
+        if query_labels.shape[1:] != labels.shape[1:]:
+            raise ValueError(
+                f"y_query must have the shape of y's rows: y is {labels.shape}, y_query "
+                f"{query_labels.shape}"
+            )
         n_official = features.shape[0]
         features = np.concatenate([features, queries.astype(features.dtype, copy=False)])
         labels = np.concatenate([labels, query_labels])
         if resolved.query != "tutorial":
-            resolved = dataclasses.replace(resolved, query="official")
+            resolved = resolve_protocol(resolved, query="official", n_queries=None)
     dataset = Dataset(
         name, features, labels, (), "arrays passed to run_protocol", n_train=n_official
     )
@@ -1093,7 +1189,7 @@ def run_protocol(
         "methods": method_specs,
         "bits": None if bit_values is None else list(bit_values),
         "seeds": None if seed_values is None else list(seed_values),
-        "dataset": name,
+        "arrays": name,
     }
     return _execute(
         resolved,
@@ -1106,4 +1202,5 @@ def run_protocol(
         save_models,
         progress,
         config,
+        own_data=False,
     )

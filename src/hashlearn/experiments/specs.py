@@ -124,6 +124,12 @@ def split_specs(values: str | list[str] | tuple[str, ...]) -> list[str]:
         if not isinstance(item, str):
             raise TypeError(f"method specs must be strings, got {item!r}")
         if "=" in item:
+            head = item.split("=", 1)[0]
+            if "," in head.split(":", 1)[0]:
+                raise ValueError(
+                    f"{item!r}: a spec with parameters must be given on its own (one "
+                    "--methods option, or one list element, per NAME:key=value,... spec)"
+                )
             specs.append(item.strip())
         else:
             specs.extend(part.strip() for part in item.split(",") if part.strip())

@@ -1451,10 +1451,18 @@ details { margin: .4em 0; }
 
 def _inline(text: str) -> str:
     """Escape, then render `code` and **bold** spans (the only markup the document uses)."""
-    escaped = html.escape(text)
-    escaped = re.sub(r"`([^`]*)`", r"<code>\1</code>", escaped)
-    escaped = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped)
-    return re.sub(r"(?<![\w*])\*([^*]+)\*(?![\w*])", r"<em>\1</em>", escaped)
+    # Split off the code spans first: emphasis applies only to the text between them, so
+    # a `*` inside a spec or a path can never open a tag that closes elsewhere.
+    parts = re.split(r"(`[^`]*`)", text)
+    rendered = []
+    for index, part in enumerate(parts):
+        if index % 2:
+            rendered.append(f"<code>{html.escape(part[1:-1])}</code>")
+            continue
+        escaped = html.escape(part)
+        escaped = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped)
+        rendered.append(re.sub(r"(?<![\w*])\*([^*]+)\*(?![\w*])", r"<em>\1</em>", escaped))
+    return "".join(rendered)
 
 
 def _html_table(table: _Table) -> str:

@@ -61,7 +61,9 @@ def _verdict(difference: float) -> str:
 
 def _command(run: dict[str, Any] | None, run_dir: Path) -> str:
     if not run:
-        return f"(no run.json in {run_dir})"
+        return f"# (no run.json in {run_dir})"
+    if "arrays" in run:
+        return f"# run_protocol(X, y, {run.get('protocol')!r}, ...) on arrays, from Python"
     parts = ["hashlearn", "bench", "--protocol", str(run.get("protocol"))]
     for spec in run.get("methods_resolved") or run.get("methods") or []:
         parts += ["--methods", str(spec)]
@@ -159,7 +161,8 @@ def format_reproduction(run_dirs: Sequence[str | os.PathLike[str]]) -> str:
         ok = [r for r in records if r["status"] == "ok"]
         failed = [r for r in records if r["status"] != "ok"]
         if not ok:
-            raise ValueError(f"{run_dir}: no successful records")
+            lines += [f"## `{run_dir}`", "", f"No successful records ({len(failed)} failed).", ""]
+            continue
         by_protocol: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for record in ok:
             by_protocol[record["protocol"]["spec"]].append(record)
@@ -185,9 +188,12 @@ def format_reproduction(run_dirs: Sequence[str | os.PathLike[str]]) -> str:
                 "```",
                 "",
             ]
-            if failed:
-                names = sorted({f"{r['method']['spec']}/{r['n_bits']}/{r['seed']}" for r in failed})
-                lines += [f"{len(failed)} failed record(s): {', '.join(names)}.", ""]
+            failed_here = [r for r in failed if r["protocol"]["spec"] == spec]
+            if failed_here:
+                names = sorted(
+                    {f"{r['method']['spec']}/{r['n_bits']}/{r['seed']}" for r in failed_here}
+                )
+                lines += [f"{len(failed_here)} failed record(s): {', '.join(names)}.", ""]
             for metric, title, path in _METRICS:
                 table, verdicts = _table(group, metric, path)
                 if not table:
