@@ -25,14 +25,64 @@ __all__ = ["TOLERANCE", "format_reproduction", "write_reproduction"]
 #: A difference to the published number within +-TOLERANCE counts as reproduced.
 TOLERANCE = 0.015
 
-_METRICS = (
-    ("map", "mAP@all", ("map",)),
-    (
-        "precision_within_radius_2",
-        "P@r2 (precision within Hamming radius 2)",
-        ("precision_within_radius", "2", "value"),
-    ),
-)
+_TITLES = {
+    "map": "mAP@all",
+    "precision_within_radius_2": "P@r2 (precision within Hamming radius 2)",
+}
+
+
+def _metric_path(name: str) -> tuple[str, tuple[str, ...]] | None:
+    """Title and path in ``record["metrics"]`` of a protocol metric name."""
+    if name == "map":
+        return _TITLES[name], ("map",)
+    if name.startswith("precision_within_radius_"):
+        radius = name.rsplit("_", 1)[1]
+        return f"P@r{radius} (precision within Hamming radius {radius})", (
+            "precision_within_radius",
+            radius,
+            "value",
+        )
+    for prefix, title, key in (
+        ("map_at_k_", "mAP@", "map_at_k"),
+        ("precision_at_k_", "P@", "precision_at_k"),
+    ):
+        if name.startswith(prefix):
+            k = name[len(prefix) :]
+            return f"{title}{k}", (key, k)
+    return None
+
+
+def _metric_names(record: dict[str, Any]) -> list[str]:
+    """mAP@all, then the metrics the protocol's paper reports, then P@r2."""
+    names = ["map", *record["protocol"].get("metric_names", []), "precision_within_radius_2"]
+    return list(dict.fromkeys(name for name in names if _metric_path(name) is not None))
+
+
+def _tutorial_table(records: Sequence[dict[str, Any]]) -> list[str]:
+    """The tutorial's P@10 after re-ranking, per radius (first record of each method)."""
+    rows = []
+    radii: list[int] = []
+    for record in records:
+        sweep = record.get("metrics", {}).get("tutorial")
+        if not sweep:
+            continue
+        radii = sweep["radius"]
+        cells = ["-" if value is None else f"{value:.3f}" for value in sweep["precision_at_10"]]
+        ms = [f"{value:.2f}" for value in sweep["query_ms"]]
+        label = record["method"].get("label") or record["method"]["spec"]
+        rows.append(f"| {label} P@10 ({record['n_bits']} bits) | " + " | ".join(cells) + " |")
+        rows.append(f"| {label} ms/query | " + " | ".join(ms) + " |")
+    if not rows:
+        return []
+    return [
+        "**Tutorial P@10 after cosine re-ranking, by Hamming radius** (empty candidate sets "
+        "skipped)",
+        "",
+        "| | " + " | ".join(f"r={r}" for r in radii) + " |",
+        "|---|" + "---:|" * len(radii),
+        *rows,
+        "",
+    ]
 
 
 def _value(record: dict[str, Any], path: Sequence[str]) -> float | None:
@@ -194,7 +244,8 @@ def format_reproduction(run_dirs: Sequence[str | os.PathLike[str]]) -> str:
                     {f"{r['method']['spec']}/{r['n_bits']}/{r['seed']}" for r in failed_here}
                 )
                 lines += [f"{len(failed_here)} failed record(s): {', '.join(names)}.", ""]
-            for metric, title, path in _METRICS:
+            for metric in _metric_names(first):
+                title, path = _metric_path(metric)  # type: ignore[misc]
                 table, verdicts = _table(group, metric, path)
                 if not table:
                     continue
@@ -206,6 +257,7 @@ def format_reproduction(run_dirs: Sequence[str | os.PathLike[str]]) -> str:
                         f"{counts['above']} above, {counts['below']} below.",
                         "",
                     ]
+            lines += _tutorial_table(group)
     return "\n".join(lines).rstrip() + "\n"
 
 
