@@ -28,6 +28,17 @@ def real_data_dir() -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_blas_thread():
+    """One BLAS thread per test process: pytest-xdist already runs a worker per core, and
+    OpenBLAS threads on top of that oversubscribe the cores (small eigen-decompositions
+    were seen 30-60x slower on a loaded 2-core machine)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never download."""
