@@ -119,6 +119,11 @@ def test_lists(capsys: pytest.CaptureFixture[str]) -> None:
         assert name in listed
     assert main(["bench", "--list-methods"]) == 0
     assert "grh" in capsys.readouterr().out
+    assert main(["methods"]) == 0
+    listed = capsys.readouterr().out
+    for name in ("lsh", "grh", "pcah", "itq", "cca-itq", "sh", "agh", "ksh", "sdh"):
+        assert f"\n{name} " in f"\n{listed}"
+    assert "ITQ+CCA" in listed and "Weiss" in listed
 
 
 def test_bench_on_real_mnist(real_data_dir: Path, tmp_path: Path) -> None:

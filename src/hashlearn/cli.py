@@ -74,6 +74,13 @@ def _build_parser() -> argparse.ArgumentParser:
     tutorial.set_defaults(handler=_tutorial)
     _add_bench(commands)
     _add_report(commands)
+    methods = commands.add_parser(
+        "methods",
+        help="list the hashing methods (benchmark names, labels, papers)",
+        description="Every registered method: its name in specs, whether it uses labels, "
+        "the label of the published tables, and a one-line description with its paper.",
+    )
+    methods.set_defaults(handler=_methods)
     _add_bench_search(commands)
     _add_datasets(commands)
     return parser
@@ -164,7 +171,6 @@ def _add_report(commands: Any) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from hashlearn.experiments.methods import METHODS
     from hashlearn.experiments.protocols import PROTOCOLS
     from hashlearn.experiments.runner import BenchConfig, load_bench_config, run_benchmark
 
@@ -178,10 +184,7 @@ def _bench(args: argparse.Namespace) -> int:
             print(f"{'':<16} {protocol.description}")
         return 0
     if args.list_methods:
-        for info in METHODS.values():
-            kind = "supervised" if info.supervised else "unsupervised"
-            print(f"{info.name:<12} {kind:<13} {info.description}")
-        return 0
+        return _methods(args)
     values: dict[str, Any] = {} if args.config is None else load_bench_config(args.config)
     command_line = {
         "protocol": args.protocol,
@@ -216,6 +219,16 @@ def _bench(args: argparse.Namespace) -> int:
         report = write_benchmark_report(Path(str(config.out)))
         print(f"report: {report.html}")
     return 1 if failed else 0
+
+
+def _methods(args: argparse.Namespace) -> int:
+    from hashlearn.experiments.methods import METHODS
+
+    del args
+    for info in METHODS.values():
+        kind = "supervised" if info.supervised else "unsupervised"
+        print(f"{info.name:<10} {kind:<13} {info.label({}):<22} {info.description}")
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:

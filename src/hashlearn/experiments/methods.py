@@ -216,3 +216,92 @@ register_method(
         ),
     )
 )
+
+
+def _simple(
+    name: str,
+    module: str,
+    class_name: str,
+    label: str,
+    supervised: bool,
+    description: str,
+) -> MethodInfo:
+    """A method whose spec parameters are its hasher's constructor arguments."""
+
+    def build(n_bits: int, random_state: int, **params: Any) -> Any:
+        import importlib
+
+        cls = getattr(importlib.import_module(module), class_name)
+        return _construct(cls, n_bits, random_state, params)
+
+    return register_method(
+        MethodInfo(
+            name=name,
+            build=build,
+            label=lambda params: label,
+            supervised=supervised,
+            description=description,
+        )
+    )
+
+
+_simple(
+    "pcah",
+    "hashlearn.hashers.pca",
+    "PCAHashing",
+    "PCAH",
+    False,
+    "PCA hashing: signs of the top principal components (Wang, Kumar & Chang 2012)",
+)
+_simple(
+    "itq",
+    "hashlearn.hashers.pca",
+    "IterativeQuantization",
+    "ITQ",
+    False,
+    "iterative quantization (Gong & Lazebnik 2011); parameters: n_iter",
+)
+_simple(
+    "cca-itq",
+    "hashlearn.hashers.pca",
+    "CCAITQ",
+    "ITQ+CCA",
+    True,
+    "ITQ on CCA directions of the labels (Gong & Lazebnik 2011); parameters: "
+    "regularization, n_iter",
+)
+_simple(
+    "sh",
+    "hashlearn.hashers.spectral",
+    "SpectralHashing",
+    "SH",
+    False,
+    "spectral hashing, analytical eigenfunctions (Weiss, Torralba & Fergus 2008)",
+)
+_simple(
+    "agh",
+    "hashlearn.hashers.anchor_graph",
+    "AnchorGraphHashing",
+    "AGH",
+    False,
+    "anchor graph hashing (Liu, Wang, Kumar & Chang 2011); parameters: n_anchors, "
+    "n_nearest_anchors, sigma, n_layers=1|2",
+)
+_simple(
+    "ksh",
+    "hashlearn.hashers.ksh",
+    "KernelSupervisedHashing",
+    "KSH",
+    True,
+    "kernel-based supervised hashing (Liu, Wang, Ji, Jiang & Chang 2012); parameters: "
+    "n_anchors, sigma, max_iter, tol",
+)
+_simple(
+    "sdh",
+    "hashlearn.hashers.sdh",
+    "SupervisedDiscreteHashing",
+    "SDH",
+    True,
+    "supervised discrete hashing (Shen, Shen, Liu & Shen 2015); parameters: n_anchors, "
+    "sigma, nu, reg_lambda, reg_projection, n_iter",
+)
