@@ -162,6 +162,7 @@ def _table(
         "|---|" + "---:|" * len(bits),
     ]
     verdicts: list[str] = []
+    most = max(len(values) for values in cells.values())
     for label in labels:
         row, published, difference = [], [], []
         for b in bits:
@@ -170,7 +171,9 @@ def _table(
                 row.append("-")
             else:
                 mean, std = _mean_std(values)
-                row.append(f"{mean:.4f}" if std is None else f"{mean:.4f} ± {std:.4f}")
+                text = f"{mean:.4f}" if std is None else f"{mean:.4f} ± {std:.4f}"
+                # Fewer seeds than the rest of the table (an unfinished run): say so.
+                row.append(text if len(values) == most else f"{text} (n={len(values)})")
             anchor = anchors.get((label, b))
             published.append("-" if anchor is None else f"{anchor:.4f}")
             if anchor is None or not values:
