@@ -25,6 +25,7 @@ __all__ = ["GRH", "GraphRegularisedHashing", "label_affinity", "normalise_affini
 
 _KERNELS = ("linear", "rbf", "poly", "sigmoid")
 _COMPILED_ATTRIBUTES = (
+    "_merged_expansion_cache",
     "components_",
     "intercept_",
     "support_vectors_",
@@ -333,15 +334,30 @@ class GraphRegularisedHashing(BaseHasher):
         if hasattr(self, "components_"):
             return X @ self.components_.T.astype(X.dtype, copy=False) + self.intercept_
         if hasattr(self, "support_vectors_"):
+            vectors, coefficients = self._merged_expansion()
             return _kernel_projection(
-                X,
-                self.support_vectors_,
-                self.dual_coef_,
-                self.support_lims_,
-                self.kernel_intercept_,
-                self.kernel_params_,
+                X, vectors, coefficients, self.kernel_intercept_, self.kernel_params_
             )
         return np.column_stack([est.decision_function(X) for est in self.estimators_])
+
+    def _merged_expansion(self) -> tuple[np.ndarray, np.ndarray]:
+        """The kernel expansion with each distinct support vector once.
+
+        The bits' SVMs are trained on the same points, so most support vectors are shared
+        by many bits: ``P = K(X, V) @ C + b`` with ``V`` the distinct vectors and ``C``
+        (n_vectors, n_bits) their dual coefficients per bit evaluates each kernel value
+        once instead of once per bit. Computed on first use and kept (not saved).
+        """
+        cache = self.__dict__.get("_merged_expansion_cache")
+        if cache is None or cache[0] is not self.support_vectors_:
+            vectors, inverse = np.unique(self.support_vectors_, axis=0, return_inverse=True)
+            n_bits = len(self.support_lims_) - 1
+            bit_of = np.repeat(np.arange(n_bits), np.diff(self.support_lims_))
+            coefficients = np.zeros((vectors.shape[0], n_bits))
+            np.add.at(coefficients, (inverse.ravel(), bit_of), self.dual_coef_)
+            cache = (self.support_vectors_, vectors, coefficients)
+            self.__dict__["_merged_expansion_cache"] = cache
+        return cache[1], cache[2]
 
     # -- streaming ------------------------------------------------------------------
     def _classifier_streams(self) -> bool:
@@ -601,21 +617,17 @@ def _kernel_kwargs(params: dict[str, Any]) -> dict[str, Any]:
 def _kernel_projection(
     X: np.ndarray,
     vectors: np.ndarray,
-    dual_coef: np.ndarray,
-    lims: np.ndarray,
+    coefficients: np.ndarray,
     intercept: np.ndarray,
     params: dict[str, Any],
 ) -> np.ndarray:
-    """``P[:, k] = K(X, SV_k) @ alpha_k + b_k``, computed in row blocks of ``X``."""
-    n_bits = len(lims) - 1
-    out = np.empty((X.shape[0], n_bits))
+    """``P = K(X, V) @ C + b`` (``P[:, k] = sum_j C[j, k] K(x, v_j) + b_k``), in row blocks."""
+    out = np.empty((X.shape[0], coefficients.shape[1]))
     block = max(1, (64 * 2**20) // (8 * max(1, vectors.shape[0])))
     for start in range(0, X.shape[0], block):
         rows = X[start : start + block].astype(np.float64, copy=False)
         kernel = pairwise_kernels(
             rows, vectors, metric=params["kernel"], filter_params=True, **_kernel_kwargs(params)
         )
-        weighted = kernel * dual_coef
-        sums = np.add.reduceat(weighted, lims[:-1], axis=1)
-        out[start : start + block] = sums + intercept
+        out[start : start + block] = kernel @ coefficients + intercept
     return out
