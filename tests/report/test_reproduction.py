@@ -79,9 +79,7 @@ def test_errors(tmp_path: Path) -> None:
 
 
 def test_cells_with_fewer_seeds_say_so(run_dir: Path, tmp_path: Path) -> None:
-    records = [
-        r for r in read_bench_records(run_dir) if not (r["n_bits"] == 32 and r["seed"] == 1)
-    ]
+    records = [r for r in read_bench_records(run_dir) if not (r["n_bits"] == 32 and r["seed"] == 1)]
     (tmp_path / RECORDS_NAME).write_text("\n".join(json.dumps(r) for r in records) + "\n")
     text = format_reproduction([tmp_path])
     lsh = next(line for line in text.splitlines() if line.startswith("| LSH |"))
