@@ -675,11 +675,16 @@ def _legend(
         handles.append(Line2D([], [], color="0.35", marker="o", mfc="none", ls="--", lw=1.3))
         labels.append("published")
     if handles:
+        # As many columns as fit the figure's width with the longest label (about 0.55 em
+        # per character at 9 pt, plus the handle): long method specs must not run off the
+        # page.
+        entry_points = 9 * 0.55 * max(len(label) for label in labels) + 40
+        fitting = int(fig.get_figwidth() * 72 // entry_points)
         fig.legend(
             handles,
             labels,
             loc="outside lower center",
-            ncol=min(len(handles), 4),
+            ncol=max(1, min(len(handles), 4, fitting)),
             fontsize=9,
             frameon=False,
         )
