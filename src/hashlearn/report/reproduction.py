@@ -232,8 +232,11 @@ def format_reproduction(run_dirs: Sequence[str | os.PathLike[str]]) -> str:
                 f"{sizes.get('n_train', '?'):,} training points, "
                 f"{sizes.get('n_validation', 0):,} validation points, "
                 f"{sizes.get('n_features', '?')} features; seeds {', '.join(map(str, seeds))}. "
-                f"hashlearn {environment.get('hashlearn', '?')} "
-                f"(git {environment.get('git_revision', '?')}), "
+                f"hashlearn {environment.get('hashlearn', '?')} (git "
+                + ", ".join(
+                    sorted({str(r.get("environment", {}).get("git_revision")) for r in group})
+                )
+                + "), "
                 f"{environment.get('cpu_count', '?')} CPUs.",
                 "",
                 "```bash",
