@@ -70,6 +70,7 @@ from hashlearn.experiments.records import (
     read_bench_records,
 )
 from hashlearn.experiments.specs import format_spec, split_specs
+from hashlearn.experiments.tutorial import plain_params
 
 __all__ = [
     "BenchConfig",
@@ -416,13 +417,6 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float | np.floating):
         return _finite(float(value))
     return value
-
-
-def _plain_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        key: value if isinstance(value, str | int | float | bool | type(None)) else repr(value)
-        for key, value in params.items()
-    }
 
 
 def _record_key(protocol_spec: str, method_spec: str, n_bits: int, seed: int) -> str:
@@ -784,7 +778,7 @@ def _run_record(
     record["method_resolved"] = {
         "spec": chosen.spec,
         "label": chosen.label,
-        "params": _plain_params(hasher.get_params()),
+        "params": plain_params(hasher.get_params()),
     }
     if selection is not None:
         # Alternatives may change what the method is (kernel=linear|rbf): the label and the
@@ -876,7 +870,7 @@ def _base_record(
             "name": method.name,
             "spec": method.spec,
             "label": method.label,
-            "params": _plain_params(method.params),
+            "params": plain_params(method.params),
         },
         "n_bits": n_bits,
         "seed": seed,

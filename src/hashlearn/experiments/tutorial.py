@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -244,7 +244,7 @@ def _run_method(
     result = tutorial_sweep(hasher, config, features, labels, split, reranker, tick, name=name)
     return {
         "label": None,
-        "params": _plain(hasher.get_params()),
+        "params": plain_params(hasher.get_params()),
         "fit_seconds": fit_seconds,
         **result,
     }
@@ -358,7 +358,8 @@ def _none_if_nan(value: float) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def _plain(params: dict[str, Any]) -> dict[str, Any]:
+def plain_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Estimator parameters as JSON-ready values (objects by their repr), for records."""
     return {
         key: value if isinstance(value, str | int | float | bool | type(None)) else repr(value)
         for key, value in params.items()

@@ -367,10 +367,7 @@ class IterativeQuantization(_CentredLinearHasher):
         super()._check_loaded_state()
         _check_array(self, "pca_components_", (self.n_bits, self.n_features_in_))
         _check_array(self, "explained_variance_", (self.n_bits,))
-        _check_array(self, "rotation_", (self.n_bits, self.n_bits))
-        losses = getattr(self, "quantization_loss_", None)
-        if not isinstance(losses, np.ndarray) or losses.ndim != 1 or losses.size < 1:
-            raise ValueError("quantization_loss_ must be a non-empty 1-D array")
+        _check_rotation_state(self)
 
 
 ITQ = IterativeQuantization
@@ -520,13 +517,18 @@ class CCAITQ(_CentredLinearHasher):
         super()._check_loaded_state()
         _check_array(self, "cca_components_", (self.n_bits, self.n_features_in_))
         _check_array(self, "canonical_correlations_", (self.n_bits,))
-        _check_array(self, "rotation_", (self.n_bits, self.n_bits))
-        losses = getattr(self, "quantization_loss_", None)
-        if not isinstance(losses, np.ndarray) or losses.ndim != 1 or losses.size < 1:
-            raise ValueError("quantization_loss_ must be a non-empty 1-D array")
+        _check_rotation_state(self)
 
 
 CCA_ITQ = CCAITQ
+
+
+def _check_rotation_state(hasher: Any) -> None:
+    """The ITQ rotation and loss history of a loaded ITQ or CCA-ITQ model."""
+    _check_array(hasher, "rotation_", (hasher.n_bits, hasher.n_bits))
+    losses = getattr(hasher, "quantization_loss_", None)
+    if not isinstance(losses, np.ndarray) or losses.ndim != 1 or losses.size < 1:
+        raise ValueError("quantization_loss_ must be a non-empty 1-D array")
 
 
 def _label_indicator(labels: np.ndarray) -> np.ndarray:
