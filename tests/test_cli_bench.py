@@ -121,8 +121,11 @@ def test_lists(capsys: pytest.CaptureFixture[str]) -> None:
     assert "grh" in capsys.readouterr().out
     assert main(["methods"]) == 0
     listed = capsys.readouterr().out
-    for name in ("lsh", "grh", "pcah", "itq", "cca-itq", "sh", "agh", "ksh", "sdh"):
+    from hashlearn.experiments.methods import METHODS
+
+    for name, info in METHODS.items():
         assert f"\n{name} " in f"\n{listed}"
+        assert info.paper in listed  # each method's paper, on the line below it
     assert "ITQ+CCA" in listed and "Weiss" in listed
 
 

@@ -228,6 +228,8 @@ def _methods(args: argparse.Namespace) -> int:
     for info in METHODS.values():
         kind = "supervised" if info.supervised else "unsupervised"
         print(f"{info.name:<10} {kind:<13} {info.label({}):<22} {info.description}")
+        if info.paper:
+            print(f"{'':<47} {info.paper}")
     return 0
 
 

@@ -31,7 +31,7 @@ def test_registered_method_contract(name: str, blobs, tmp_path: Path) -> None:
     assert np.array_equal(second.encode(X), packed)
     path = hashlearn.save(first, tmp_path / f"{name}.hlz")
     assert np.array_equal(hashlearn.load(path).encode(X), packed)
-    assert method.label and method.info.description
+    assert method.label and method.info.description and method.info.paper
 
 
 def test_grh_cca_initialisation_uses_cca_itq(blobs) -> None:

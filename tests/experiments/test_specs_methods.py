@@ -66,6 +66,12 @@ def test_builtin_methods_build_seeded_hashers() -> None:
     rbf = build_method("grh:kernel=rbf,C=10,gamma=0.5,alpha=0.9", 8, 0)
     assert isinstance(rbf.classifier, SVC)
     assert (rbf.classifier.C, rbf.classifier.gamma, rbf.alpha) == (10.0, 0.5, 0.9)
+    # The RBF defaults were chosen on validation splits (see methods._GRH_RBF_C); the linear
+    # SVM keeps C = 1 and takes no gamma.
+    default_rbf = build_method("grh:kernel=rbf", 8, 0)
+    assert (default_rbf.classifier.C, default_rbf.classifier.gamma) == (10.0, 2.0)
+    assert grh.classifier.C == 1.0
+    assert build_method("grh:kernel=rbf,gamma=scale", 8, 0).classifier.gamma == "scale"
 
 
 def test_labels_match_the_published_tables() -> None:

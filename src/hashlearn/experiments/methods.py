@@ -44,7 +44,10 @@ class MethodInfo:
     supervised : bool
         Whether ``fit`` uses labels. Unsupervised methods are fitted with ``y=None``.
     description : str
-        One line for ``hashlearn bench --list-methods`` and the docs.
+        One line for ``hashlearn methods`` and the docs: what the method does and its spec
+        parameters.
+    paper : str
+        The reference: authors, title, venue and year.
     """
 
     name: str
@@ -52,6 +55,7 @@ class MethodInfo:
     label: Callable[[Mapping[str, Any]], str]
     supervised: bool
     description: str
+    paper: str = ""
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,15 @@ def _build_lsh(n_bits: int, random_state: int, **params: Any) -> Any:
 
 
 _GRH_KERNELS = ("linear", "rbf")
+#: The RBF SVMs' defaults: ``C`` and ``gamma`` chosen on the validation split (seed 0) of
+#: ``grh-cifar10`` (T = 1,000 and 2,000) and ``grh-mnist``, trying C in {1, 3, 10, 30, 100}
+#: and gamma in {0.5, 1.2 ("scale"), 1.6, 2, 2.5, 3, 4} (not every pair; the tries are in
+#: ``docs/reproduction.md``); both feature sets have a per-feature
+#: variance near 1e-3, where scikit-learn's "scale" is about 1.2. ``gamma`` is absolute
+#: (``exp(-gamma ||x - x'||^2)``): on features of another scale choose it on the validation
+#: split, e.g. ``grh:kernel=rbf,gamma=scale|0.1|1``.
+_GRH_RBF_C = 10.0
+_GRH_RBF_GAMMA = 2.0
 _GRH_INITS = ("lsh", "cca")
 
 
@@ -163,15 +176,16 @@ def _build_grh(n_bits: int, random_state: int, **params: Any) -> Any:
     params = dict(params)
     kernel = _grh_choice(params, "kernel", _GRH_KERNELS)
     init = _grh_choice(params, "init", _GRH_INITS)
-    C = float(params.pop("C", 1.0))
-    gamma = params.pop("gamma", "scale")
     params.pop("kernel", None)
     params.pop("init", None)
     if kernel == "linear":
-        if gamma != "scale":
+        if "gamma" in params:
             raise ValueError("grh: gamma applies to kernel=rbf only")
+        C = float(params.pop("C", 1.0))
         classifier: Any = LinearSVC(C=C, class_weight="balanced")
     else:
+        C = float(params.pop("C", _GRH_RBF_C))
+        gamma = params.pop("gamma", _GRH_RBF_GAMMA)
         classifier = SVC(kernel="rbf", C=C, gamma=gamma, class_weight="balanced")
     init_hasher: Any = "lsh"
     if init == "cca":
@@ -201,7 +215,10 @@ register_method(
         build=_build_lsh,
         label=lambda params: "LSH",
         supervised=False,
-        description="sign random projections (Charikar 2002); parameters: centre",
+        description="sign random projections (random hyperplanes); parameters: centre",
+        paper=(
+            "M. S. Charikar. Similarity estimation techniques from rounding algorithms. STOC 2002"
+        ),
     )
 )
 register_method(
@@ -211,9 +228,10 @@ register_method(
         label=_grh_label,
         supervised=True,
         description=(
-            "Graph Regularised Hashing (Moran & Lavrenko 2015); parameters: kernel=linear|rbf, "
-            "init=lsh|cca, C, gamma, alpha, n_iter, n_jobs"
+            "Graph Regularised Hashing: label-graph smoothing of bits, then one classifier per "
+            "bit; parameters: kernel=linear|rbf, init=lsh|cca, C, gamma, alpha, n_iter, n_jobs"
         ),
+        paper=("S. Moran and V. Lavrenko. Graph Regularised Hashing. ECIR 2015"),
     )
 )
 
@@ -225,6 +243,7 @@ def _simple(
     label: str,
     supervised: bool,
     description: str,
+    paper: str,
 ) -> MethodInfo:
     """A method whose spec parameters are its hasher's constructor arguments."""
 
@@ -241,17 +260,63 @@ def _simple(
             label=lambda params: label,
             supervised=supervised,
             description=description,
+            paper=paper,
         )
     )
 
 
+# Data-independent
+_simple(
+    "pstable",
+    "hashlearn.hashers.random_lsh",
+    "PStableLSH",
+    "p-stable LSH",
+    False,
+    "p-stable (Gaussian) LSH, each bucket index binarised to one bit; parameters: w",
+    "M. Datar, N. Immorlica, P. Indyk and V. S. Mirrokni. Locality-sensitive hashing scheme "
+    "based on p-stable distributions. SoCG 2004",
+)
+_simple(
+    "sklsh",
+    "hashlearn.hashers.random_lsh",
+    "ShiftInvariantKernelLSH",
+    "SKLSH",
+    False,
+    "binary codes from random Fourier features of a shift-invariant kernel; parameters: gamma",
+    "M. Raginsky and S. Lazebnik. Locality-sensitive binary codes from shift-invariant "
+    "kernels. NIPS 2009",
+)
+_simple(
+    "klsh",
+    "hashlearn.hashers.random_lsh",
+    "KernelizedLSH",
+    "KLSH",
+    False,
+    "random hyperplanes in a kernel's feature space; parameters: n_samples, n_subset, kernel, "
+    "gamma",
+    "B. Kulis and K. Grauman. Kernelized locality-sensitive hashing for scalable image "
+    "search. ICCV 2009",
+)
+# Unsupervised
+_simple(
+    "median",
+    "hashlearn.hashers.median",
+    "MedianThresholding",
+    "median thresholding",
+    False,
+    "projections thresholded at their training medians (balanced bits); parameters: "
+    "projection=random|identity|pca",
+    "the simple binarisation of learning-to-hash lectures (balanced bits, e.g. Wang, Kumar "
+    "& Chang, TPAMI 2012)",
+)
 _simple(
     "pcah",
     "hashlearn.hashers.pca",
     "PCAHashing",
     "PCAH",
     False,
-    "PCA hashing: signs of the top principal components (Wang, Kumar & Chang 2012)",
+    "signs of the top centred principal components",
+    "J. Wang, S. Kumar and S.-F. Chang. Semi-supervised hashing for large-scale search. TPAMI 2012",
 )
 _simple(
     "itq",
@@ -259,16 +324,18 @@ _simple(
     "IterativeQuantization",
     "ITQ",
     False,
-    "iterative quantization (Gong & Lazebnik 2011); parameters: n_iter",
+    "principal components rotated to minimise the quantisation loss; parameters: n_iter",
+    "Y. Gong and S. Lazebnik. Iterative quantization: a Procrustean approach to learning "
+    "binary codes. CVPR 2011",
 )
 _simple(
-    "cca-itq",
-    "hashlearn.hashers.pca",
-    "CCAITQ",
-    "ITQ+CCA",
-    True,
-    "ITQ on CCA directions of the labels (Gong & Lazebnik 2011); parameters: "
-    "regularization, n_iter",
+    "isoh",
+    "hashlearn.hashers.isotropic",
+    "IsotropicHashing",
+    "IsoHash",
+    False,
+    "principal components rotated to equal variances; parameters: method",
+    "W. Kong and W.-J. Li. Isotropic hashing. NIPS 2012",
 )
 _simple(
     "sh",
@@ -276,7 +343,8 @@ _simple(
     "SpectralHashing",
     "SH",
     False,
-    "spectral hashing, analytical eigenfunctions (Weiss, Torralba & Fergus 2008)",
+    "analytical Laplacian eigenfunctions along the principal directions",
+    "Y. Weiss, A. Torralba and R. Fergus. Spectral hashing. NIPS 2008",
 )
 _simple(
     "agh",
@@ -284,8 +352,42 @@ _simple(
     "AnchorGraphHashing",
     "AGH",
     False,
-    "anchor graph hashing (Liu, Wang, Kumar & Chang 2011); parameters: n_anchors, "
-    "n_nearest_anchors, sigma, n_layers=1|2",
+    "spectral embedding of an anchor graph; parameters: n_anchors, n_nearest_anchors, sigma, "
+    "n_layers=1|2",
+    "W. Liu, J. Wang, S. Kumar and S.-F. Chang. Hashing with graphs. ICML 2011",
+)
+# Supervised
+_simple(
+    "cca-itq",
+    "hashlearn.hashers.pca",
+    "CCAITQ",
+    "ITQ+CCA",
+    True,
+    "ITQ on the canonical correlation directions of features and labels; parameters: "
+    "regularization, n_iter",
+    "Y. Gong and S. Lazebnik. Iterative quantization: a Procrustean approach to learning "
+    "binary codes. CVPR 2011",
+)
+_simple(
+    "itml-lsh",
+    "hashlearn.hashers.metric_lsh",
+    "LearnedMetricLSH",
+    "LSH + ITML",
+    True,
+    "sign random projections in a metric learned by ITML from the labels",
+    "P. Jain, B. Kulis and K. Grauman. Fast image search for learned metrics. CVPR 2008 "
+    "(ITML: J. V. Davis, B. Kulis, P. Jain, S. Sra and I. S. Dhillon, ICML 2007)",
+)
+_simple(
+    "bre",
+    "hashlearn.hashers.bre",
+    "BinaryReconstructiveEmbedding",
+    "BRE",
+    True,
+    "kernel hash functions fitted so Hamming distances reconstruct the target distances "
+    "(0/1 label disagreements when supervised); parameters: kernel, gamma, centre, n_anchors, "
+    "n_iter, max_samples",
+    "B. Kulis and T. Darrell. Learning to hash with binary reconstructive embeddings. NIPS 2009",
 )
 _simple(
     "ksh",
@@ -293,8 +395,10 @@ _simple(
     "KernelSupervisedHashing",
     "KSH",
     True,
-    "kernel-based supervised hashing (Liu, Wang, Ji, Jiang & Chang 2012); parameters: "
-    "n_anchors, sigma, max_iter, tol",
+    "kernel hash functions fitted to the label similarities by code inner products; "
+    "parameters: n_anchors, sigma, max_iter, tol",
+    "W. Liu, J. Wang, R. Ji, Y.-G. Jiang and S.-F. Chang. Supervised hashing with kernels. "
+    "CVPR 2012",
 )
 _simple(
     "sdh",
@@ -302,6 +406,7 @@ _simple(
     "SupervisedDiscreteHashing",
     "SDH",
     True,
-    "supervised discrete hashing (Shen, Shen, Liu & Shen 2015); parameters: n_anchors, "
-    "sigma, nu, reg_lambda, reg_projection, n_iter",
+    "discrete codes that linearly predict the labels, learned by discrete cyclic coordinate "
+    "descent; parameters: n_anchors, sigma, nu, reg_lambda, reg_projection, n_iter",
+    "F. Shen, C. Shen, W. Liu and H. T. Shen. Supervised discrete hashing. CVPR 2015",
 )
