@@ -429,3 +429,23 @@ def test_resuming_on_other_data_is_refused(
     run_protocol(X, y, "grh-cifar10", "lsh", bits=8, seeds=1, out=tmp_path, **SMALL)
     with pytest.raises(ValueError, match="holds records computed on other data"):
         run_protocol(X[:-1], y[:-1], "grh-cifar10", "lsh", bits=8, seeds=1, out=tmp_path, **SMALL)
+
+
+def test_fit_warnings_are_kept_in_the_record(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = digits
+    messages: list[str] = []
+    records = run_protocol(
+        X,
+        y,
+        "grh-cifar10",
+        ["lsh", "itml-lsh:max_iter=1"],
+        bits=8,
+        seeds=1,
+        progress=messages.append,
+        **SMALL,
+    )
+    assert "fit_warnings" not in records[0]
+    (noted,) = records[1]["fit_warnings"]  # one distinct warning: ITML stopped at 1 sweep
+    assert noted["category"] == "ConvergenceWarning" and noted["count"] == 1
+    assert "max_iter" in noted["message"] or "sweep" in noted["message"]
+    assert any("1 fit warning(s), first: ConvergenceWarning" in line for line in messages)

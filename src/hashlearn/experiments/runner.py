@@ -725,8 +725,14 @@ def _run_record(
         chosen, selection = _choose_parameters(method, context, prepared, n_bits)
         hasher = chosen.build(n_bits, seed)
         y_train = labels[split.train] if _supervised(protocol, chosen) else None
-        with _PeakMemory() as fit_memory, _timer(times, "fit"):
+        with (
+            _PeakMemory() as fit_memory,
+            _timer(times, "fit"),
+            warnings.catch_warnings(record=True) as caught,
+        ):
+            warnings.simplefilter("always")
             _fit(hasher, features[split.train], y_train)
+        fit_warnings = _warning_summary(caught)
         with _timer(times, "encode_database"):
             database_codes = hasher.encode(features[split.database])
         with _timer(times, "encode_queries"):
@@ -786,7 +792,29 @@ def _run_record(
         record["anchor"] = _anchor(context, chosen, n_bits)
     if selection is not None:
         record["selection"] = selection
+    if fit_warnings:
+        record["fit_warnings"] = fit_warnings
     return record
+
+
+#: At most this many distinct fit warnings are kept per record (with their counts).
+_MAX_FIT_WARNINGS = 10
+
+
+def _warning_summary(caught: list[warnings.WarningMessage]) -> list[dict[str, Any]]:
+    """Distinct warnings raised while fitting, in order, with how often each was raised.
+
+    The records keep them (a ``ConvergenceWarning`` says something about the number next to
+    it) instead of letting every fit of every seed repeat them on the terminal.
+    """
+    counts: dict[tuple[str, str], int] = {}
+    for message in caught:
+        key = (message.category.__name__, str(message.message)[:500])
+        counts[key] = counts.get(key, 0) + 1
+    return [
+        {"category": category, "message": text, "count": count}
+        for (category, text), count in list(counts.items())[:_MAX_FIT_WARNINGS]
+    ]
 
 
 def _tutorial_metrics(
@@ -918,8 +946,15 @@ def _run(
             context.progress(f"    failed: {type(exc).__name__}: {exc}")
         else:
             metrics = record["metrics"]
+            noted = record.get("fit_warnings", [])
+            warned = (
+                f" ({sum(w['count'] for w in noted)} fit warning(s), first: "
+                f"{noted[0]['category']}; see the record)"
+                if noted
+                else ""
+            )
             context.progress(
-                f"    mAP {_fmt(metrics.get('map'))}, fit {record['times']['fit']:.2f} s"
+                f"    mAP {_fmt(metrics.get('map'))}, fit {record['times']['fit']:.2f} s{warned}"
             )
         record["finished_at"] = _now()
         record = _clean(record)
