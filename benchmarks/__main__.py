@@ -9,7 +9,8 @@ not stop the others; the exit status is 1 when any failed.
 Defaults: GIST-512 extraction of all 60,000 CIFAR-10-sized images once, beside 100
 images through the naive reference; the tutorial's Hamming-radius search on CIFAR-10
 GIST-512 (scikit-learn digits when CIFAR-10 is not found), radii 0..3, 120 queries; GRH
-training time; evaluation of 10,000 x 50,000 codes. These take a few
+training time; the training cost of every registered method (32 bits, 2,000 GIST
+vectors); evaluation of 10,000 x 50,000 codes. These take a few
 minutes in all on a 2-core machine. The search benchmark
 (``search``: every hashlearn index beside faiss's binary indexes, N = 10^4 .. 10^6,
 32 .. 256 bits, k-NN and range search) runs its full grid and takes about 20 minutes;
@@ -73,6 +74,16 @@ BENCHMARKS: dict[str, Benchmark] = {
         description="GRH fit time, 2,000 CIFAR-10 GIST vectors, 16-64 bits",
         args=(),
         quick_args=("--dataset", "digits", "--bits", "8", "--repeat", "1"),
+        takes_data_dir=True,
+    ),
+    "training": Benchmark(
+        script="bench_training.py",
+        description=(
+            "fit time and peak memory of every registered method, 32 bits, 2,000 CIFAR-10 "
+            "GIST vectors (the GRH paper's Table 3 setting), beside the paper's times"
+        ),
+        args=(),
+        quick_args=("--dataset", "digits", "--n-train", "300", "--bits", "8", "--repeat", "1"),
         takes_data_dir=True,
     ),
     "evaluation": Benchmark(
