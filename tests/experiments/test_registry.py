@@ -32,6 +32,8 @@ def test_registered_method_contract(name: str, blobs, tmp_path: Path) -> None:
     path = hashlearn.save(first, tmp_path / f"{name}.hlz")
     assert np.array_equal(hashlearn.load(path).encode(X), packed)
     assert method.label and method.info.description and method.info.paper
+    with pytest.raises(TypeError, match=r"unexpected fit parameters: \['bogus'\]"):
+        method.build(8, 3).fit(X, labels, bogus=1)
 
 
 def test_grh_cca_initialisation_uses_cca_itq(blobs) -> None:

@@ -52,6 +52,9 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         -------
         self
         """
+        unexpected = sorted(set(fit_params) - set(self._fit_param_names))
+        if unexpected:
+            raise TypeError(f"unexpected fit parameters: {unexpected}")
         check_n_bits(self.n_bits)
         X = check_features(X, name="X", min_samples=self._min_samples())
         self.n_features_in_ = X.shape[1]
@@ -96,6 +99,9 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         return tags
 
     # -- what subclasses provide -----------------------------------------------------
+    #: Keyword arguments ``fit`` passes on to ``_fit``; any other is a ``TypeError``.
+    _fit_param_names: tuple[str, ...] = ()
+
     def _min_samples(self) -> int:
         return 1
 

@@ -221,8 +221,6 @@ class AnchorGraphHashing(BaseHasher):
 
     # -- fitting --------------------------------------------------------------------
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
-        if fit_params:
-            raise TypeError(f"unexpected fit parameters: {sorted(fit_params)}")
         n_samples = X.shape[0]
         self._check_params(n_samples)
         X = X.astype(np.float64, copy=False)

@@ -525,8 +525,6 @@ class BinaryReconstructiveEmbedding(BaseHasher):
         return 2
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
-        if fit_params:
-            raise TypeError(f"unexpected fit parameters: {sorted(fit_params)}")
         if not isinstance(self.kernel, str) or self.kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {KERNELS}, got {self.kernel!r}")
         gamma = _check_gamma(self.gamma)

@@ -183,6 +183,8 @@ class GraphRegularisedHashing(BaseHasher):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
+    _fit_param_names = ("affinity",)
+
     # -- validation -----------------------------------------------------------------
     def _min_samples(self) -> int:
         return 2
@@ -240,9 +242,7 @@ class GraphRegularisedHashing(BaseHasher):
 
     # -- fitting --------------------------------------------------------------------
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
-        affinity = fit_params.pop("affinity", None)
-        if fit_params:
-            raise TypeError(f"unexpected fit parameters: {sorted(fit_params)}")
+        affinity = fit_params.get("affinity")
         self._check_params()
         graph = self._normalised_affinity(y, affinity, X.shape[0])
         self._init_hasher = self._fit_init(X, y, rng)

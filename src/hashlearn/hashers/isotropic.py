@@ -320,8 +320,6 @@ class IsotropicHashing(_CentredLinearHasher):
         return self.method, int(max_iter), float(tol)
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
-        if fit_params:
-            raise TypeError(f"unexpected fit parameters: {sorted(fit_params)}")
         method, max_iter, tol = self._check_params()
         _check_bits_fit_features(type(self).__name__, self.n_bits, X.shape[1])
         X64 = X.astype(np.float64, copy=False)

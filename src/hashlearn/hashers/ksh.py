@@ -344,8 +344,6 @@ class KernelSupervisedHashing(BaseHasher):
         return 2
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
-        if fit_params:
-            raise TypeError(f"unexpected fit parameters: {sorted(fit_params)}")
         n_anchors = check_int(self.n_anchors, "n_anchors", low=1)
         sigma = _check_positive_or_none(self.sigma, "sigma")
         max_iter = check_int(self.max_iter, "max_iter", low=0)

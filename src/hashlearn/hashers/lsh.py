@@ -62,8 +62,6 @@ class SignRandomProjection(LinearHasherMixin, BaseHasher):
         self.random_state = random_state
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
-        if fit_params:
-            raise TypeError(f"unexpected fit parameters: {sorted(fit_params)}")
         self.mean_ = X.mean(axis=0) if self.centre else np.zeros(X.shape[1])
         self.components_ = rng.standard_normal((self.n_bits, X.shape[1]))
         self.intercept_ = -(self.components_ @ self.mean_)

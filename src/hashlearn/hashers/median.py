@@ -186,8 +186,6 @@ class MedianThresholding(LinearHasherMixin, BaseHasher):
         return 2 if self.projection == "pca" else 1
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
-        if fit_params:
-            raise TypeError(f"unexpected fit parameters: {sorted(fit_params)}")
         projection = self._check_projection()
         n_features = X.shape[1]
         if projection != "random" and self.n_bits > n_features:

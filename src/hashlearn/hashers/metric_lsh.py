@@ -637,8 +637,6 @@ class LearnedMetricLSH(LinearHasherMixin, BaseHasher):
         return 2
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
-        if fit_params:
-            raise TypeError(f"unexpected fit parameters: {sorted(fit_params)}")
         if y is None:
             raise _missing_labels_error(type(self).__name__)
         learner = InformationTheoreticMetricLearning(

@@ -176,11 +176,6 @@ def _check_n_iter(n_iter: Any) -> int:
     return int(n_iter)
 
 
-def _no_fit_params(fit_params: dict[str, Any]) -> None:
-    if fit_params:
-        raise TypeError(f"unexpected fit parameters: {sorted(fit_params)}")
-
-
 class _CentredLinearHasher(LinearHasherMixin, BaseHasher):
     """Shared state of the three hashers: ``components_``, ``intercept_`` and ``mean_``."""
 
@@ -260,7 +255,6 @@ class PCAHashing(_CentredLinearHasher):
         self.random_state = random_state
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
-        _no_fit_params(fit_params)
         _check_bits_fit_features(type(self).__name__, self.n_bits, X.shape[1])
         X64 = X.astype(np.float64, copy=False)
         mean = X64.mean(axis=0)
@@ -349,7 +343,6 @@ class IterativeQuantization(_CentredLinearHasher):
         self.random_state = random_state
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
-        _no_fit_params(fit_params)
         n_iter = _check_n_iter(self.n_iter)
         _check_bits_fit_features(type(self).__name__, self.n_bits, X.shape[1])
         X64 = X.astype(np.float64, copy=False)
@@ -481,7 +474,6 @@ class CCAITQ(_CentredLinearHasher):
         return float(value)
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
-        _no_fit_params(fit_params)
         n_iter = _check_n_iter(self.n_iter)
         regularization = self._check_regularization()
         if y is None:

@@ -273,11 +273,6 @@ def _check_int(value: Any, name: str, low: int) -> int:
     return int(value)
 
 
-def _no_fit_params(fit_params: dict[str, Any]) -> None:
-    if fit_params:
-        raise TypeError(f"unexpected fit parameters: {sorted(fit_params)}")
-
-
 def _check_positive_scalar(owner: Any, name: str) -> None:
     value = getattr(owner, name, None)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -365,7 +360,6 @@ class PStableLSH(BaseHasher):
         self.random_state = random_state
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
-        _no_fit_params(fit_params)
         w = _check_auto_or_positive(self.w, "w")
         if w is None:
             w = PSTABLE_AUTO_FACTOR * median_pairwise_distance(X, rng)
@@ -492,7 +486,6 @@ class ShiftInvariantKernelLSH(BaseHasher):
         self.random_state = random_state
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
-        _no_fit_params(fit_params)
         gamma = _check_auto_or_positive(self.gamma, "gamma")
         if gamma is None:
             gamma = 1.0 / median_pairwise_distance(X, rng) ** 2
@@ -639,7 +632,6 @@ class KernelizedLSH(BaseHasher):
         return self.kernel
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
-        _no_fit_params(fit_params)
         n_samples = _check_int(self.n_samples, "n_samples", 2)
         n_subset = _check_int(self.n_subset, "n_subset", 1)
         if n_subset >= n_samples:

@@ -216,8 +216,6 @@ class SupervisedDiscreteHashing(BaseHasher):
         return 2
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
-        if fit_params:
-            raise TypeError(f"unexpected fit parameters: {sorted(fit_params)}")
         n_anchors = check_int(self.n_anchors, "n_anchors", low=1)
         sigma = _check_positive_or_none(self.sigma, "sigma")
         nu = _check_non_negative(self.nu, "nu")

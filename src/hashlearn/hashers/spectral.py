@@ -86,8 +86,6 @@ class SpectralHashing(BaseHasher):
         return 2
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
-        if fit_params:
-            raise TypeError(f"unexpected fit parameters: {sorted(fit_params)}")
         X = X.astype(np.float64, copy=False)
         n_components = min(self.n_bits, X.shape[1])
         self.mean_ = X.mean(axis=0)
