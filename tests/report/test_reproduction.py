@@ -84,3 +84,21 @@ def test_cells_with_fewer_seeds_say_so(run_dir: Path, tmp_path: Path) -> None:
     text = format_reproduction([tmp_path])
     lsh = next(line for line in text.splitlines() if line.startswith("| LSH |"))
     assert lsh.count("(n=1)") == 1 and lsh.rstrip(" |").endswith("(n=1)")
+
+
+def test_a_resumed_run_lists_every_command_that_wrote_it(tmp_path: Path) -> None:
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    data = tmp_path / "digits.npz"
+    np.savez(data, X=X, y=y)
+    out = tmp_path / "run"
+    common = ["--protocol", "grh-cifar10:n_queries=100,n_train=500,n_validation=0"]
+    common += ["--dataset", str(data), "--bits", "8", "--seeds", "1", "--out", str(out)]
+    assert main(["bench", "--methods", "lsh", *common, "--no-report", "--no-progress"]) == 0
+    assert main(["bench", "--methods", "pcah", *common, "--no-report", "--no-progress"]) == 0
+    text = format_reproduction([out])
+    # run.json holds the last invocation only; the records remember both.
+    assert text.count("hashlearn bench --protocol") == 2
+    assert "--methods lsh --bits 8 --seeds 1" in text
+    assert "--methods pcah --bits 8 --seeds 1" in text

@@ -9,6 +9,7 @@ the published value and the difference, marked *within* (``|difference| <= 0.015
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shlex
@@ -109,6 +110,24 @@ def _verdict(difference: float) -> str:
     return "above" if difference > 0 else "below"
 
 
+def _commands(group: list[dict[str, Any]], run: dict[str, Any] | None, run_dir: Path) -> list[str]:
+    """The commands that wrote ``group``'s records, one per distinct configuration.
+
+    A run folder grows by resuming it with more methods (or seeds), and ``run.json`` only
+    holds the last invocation; every record keeps the configuration that made it.
+    """
+    if run and "arrays" in run:
+        return [_command(run, run_dir)]
+    configs: dict[str, dict[str, Any]] = {}
+    for record in group:
+        config = record.get("config")
+        if isinstance(config, dict):
+            configs.setdefault(json.dumps(config, sort_keys=True, default=str), config)
+    if not configs:
+        return [_command(run, run_dir)]
+    return [_command(config, run_dir) for config in configs.values()]
+
+
 def _command(run: dict[str, Any] | None, run_dir: Path) -> str:
     if not run:
         return f"# (no run.json in {run_dir})"
@@ -205,7 +224,9 @@ def format_reproduction(run_dirs: Sequence[str | os.PathLike[str]]) -> str:
         f"on {datetime.now(timezone.utc):%Y-%m-%d}; every number is a mean ± sample standard "
         "deviation over the seeds (random splits) of the run. *within*: |ours - published| ≤ "
         f"{TOLERANCE}; *above* / *below* otherwise. Metric definitions: "
-        "[metrics.md](metrics.md); record format: [records.md](records.md).",
+        "[metrics.md](metrics.md); record format: [records.md](records.md); each method, "
+        "its paper and where and why our numbers differ from the papers': "
+        "[methods.md](methods.md).",
         "",
     ]
     for run_dir in map(Path, run_dirs):
@@ -240,7 +261,7 @@ def format_reproduction(run_dirs: Sequence[str | os.PathLike[str]]) -> str:
                 f"{environment.get('cpu_count', '?')} CPUs.",
                 "",
                 "```bash",
-                _command(run, run_dir),
+                *_commands(group, run, run_dir),
                 "```",
                 "",
             ]
