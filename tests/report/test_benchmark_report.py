@@ -393,3 +393,12 @@ def test_markdown_without_optional_metrics(tmp_path: Path) -> None:
     assert [p.name for p in report.figures] == ["grh-cifar10_n_train_2000-map_vs_bits.png"]
     text = report.markdown.read_text()
     assert "**mAP@all**" in text and "P@10" not in text
+
+
+def test_many_methods_never_share_both_colour_and_marker() -> None:
+    from hashlearn.report.benchmark import _COLOURS, _MARKERS, _palette
+
+    n = len(_COLOURS) * len(_MARKERS)
+    records = [{"method": {"spec": f"m{i}", "label": f"M{i}"}} for i in range(n)]
+    styles = [(m.colour, m.marker) for m in _palette(records).values()]
+    assert len(set(styles)) == n

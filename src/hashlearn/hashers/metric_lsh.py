@@ -25,6 +25,7 @@ from scipy.linalg import blas
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from hashlearn._validation import check_features, check_int, check_labels, check_random_state
 from hashlearn.hashers._base import BaseHasher, LinearHasherMixin, _check_array
@@ -463,9 +464,12 @@ class InformationTheoreticMetricLearning(
         else:
             upper = lower = 0.0
             bounds = np.zeros(0)
-        metric, _, _, n_iter, converged = itml_bregman_projections(
-            differences, signs, bounds, prior, gamma=gamma, max_iter=max_iter, tol=tol
-        )
+        # Thousands of small (d x 64) updates: BLAS threads cost more than they give (2
+        # threads were 7x slower than 1 at d = 512 on a 2-core machine).
+        with threadpool_limits(limits=1, user_api="blas"):
+            metric, _, _, n_iter, converged = itml_bregman_projections(
+                differences, signs, bounds, prior, gamma=gamma, max_iter=max_iter, tol=tol
+            )
         if not converged:
             warnings.warn(
                 f"ITML did not converge in max_iter={max_iter} sweeps over "

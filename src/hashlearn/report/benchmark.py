@@ -179,7 +179,9 @@ def _palette(records: Sequence[dict[str, Any]]) -> dict[str, _Method]:
             spec,
             shown,
             _COLOURS[position % len(_COLOURS)],
-            _MARKERS[position % len(_MARKERS)],
+            # Shifted by one each time the colours come round again, so that no two of the
+            # first len(_COLOURS) * len(_MARKERS) methods share both colour and marker.
+            _MARKERS[(position + position // len(_COLOURS)) % len(_MARKERS)],
         )
     return palette
 
