@@ -434,23 +434,6 @@ def test_multilabel_targets(blobs):
 
 
 # -- real data -------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def mnist_split(real_data_dir):
-    from hashlearn.datasets import load_mnist
-
-    data = load_mnist(real_data_dir)
-    X = data.X.astype(np.float64)
-    y = np.asarray(data.y)
-    rng = np.random.default_rng(0)
-    queries = np.concatenate(
-        [rng.choice(np.flatnonzero(y == label), 100, replace=False) for label in range(10)]
-    )
-    rest = np.setdiff1d(np.arange(len(y)), queries)
-    database = rng.choice(rest, 10_000, replace=False)
-    train = rng.choice(database, 1_000, replace=False)
-    return X, y, queries, database, train
-
-
 def _map(hasher, X, y, queries, database):
     return mean_average_precision(
         hasher.encode(X[queries]), hasher.encode(X[database]), y[queries], y[database]
