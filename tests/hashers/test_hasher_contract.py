@@ -11,6 +11,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import hashlearn
 from hashlearn import codes
+from hashlearn.experiments.methods import METHODS, resolve_method
 from hashlearn.hashers import GRH, LSH
 
 # GRH with alpha < 1 and two iterations exercises the anchor term and the iteration loop;
@@ -51,9 +52,15 @@ def test_works_in_a_pipeline(blobs):
     assert pipeline.transform(X).shape == (len(X), 8)
 
 
-@pytest.mark.parametrize("hasher", [LSH(8), GRH(8)])
-def test_bad_input_messages(hasher, blobs):
+# Parameters that fit the 200-row fixture (the defaults assume thousands of points).
+SMALL_DATA = {"agh": "agh:n_anchors=50", "ksh": "ksh:n_anchors=50", "sdh": "sdh:n_anchors=50"}
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_bad_input_messages(name, blobs):
+    """Every registered hasher: the same messages for unfitted use and bad X."""
     X, y = blobs
+    hasher = resolve_method(SMALL_DATA.get(name, name)).build(8, 0)
     with pytest.raises(NotFittedError):
         hasher.encode(X)
     bad = X.copy()
