@@ -64,7 +64,7 @@ def machine() -> dict[str, Any]:
 
 def write_json(path: str | os.PathLike[str], result: dict[str, Any]) -> None:
     """Write a benchmark's results atomically (never a half-written file) and say where."""
-    from hashlearn.persistence import atomic_write
+    from hashlearn._io import atomic_write
 
     payload = json.dumps(result, indent=2).encode()
     atomic_write(Path(path), lambda handle: handle.write(payload))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hashlearn.cli import main
-from hashlearn.experiments.records import read_bench_records
+from hashlearn.records import read_bench_records
 
 
 @pytest.fixture(scope="module")

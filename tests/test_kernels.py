@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hashlearn import _kernels
+from hashlearn import _kernels, _numba
 from hashlearn.codes import pack_bits
 from hashlearn.index.linear_scan import knn_reference, range_reference
 
@@ -178,7 +178,7 @@ def test_serial_and_threaded_compilations_agree(monkeypatch, n_bits):
     queries = _kernels.as_words(clustered_codes(rng, 23, n_bits, n_centres=4, flip=0.1))
     results = []
     for threshold in (0, 2**62):  # always threaded, then always serial
-        monkeypatch.setattr(_kernels, "SERIAL_WORK", threshold)
+        monkeypatch.setattr(_numba, "SERIAL_WORK", threshold)
         monkeypatch.setattr(_kernels, "SERIAL_PROBES", threshold)
         results.append(
             (

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import hashlearn
-from hashlearn import persistence
+from hashlearn import _io, persistence
 from hashlearn.hashers import LSH
 
 
@@ -70,7 +70,7 @@ def test_interrupted_write_leaves_nothing(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        persistence.atomic_write(target, write)
+        _io.atomic_write(target, write)
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
 

@@ -22,16 +22,19 @@ Compilation happens on first use (a few seconds, then cached on disk by numba), 
 
 from __future__ import annotations
 
-import types as types_module
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import numba
 import numpy as np
 from numba import prange
-from numba.core import types
-from numba.extending import intrinsic
+
+from hashlearn._numba import (
+    check_n_threads,
+    popcount64,
+    thread_count,
+    threads,
+)
+from hashlearn._numba import compile_both as _compile_both
+from hashlearn._numba import pick as _pick
+from hashlearn.codes import as_words
 
 __all__ = [
     "CODE_BLOCK",
@@ -56,106 +59,6 @@ __all__ = [
 QUERY_GROUP = 4
 QUERY_BLOCK = 16
 CODE_BLOCK = 256
-
-
-# Work (queries x codes x words) below which a scan runs on one thread. Waking the thread
-# pool costs tens of microseconds, and OpenMP's idle threads then spin for a while on both
-# cores, slowing whatever runs next (BLAS in a re-ranker, say); a single query against
-# 10^5 codes takes well under a millisecond on one thread.
-SERIAL_WORK = 2**22
-
-_parallel = numba.njit(parallel=True, nogil=True, cache=True, boundscheck=False)
-_serial = numba.njit(nogil=True, cache=True, boundscheck=False)
-
-
-def _compile_both(py_func: Any) -> tuple[Any, Any]:
-    """``(serial, threaded)`` compilations of one kernel.
-
-    numba's disk cache names entries after the function's qualified name and does not tell
-    the two compilations apart, so the serial one is compiled from a copy of the function
-    under its own name; otherwise each would load whichever the other cached first.
-    """
-    copy = types_module.FunctionType(
-        py_func.__code__,
-        py_func.__globals__,
-        f"{py_func.__name__}_serial",
-        py_func.__defaults__,
-        py_func.__closure__,
-    )
-    copy.__qualname__ = f"{py_func.__qualname__}_serial"
-    copy.__module__ = py_func.__module__
-    return _serial(copy), _parallel(py_func)
-
-
-def _pick(pair: tuple[Any, Any], work: int) -> Any:
-    """The serial or the threaded compilation of a kernel, by the amount of work."""
-    return pair[int(work >= SERIAL_WORK)]
-
-
-@intrinsic
-def _ctpop_u64(typingctx, value):
-    """LLVM's ``ctpop`` on a uint64: the hardware popcount instruction."""
-    if value != types.uint64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.ctpop(args[0])
-
-    return types.uint64(types.uint64), codegen
-
-
-@numba.njit(inline="always", nogil=True, cache=True)
-def popcount64(value):
-    """Number of set bits of a ``uint64`` (one ``popcnt`` instruction)."""
-    return np.int64(_ctpop_u64(value))  # type: ignore[call-arg]
-
-
-def as_words(codes: np.ndarray) -> np.ndarray:
-    """Packed ``uint8`` codes as ``uint64 (n, ceil(n_bytes / 8))`` words.
-
-    Zero-pads the byte width to a multiple of 8 (a copy only when it is not one already).
-    """
-    n, width = codes.shape
-    padded_width = 8 * ((width + 7) // 8)
-    if width != padded_width or not codes.flags.c_contiguous:
-        padded = np.zeros((n, padded_width), dtype=np.uint8)
-        padded[:, :width] = codes
-        codes = padded
-    return codes.view(np.uint64).reshape(n, padded_width // 8)
-
-
-def check_n_threads(n_threads: Any) -> int | None:
-    """Validate an ``n_threads`` parameter: None, -1 (all of numba's pool) or an int >= 1."""
-    if n_threads is None:
-        return None
-    if isinstance(n_threads, bool) or not isinstance(n_threads, (int, np.integer)):
-        raise TypeError(f"n_threads must be None, -1 or an int >= 1, got {n_threads!r}")
-    if n_threads == -1 or n_threads >= 1:
-        return int(n_threads)
-    raise ValueError(f"n_threads must be None, -1 or an int >= 1, got {int(n_threads)}")
-
-
-def thread_count(n_threads: int | None) -> int:
-    """Threads to run with: ``n_threads`` capped at numba's pool; the pool for None / -1."""
-    pool = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
-    if n_threads is None or n_threads == -1:
-        return pool
-    return max(1, min(int(n_threads), pool))
-
-
-@contextmanager
-def threads(n_threads: int | None) -> Iterator[int]:
-    """Run the enclosed kernels on ``thread_count(n_threads)`` threads, then restore.
-
-    numba's thread count is per calling thread, so this does not affect other threads.
-    """
-    previous = numba.get_num_threads()
-    count = thread_count(n_threads)
-    numba.set_num_threads(count)
-    try:
-        yield count
-    finally:
-        numba.set_num_threads(previous)
 
 
 # -- distances --------------------------------------------------------------------------------

@@ -467,8 +467,8 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def _tutorial(args: argparse.Namespace) -> int:
+    from hashlearn._io import atomic_write
     from hashlearn.experiments import TutorialConfig, run_tutorial
-    from hashlearn.persistence import atomic_write
     from hashlearn.report import (
         format_tutorial_table,
         plot_precision_vs_radius,

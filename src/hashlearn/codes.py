@@ -28,6 +28,7 @@ import numpy as np
 from hashlearn._validation import check_n_bits
 
 __all__ = [
+    "as_words",
     "binarize",
     "bit_balance",
     "bit_correlation",
@@ -182,15 +183,22 @@ def popcount(codes: Any) -> np.ndarray:
     return _popcount_bytes(array).sum(axis=1, dtype=np.int32)
 
 
-def _as_words(codes: np.ndarray) -> np.ndarray:
-    """View packed codes as little-endian 64-bit words, zero-padding the width to 8 bytes."""
+def as_words(codes: np.ndarray) -> np.ndarray:
+    """Packed ``uint8`` codes as ``uint64 (n, ceil(n_bytes / 8))`` words, the layout every
+    compiled kernel reads.
+
+    Zero-pads the byte width to a multiple of 8 (a copy only when it is not one already,
+    or when ``codes`` is not C-contiguous). Padding bits are zero in queries and database
+    alike, so they never count in a distance. Byte ``b`` of a code is byte ``b % 8`` of word
+    ``b // 8`` on the little-endian machines numpy and numba target.
+    """
     n, width = codes.shape
-    n_words = (width + 7) // 8
-    if width != 8 * n_words:
-        padded = np.zeros((n, 8 * n_words), dtype=np.uint8)
+    padded_width = 8 * ((width + 7) // 8)
+    if width != padded_width or not codes.flags.c_contiguous:
+        padded = np.zeros((n, padded_width), dtype=np.uint8)
         padded[:, :width] = codes
         codes = padded
-    return np.ascontiguousarray(codes).view("<u8")
+    return codes.view(np.uint64).reshape(n, padded_width // 8)
 
 
 def hamming_distances(queries: Any, database: Any) -> np.ndarray:
@@ -218,7 +226,7 @@ def hamming_distances(queries: Any, database: Any) -> np.ndarray:
     out = np.empty((q.shape[0], db.shape[0]), dtype=np.int32)
     if out.size == 0:
         return out
-    qw, dw = _as_words(q), _as_words(db)
+    qw, dw = as_words(q), as_words(db)
     n_words = qw.shape[1]
     block = max(1, _BLOCK_BYTES // max(1, db.shape[0] * n_words * 8))
     for start in range(0, q.shape[0], block):
@@ -244,7 +252,7 @@ def bucket_keys(codes: Any, n_bits: int) -> np.ndarray:
     if check_n_bits(n_bits) > 64:
         raise ValueError(f"bucket keys need n_bits <= 64, got {n_bits}")
     array = check_codes(codes, n_bits)
-    return _as_words(array)[:, 0].copy()
+    return as_words(array)[:, 0].copy()
 
 
 def keys_to_codes(keys: Any, n_bits: int) -> np.ndarray:

@@ -25,21 +25,20 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from hashlearn._io import atomic_write
+from hashlearn._registry import registered, resolve
+
 FORMAT_NAME = "hashlearn"
 FORMAT_VERSION = 1
 META_NAME = "hashlearn.json"
 
-__all__ = ["FORMAT_VERSION", "atomic_write", "load", "read_file", "register", "save", "write_file"]
-
-_REGISTRY: dict[str, type] = {}
+__all__ = ["FORMAT_VERSION", "load", "read_file", "save", "write_file"]
 
 
 class Persistable(Protocol):
@@ -53,46 +52,10 @@ class Persistable(Protocol):
     ) -> Any: ...
 
 
-def register(cls: type) -> type:
-    """Class decorator: make ``cls`` loadable by :func:`load` under its class name."""
-    _REGISTRY[cls.__name__] = cls
-    return cls
-
-
 def _library_version() -> str:
     from hashlearn import __version__
 
     return __version__
-
-
-def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None]) -> Path:
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it into place.
-
-    The temporary file is removed if ``write`` raises (including KeyboardInterrupt), so the
-    target is either the complete new file or untouched.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp creates the file 0600; give it the permissions a plain open() would.
-        os.chmod(tmp_name, 0o666 & ~_current_umask())
-        os.replace(tmp_name, target)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
-    return target
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_file(
@@ -187,7 +150,7 @@ def read_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, n
 
 def save(obj: Persistable, path: str | os.PathLike[str]) -> Path:
     """Save a fitted hasher or a filled index to ``path`` (no pickle; see module docs)."""
-    if type(obj).__name__ not in _REGISTRY:
+    if registered().get(type(obj).__name__) is not type(obj):
         raise TypeError(f"{type(obj).__name__} objects cannot be saved by hashlearn")
     params, attributes, arrays = obj._get_state()
     kind = getattr(obj, "_persistence_kind", "object")
@@ -209,9 +172,8 @@ def load(path: str | os.PathLike[str]) -> Any:
 
 def from_state(meta: dict[str, Any], arrays: dict[str, np.ndarray], *, source: str = "") -> Any:
     """Rebuild an object from its metadata and arrays (used for nested objects too)."""
-    _ensure_registered()
     class_name = meta.get("class")
-    cls = _REGISTRY.get(str(class_name))
+    cls = resolve(str(class_name))
     if cls is None:
         raise ValueError(f"{source or 'file'} holds an unknown class {class_name!r}")
     return cls._from_state(meta.get("params", {}), meta.get("attributes", {}), arrays)  # type: ignore[attr-defined]
@@ -229,9 +191,3 @@ def unnest_state(prefix: str, meta: dict[str, Any], arrays: dict[str, np.ndarray
     start = f"{prefix}/"
     own = {name[len(start) :]: value for name, value in arrays.items() if name.startswith(start)}
     return from_state(meta, own)
-
-
-def _ensure_registered() -> None:
-    # Importing the subpackages registers their classes.
-    import hashlearn.hashers
-    import hashlearn.index  # noqa: F401

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hashlearn import _kernels
+from hashlearn import _numba
 from hashlearn.codes import pack_bits
 from hashlearn.evaluation import (
     HammingEvaluation,
@@ -265,7 +265,7 @@ def test_threads_and_blocks_do_not_change_results(monkeypatch):
     problem = _random_problem(rng, 70, 37, 400, multi=False, n_pool=20)
     kwargs = {"map_ks": [10, 400], "precision_ks": [7], "radii": [1]}
     baseline = evaluate_hamming_ranking(*problem, **kwargs).to_dict()
-    monkeypatch.setattr(_kernels, "SERIAL_WORK", 0)  # force the threaded compilation
+    monkeypatch.setattr(_numba, "SERIAL_WORK", 0)  # force the threaded compilation
     assert evaluate_hamming_ranking(*problem, n_threads=2, **kwargs).to_dict() == baseline
     monkeypatch.setattr(ranking, "_STATISTICS_BYTES", 1)  # one query per block
     blocked = evaluate_hamming_ranking(*problem, **kwargs)

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from hashlearn.evaluation import mean_average_precision
-from hashlearn.experiments.records import RECORDS_NAME, SCHEMA, read_bench_records
 from hashlearn.experiments.runner import (
     BenchConfig,
     load_bench_config,
@@ -17,6 +16,7 @@ from hashlearn.experiments.runner import (
     run_benchmark,
     run_protocol,
 )
+from hashlearn.records import RECORDS_NAME, SCHEMA, read_bench_records
 
 SMALL = {"n_queries": 60, "n_train": 200, "n_validation": 60}
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import hashlearn
+from hashlearn._registry import register
 from hashlearn.codes import pack_bits
 from hashlearn.hashers import BaseHasher, LinearHasherMixin
 from hashlearn.index import HashTableIndex, LinearScanIndex, MultiIndexHashing, MultiTableIndex
-from hashlearn.persistence import register
 
 INDEXES = [LinearScanIndex, HashTableIndex, MultiIndexHashing, MultiTableIndex]
 

@@ -10,8 +10,8 @@ import pytest
 
 from hashlearn.cli import main
 from hashlearn.experiments.anchors import find_anchor
-from hashlearn.experiments.records import RECORDS_NAME, read_bench_records
 from hashlearn.experiments.runner import run_protocol
+from hashlearn.records import RECORDS_NAME, read_bench_records
 from hashlearn.report.reproduction import TOLERANCE, format_reproduction
 
 

@@ -15,8 +15,8 @@ from typing import BinaryIO
 
 from tqdm.auto import tqdm
 
+from hashlearn._io import atomic_write
 from hashlearn.datasets._home import ENV_DATA, ENV_OFFLINE, is_offline
-from hashlearn.persistence import atomic_write
 
 __all__ = ["DownloadError", "fetch"]
 

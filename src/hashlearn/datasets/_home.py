@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from hashlearn.persistence import atomic_write
+from hashlearn._io import atomic_write
 
 __all__ = [
     "ENV_CACHE",

@@ -44,8 +44,8 @@ import numpy as np
 from numba import prange
 from numpy.typing import NDArray
 
-from hashlearn import _kernels
-from hashlearn.codes import hamming_distances
+from hashlearn import _numba
+from hashlearn.codes import as_words, hamming_distances
 from hashlearn.evaluation.metrics import (
     MAPResult,
     PrecisionResult,
@@ -134,12 +134,12 @@ def _rank_scan_py(
             if n_words == 1:
                 word = queries[q, 0]
                 for j in range(n_database):
-                    key[j] = 2 * _kernels.popcount64(word ^ database[j, 0])
+                    key[j] = 2 * _numba.popcount64(word ^ database[j, 0])
             else:
                 for j in range(n_database):
                     total_bits = 0
                     for w in range(n_words):
-                        total_bits += _kernels.popcount64(queries[q, w] ^ database[j, w])
+                        total_bits += _numba.popcount64(queries[q, w] ^ database[j, w])
                     key[j] = 2 * total_bits
             if multi:
                 for j in range(n_database):
@@ -210,7 +210,7 @@ def _rank_scan_py(
             ap_all[q] = running
 
 
-_rank_scan = _kernels._compile_both(_rank_scan_py)
+_rank_scan = _numba.compile_both(_rank_scan_py)
 
 
 @dataclass(frozen=True)
@@ -259,15 +259,15 @@ def _iter_statistics(
     possible distance (``n_bits + 1``; padding bits zero). Scratch memory is bounded by
     ``_STATISTICS_BYTES`` of per-query statistics plus ``O(n_database)`` per thread.
     """
-    query_words = _kernels.as_words(queries)
-    database_words = _kernels.as_words(database)
+    query_words = as_words(queries)
+    database_words = as_words(database)
     query_labels, database_labels = _label_words(labels)
     n_queries, n_database = queries.shape[0], database.shape[0]
     n_ks = ks.shape[0]
     k_slot = _k_slots(ks, n_database)
     per_query = 16 * (n_bins + n_ks) + 8
     block = max(1, min(n_queries, _STATISTICS_BYTES // per_query))
-    with _kernels.threads(n_threads):
+    with _numba.threads(n_threads):
         for start in range(0, n_queries, block):
             stop = min(start + block, n_queries)
             size = stop - start
@@ -279,7 +279,7 @@ def _iter_statistics(
                 ap_sums=np.zeros((size, n_ks), dtype=np.float64),
             )
             work = size * n_database * (query_words.shape[1] + 1)
-            _kernels._pick(_rank_scan, work)(
+            _numba.pick(_rank_scan, work)(
                 query_words[start:stop],
                 database_words,
                 query_labels[start:stop],
@@ -692,7 +692,7 @@ def evaluate_hamming_ranking(
         if curve_ks is None
         else _check_ks(curve_ks, n_database, "curve_ks", nonempty=True)
     )
-    n_threads = _kernels.check_n_threads(n_threads)
+    n_threads = _numba.check_n_threads(n_threads)
     ks = np.unique(np.concatenate([map_cutoffs, precision_cutoffs, curve]))
     slot = {int(k): s for s, k in enumerate(ks)}
 

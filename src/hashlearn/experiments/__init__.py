@@ -4,7 +4,7 @@
 * :mod:`~hashlearn.experiments.methods`: the method registry (``lsh``, ``grh``, ...);
 * :mod:`~hashlearn.experiments.runner`: ``hashlearn bench`` (:func:`run_benchmark`) and
   :func:`run_protocol` for your own arrays;
-* :mod:`~hashlearn.experiments.records`: the run folder's files;
+* :mod:`~hashlearn.records`: the run folder's files;
 * :mod:`~hashlearn.experiments.tutorial` and :mod:`~hashlearn.experiments.search_benchmark`:
   the tutorial and the search-speed benchmark.
 """
@@ -12,7 +12,6 @@
 from hashlearn.experiments.anchors import find_anchor
 from hashlearn.experiments.methods import METHODS, MethodInfo, register_method, resolve_method
 from hashlearn.experiments.protocols import PROTOCOLS, Protocol, make_split, resolve_protocol
-from hashlearn.experiments.records import read_bench_records
 from hashlearn.experiments.runner import BenchConfig, run_benchmark, run_protocol
 from hashlearn.experiments.search_benchmark import SearchBenchmarkConfig, run_search_benchmark
 from hashlearn.experiments.search_benchmark import read_records as read_search_records
@@ -24,6 +23,7 @@ from hashlearn.experiments.tutorial import (
     run_tutorial,
     tutorial_split,
 )
+from hashlearn.records import read_bench_records
 
 __all__ = [
     "METHODS",

@@ -63,14 +63,14 @@ from hashlearn.experiments.protocols import (
     preprocess,
     resolve_protocol,
 )
-from hashlearn.experiments.records import (
+from hashlearn.experiments.specs import format_spec, split_specs
+from hashlearn.experiments.tutorial import plain_params
+from hashlearn.records import (
     RECORDS_NAME,
     RUN_NAME,
     SCHEMA,
     read_bench_records,
 )
-from hashlearn.experiments.specs import format_spec, split_specs
-from hashlearn.experiments.tutorial import plain_params
 
 __all__ = [
     "BenchConfig",
@@ -986,7 +986,7 @@ def _numba_threads() -> int | None:
 
 
 def _write_run_json(out: Path, values: Mapping[str, Any]) -> None:
-    from hashlearn.persistence import atomic_write
+    from hashlearn._io import atomic_write
 
     text = json.dumps(_clean(dict(values)), indent=2, default=_json_default) + "\n"
     atomic_write(out / RUN_NAME, lambda handle: handle.write(text.encode()))
@@ -1017,7 +1017,7 @@ def _first_alternative(method: ResolvedMethod) -> ResolvedMethod:
 
 def _check_same_data(out: Path, data: Mapping[str, Any]) -> None:
     """Refuse to resume a run folder whose records came from other data."""
-    from hashlearn.experiments.records import read_run
+    from hashlearn.records import read_run
 
     run = read_run(out) if out.is_dir() else None
     previous = None if run is None else run.get("data")

@@ -1283,14 +1283,14 @@ def _finite(value: Any) -> Any:
 
 
 def _write_jsonl(path: Path, records: Sequence[dict[str, Any]]) -> None:
-    from hashlearn.persistence import atomic_write
+    from hashlearn._io import atomic_write
 
     text = "".join(json.dumps(_finite(r), allow_nan=False) + "\n" for r in records)
     atomic_write(path, lambda handle: handle.write(text.encode()))
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    from hashlearn.persistence import atomic_write
+    from hashlearn._io import atomic_write
 
     text = json.dumps(_finite(payload), indent=2, allow_nan=False)
     atomic_write(path, lambda handle: handle.write(text.encode()))

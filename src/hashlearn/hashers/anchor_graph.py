@@ -9,10 +9,10 @@ import numpy as np
 import scipy.linalg
 from sklearn.cluster import KMeans
 
+from hashlearn._registry import register
 from hashlearn._validation import check_int
 from hashlearn.hashers._base import BaseHasher, _check_array
 from hashlearn.hashers._linalg import fix_signs
-from hashlearn.persistence import register
 
 __all__ = ["AGH", "AnchorGraphHashing", "anchor_affinities"]
 

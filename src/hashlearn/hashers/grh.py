@@ -16,10 +16,10 @@ from sklearn.svm import SVC, LinearSVC, NuSVC
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from hashlearn._registry import register
 from hashlearn._validation import check_features, check_labels, check_random_state
 from hashlearn.hashers._base import BaseHasher, _check_array
 from hashlearn.hashers.lsh import SignRandomProjection
-from hashlearn.persistence import register
 
 __all__ = ["GRH", "GraphRegularisedHashing", "label_affinity", "normalise_affinity"]
 

@@ -23,10 +23,10 @@ import numpy as np
 import scipy.linalg
 from sklearn.exceptions import ConvergenceWarning
 
+from hashlearn._registry import register
 from hashlearn.hashers._base import _check_array
 from hashlearn.hashers._linalg import principal_components
 from hashlearn.hashers.pca import _CentredLinearHasher, _check_bits_fit_features
-from hashlearn.persistence import register
 
 __all__ = [
     "IsoHash",

@@ -9,9 +9,9 @@ import numpy as np
 import scipy.linalg
 from threadpoolctl import threadpool_limits
 
+from hashlearn._registry import register
 from hashlearn._validation import check_int, check_labels
 from hashlearn.hashers._base import BaseHasher, _check_array
-from hashlearn.persistence import register
 
 __all__ = ["KSH", "KernelSupervisedHashing"]
 

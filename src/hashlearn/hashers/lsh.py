@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from hashlearn._registry import register
 from hashlearn.hashers._base import BaseHasher, LinearHasherMixin, _check_array
-from hashlearn.persistence import register
 
 __all__ = ["LSH", "SignRandomProjection"]
 

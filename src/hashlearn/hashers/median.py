@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from hashlearn._registry import register
 from hashlearn.hashers._base import BaseHasher, LinearHasherMixin
 from hashlearn.hashers._linalg import principal_components
-from hashlearn.persistence import register
 
 __all__ = ["MedianThresholding", "balanced_thresholds", "highest_variance_features"]
 

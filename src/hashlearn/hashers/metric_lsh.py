@@ -27,9 +27,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from hashlearn._registry import register
 from hashlearn._validation import check_features, check_int, check_labels, check_random_state
 from hashlearn.hashers._base import BaseHasher, LinearHasherMixin, _check_array
-from hashlearn.persistence import register
 
 __all__ = [
     "ITML",

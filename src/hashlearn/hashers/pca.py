@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
+from hashlearn._registry import register
 from hashlearn._validation import check_labels
 from hashlearn.hashers._base import BaseHasher, LinearHasherMixin, _check_array
 from hashlearn.hashers._linalg import fix_signs, principal_components
-from hashlearn.persistence import register
 
 __all__ = [
     "CCAITQ",

@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from hashlearn._registry import register
 from hashlearn._validation import check_features
 from hashlearn.hashers._base import BaseHasher, _check_array
-from hashlearn.persistence import register
 
 __all__ = [
     "KLSH",

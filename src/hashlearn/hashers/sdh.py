@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
+from hashlearn._registry import register
 from hashlearn._validation import check_int, check_labels
 from hashlearn.hashers._base import BaseHasher, _check_array
 from hashlearn.hashers.ksh import (
@@ -18,7 +19,6 @@ from hashlearn.hashers.ksh import (
     _signs,
     _squared_distances,
 )
-from hashlearn.persistence import register
 
 __all__ = ["SDH", "SupervisedDiscreteHashing", "discrete_cyclic_coordinate_descent"]
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from hashlearn._registry import register
 from hashlearn.hashers._base import BaseHasher, _check_array
 from hashlearn.hashers._linalg import principal_components
-from hashlearn.persistence import register
 
 __all__ = ["SH", "SpectralHashing"]
 

@@ -19,9 +19,10 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from hashlearn._registry import register
 from hashlearn._validation import check_features, check_n_bits, check_random_state
 from hashlearn.codes import pack_bits, unpack_bits
-from hashlearn.persistence import nest_state, register, unnest_state
+from hashlearn.persistence import nest_state, unnest_state
 from hashlearn.persistence import save as _save
 
 __all__ = ["HasherStack"]

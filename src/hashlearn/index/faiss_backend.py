@@ -94,9 +94,9 @@ from typing import Any
 
 import numpy as np
 
+from hashlearn._registry import register
 from hashlearn._validation import check_int
 from hashlearn.index._base import BinaryIndex
-from hashlearn.persistence import register
 
 __all__ = [
     "FAISS_INSTALL_HINT",

@@ -46,10 +46,10 @@ from typing import Any
 import numpy as np
 
 from hashlearn import _kernels
+from hashlearn._registry import register
 from hashlearn._validation import check_int
 from hashlearn.codes import bucket_keys, keys_to_codes
 from hashlearn.index._base import BinaryIndex
-from hashlearn.persistence import register
 
 __all__ = [
     "BucketInfo",

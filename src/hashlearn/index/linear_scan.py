@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from hashlearn import _kernels
+from hashlearn._registry import register
 from hashlearn.codes import hamming_distances
 from hashlearn.index._base import BinaryIndex
-from hashlearn.persistence import register
 
 __all__ = [
     "LinearScanIndex",

@@ -81,9 +81,9 @@ from numba import prange
 
 from hashlearn import _kernels
 from hashlearn._kernels import popcount64
+from hashlearn._registry import register
 from hashlearn.index._base import BinaryIndex, check_radius
 from hashlearn.index.hash_table import ProbeStatistics
-from hashlearn.persistence import register
 
 __all__ = [
     "MIH",

@@ -72,11 +72,11 @@ from numba import prange
 
 from hashlearn import _kernels
 from hashlearn._kernels import popcount64
+from hashlearn._registry import register
 from hashlearn._validation import check_int, check_random_state
 from hashlearn.codes import check_codes
 from hashlearn.index._base import BinaryIndex, check_radius
 from hashlearn.index.hash_table import flip_masks
-from hashlearn.persistence import register
 
 __all__ = ["GROWTH", "TABLE_KINDS", "MultiTableIndex", "MultiTableStatistics", "table_keys"]
 

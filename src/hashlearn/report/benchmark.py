@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from hashlearn.experiments.records import (
+from hashlearn.records import (
     RECORDS_NAME,
     SCHEMA,
     BenchRecordWarning,
@@ -576,7 +576,7 @@ def _plt() -> Any:
 
 
 def _save(fig: Any, path: Path) -> Path:
-    from hashlearn.persistence import atomic_write
+    from hashlearn._io import atomic_write
 
     def write(handle: Any) -> None:
         fig.savefig(handle, format="png", dpi=_DPI)
@@ -1611,7 +1611,7 @@ def write_benchmark_report(
     >>> report.html  # doctest: +SKIP
     PosixPath('runs/grh-cifar10/report.html')
     """
-    from hashlearn.persistence import atomic_write
+    from hashlearn._io import atomic_write
 
     source = Path(run_dir)
     reading = read_run_records(source)

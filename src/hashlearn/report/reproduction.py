@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from hashlearn.experiments.records import read_bench_records, read_run
+from hashlearn.records import read_bench_records, read_run
 
 __all__ = ["TOLERANCE", "format_reproduction", "write_reproduction"]
 
@@ -292,7 +292,7 @@ def write_reproduction(
     run_dirs: Sequence[str | os.PathLike[str]], path: str | os.PathLike[str]
 ) -> Path:
     """Write :func:`format_reproduction` to ``path`` (atomically)."""
-    from hashlearn.persistence import atomic_write
+    from hashlearn._io import atomic_write
 
     text = format_reproduction(run_dirs)
     return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))

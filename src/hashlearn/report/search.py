@@ -403,8 +403,8 @@ def write_search_report(folder: str | os.PathLike[str]) -> list[Path]:
     measured) and ``queries_per_second_range.png`` (range search, ``r = 2`` or nearest).
     Returns the paths written.
     """
+    from hashlearn._io import atomic_write
     from hashlearn.experiments.search_benchmark import read_records
-    from hashlearn.persistence import atomic_write
 
     target = Path(folder)
     run, records = read_records(target)
@@ -424,7 +424,7 @@ def write_search_report(folder: str | os.PathLike[str]) -> list[Path]:
 
 
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
-    from hashlearn.persistence import atomic_write
+    from hashlearn._io import atomic_write
 
     target = Path(path)
     suffix = target.suffix.lstrip(".") or "png"

@@ -186,7 +186,7 @@ def plot_query_time_vs_radius(results: dict[str, Any], path: str | os.PathLike[s
 
 
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
-    from hashlearn.persistence import atomic_write
+    from hashlearn._io import atomic_write
 
     target = Path(path)
     suffix = target.suffix.lstrip(".") or "png"

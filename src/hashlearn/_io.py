@@ -1,0 +1,124 @@
+"""Atomic file writes and strict JSON: the one place results reach the disk.
+
+Everything hashlearn writes (models, indexes, records, reports, caches) goes through
+:func:`atomic_write`: the bytes go to a temporary file in the target's folder, are flushed
+to disk, and the file is renamed into place, so a reader never sees a half-written file
+and an interrupted write leaves the old file untouched. :func:`to_json` turns results
+(numpy scalars and arrays, paths, NaN) into strict JSON values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "append_jsonl",
+    "atomic_write",
+    "atomic_write_text",
+    "dumps_json",
+    "to_json",
+    "write_json",
+    "write_jsonl",
+]
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None]) -> Path:
+    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it into place.
+
+    The temporary file is removed if ``write`` raises (including KeyboardInterrupt), so the
+    target is either the complete new file or untouched. The new file gets the
+    permissions a plain ``open()`` would give it.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp creates the file 0600; give it the permissions a plain open() would.
+        os.chmod(tmp_name, 0o666 & ~_current_umask())
+        os.replace(tmp_name, target)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+    return target
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    data = text.encode("utf-8")
+    return atomic_write(path, lambda handle: handle.write(data))
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def to_json(value: Any, *, strict: bool = False) -> Any:
+    """``value`` as strict JSON values, recursively.
+
+    Mappings become dicts with string keys; tuples, lists and arrays become lists; numpy
+    scalars become Python numbers; NaN and infinities become ``None``; paths become
+    strings. Any other object becomes its ``repr`` (records keep a readable trace of
+    estimator parameters), or raises ``TypeError`` when ``strict``.
+    """
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, Mapping):
+        return {str(key): to_json(item, strict=strict) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(item, strict=strict) for item in value]
+    if isinstance(value, np.ndarray):
+        return to_json(value.tolist(), strict=strict)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if strict:
+        raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+    return repr(value)
+
+
+def dumps_json(value: Any, *, indent: int | None = 2, strict: bool = False) -> str:
+    """Strict JSON text of :func:`to_json` ``(value)`` (never NaN or Infinity)."""
+    return json.dumps(to_json(value, strict=strict), indent=indent, allow_nan=False)
+
+
+def write_json(path: str | os.PathLike[str], value: Any, *, strict: bool = False) -> Path:
+    """Write ``value`` as indented strict JSON (with a final newline), atomically."""
+    return atomic_write_text(path, dumps_json(value, strict=strict) + "\n")
+
+
+def write_jsonl(path: str | os.PathLike[str], rows: Iterable[Any]) -> Path:
+    """Write one strict-JSON object per line, atomically."""
+    return atomic_write_text(path, "".join(dumps_json(row, indent=None) + "\n" for row in rows))
+
+
+def append_jsonl(path: str | os.PathLike[str], row: Any) -> None:
+    """Append one strict-JSON line to ``path`` and flush it to disk before returning.
+
+    A crash can at worst leave a partial last line, which the records readers skip.
+    """
+    line = dumps_json(row, indent=None) + "\n"
+    with Path(path).open("a", encoding="utf-8") as handle:
+        handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())

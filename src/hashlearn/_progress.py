@@ -1,0 +1,59 @@
+"""Progress of long work: one convention for every command and runner.
+
+A ``progress`` argument is ``True`` (show progress on standard error), ``False`` (stay
+silent) or a callable that receives each message (a GUI, a logger, a test).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Progress", "progress_bar", "progress_printer"]
+
+Progress = bool | Callable[[str], None]
+
+
+def progress_printer(progress: Progress) -> Callable[[str], None]:
+    """A function that shows one message per call, as ``progress`` asks."""
+    if callable(progress):
+        return progress
+    if not progress:
+        return _silent
+
+    def show(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    return show
+
+
+def progress_bar(
+    progress: Progress, total: int, *, desc: str, unit: str = "step"
+) -> tuple[Callable[[str], None], Callable[[], None]]:
+    """``(tick, close)`` for ``total`` steps: a tqdm bar on standard error when ``progress``
+    is True, the callable itself when it is one, nothing when False.
+
+    ``tick(message)`` advances the bar by one step and shows ``message`` beside it.
+    """
+    if callable(progress):
+        return progress, _nothing
+    if not progress:
+        return _silent, _nothing
+    from tqdm.auto import tqdm
+
+    bar: Any = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr)
+
+    def tick(message: str) -> None:
+        bar.set_postfix_str(message)
+        bar.update(1)
+
+    return tick, bar.close
+
+
+def _silent(message: str) -> None:
+    return None
+
+
+def _nothing() -> None:
+    return None
