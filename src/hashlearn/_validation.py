@@ -68,6 +68,29 @@ def check_int(value: Any, name: str, *, low: int | None = None, high: int | None
     return value
 
 
+def check_k(k: Any, *, name: str = "k", meaning: str = "the number of neighbours") -> int:
+    """Return ``k`` as an int after checking it is an integer ``>= 1``.
+
+    Callers add their own upper bound (an index caps ``k`` at its size; a metric refuses
+    more than the database holds) and their own meaning for ``None``.
+    """
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"{name} must be an int >= 1 ({meaning}), got {k!r}")
+    if k < 1:
+        raise ValueError(f"{name} must be an int >= 1 ({meaning}), got {int(k)}")
+    return int(k)
+
+
+def check_radius(radius: Any, *, name: str = "radius") -> int:
+    """Return ``radius`` as an int after checking it is an integer ``>= 0`` (a Hamming
+    distance). Callers clip it to the code length where a larger radius means "all"."""
+    if isinstance(radius, bool) or not isinstance(radius, numbers.Integral):
+        raise TypeError(f"{name} must be an int >= 0 (a Hamming distance), got {radius!r}")
+    if radius < 0:
+        raise ValueError(f"{name} must be an int >= 0 (a Hamming distance), got {int(radius)}")
+    return int(radius)
+
+
 def check_features(
     X: Any,
     *,
