@@ -14,8 +14,7 @@ and search those codes fast. The package is laid out along the data flow
 ``import hashlearn`` never imports optional heavy dependencies (torch, faiss, dask).
 """
 
+from hashlearn._version import __version__
 from hashlearn.persistence import load, save
-
-__version__ = "0.1.0"
 
 __all__ = ["__version__", "load", "save"]

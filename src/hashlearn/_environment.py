@@ -54,7 +54,7 @@ def environment() -> dict[str, Any]:
     import scipy
     import sklearn
 
-    from hashlearn import __version__
+    from hashlearn._version import __version__
 
     return {
         "hashlearn": __version__,

@@ -24,7 +24,7 @@ _DIGITS_SPLIT: dict[str, Any] = {"query_size": 120, "train_size": 300}
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from hashlearn import __version__
+    from hashlearn._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="hashlearn",

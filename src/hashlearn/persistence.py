@@ -53,7 +53,7 @@ class Persistable(Protocol):
 
 
 def _library_version() -> str:
-    from hashlearn import __version__
+    from hashlearn._version import __version__
 
     return __version__
 
