@@ -46,7 +46,7 @@ print("best 10 by cosine among the first query's candidates:", top10[0])
 p10 = tutorial_precision_at_k(lims, found, X_q, X_db, y_q, y_db, k=10)
 print(f"P@10 after re-ranking: {p10.empty_as_zero:.3f}")
 
-# 3. Evaluate: metrics exactly as PROTOCOLS.md defines them.
+# 3. Evaluate: metrics exactly as docs/metrics.md defines them.
 for name, hasher in (("LSH", lsh), ("GRH", grh)):
     m = mean_average_precision(hasher.encode(X_q), hasher.encode(X_db), y_q, y_db)
     p = precision_within_radius(hasher.encode(X_q), hasher.encode(X_db), y_q, y_db, radius=2)
