@@ -450,7 +450,10 @@ class FaissContender(Contender):
 
 
 # -- How each index is built and set ----------------------------------------------------------
-# Every hashlearn constructor argument and index attribute named by the benchmark.
+# Every hashlearn constructor argument and index attribute named by the benchmark is below
+# (raw faiss's own attributes, b / nhash / nflip of faiss.IndexBinary*Hash, are in
+# FaissContender), except the statistics read by HashlearnContender (last_stats_,
+# last_probe_) and the faiss wrappers' faiss_index and codes (HashlearnContender.memory).
 
 #: Index attributes recorded in each measurement's ``params`` (those the index has).
 RECORDED_PARAMETERS = (
@@ -467,6 +470,8 @@ RECORDED_PARAMETERS = (
 
 
 def _publish_substrings(index: Any, context: dict[str, Any]) -> None:
+    """Share MultiIndexHashing's substring count, so the other multi-table structures
+    (built after it on the same database) use the same layout."""
     for attribute in ("n_substrings_", "n_substrings"):
         value = getattr(index, attribute, None)
         if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
@@ -475,6 +480,9 @@ def _publish_substrings(index: Any, context: dict[str, Any]) -> None:
 
 
 def _set_nflip(per_table: bool) -> Callable[[Any, str, int], None]:
+    """Make the hashlearn faiss wrappers' range search exact: flip up to ``radius`` bits
+    (``FaissBinaryHash``), or ``radius // nhash`` per table (``FaissBinaryMultiHash``)."""
+
     def configure(index: Any, task: str, value: int) -> None:
         if task == "range":
             index.nflip = value // index.nhash if per_table else value
@@ -483,6 +491,7 @@ def _set_nflip(per_table: bool) -> Callable[[Any, str, int], None]:
 
 
 def _substrings(n_bits: int, n: int, context: dict[str, Any]) -> int:
+    """The shared table count: MultiIndexHashing's, else its formula; every table fits a key."""
     nhash = context.get("n_substrings") or multihash_substrings(n_bits, n)
     return max(int(nhash), -(-n_bits // MAX_FAISS_KEY_BITS))
 
@@ -502,10 +511,12 @@ def _configure_multi_table(index: Any, task: str, value: int) -> None:
 
 
 def _hash_wrapper_kwargs(n_bits: int, n: int, context: dict[str, Any]) -> dict[str, Any]:
+    """``FaissBinaryHash`` keyed on the first ``min(n_bits, 63)`` bits, as raw faiss."""
     return {"b": min(n_bits, MAX_FAISS_KEY_BITS)}
 
 
 def _multihash_wrapper_kwargs(n_bits: int, n: int, context: dict[str, Any]) -> dict[str, Any]:
+    """``FaissBinaryMultiHash`` with the shared layout: ``m`` tables of ``n_bits // m`` bits."""
     nhash = _substrings(n_bits, n, context)
     return {"nhash": nhash, "b": n_bits // nhash}
 
