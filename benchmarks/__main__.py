@@ -13,8 +13,12 @@ training time; the training cost of every registered method (32 bits, 2,000 GIST
 vectors); evaluation of 10,000 x 50,000 codes. These take a few
 minutes in all on a 2-core machine. The search benchmark
 (``search``: every hashlearn index beside faiss's binary indexes, N = 10^4 .. 10^6,
-32 .. 256 bits, k-NN and range search) runs its full grid and takes about 20 minutes;
-its run folder (records, Markdown table, plots) goes to ``<out>/search/``.
+32 .. 256 bits, k-NN and range search; the package :mod:`benchmarks.search`) runs its
+full grid and takes about 20 minutes; its run folder (records, Markdown table, plots)
+goes to ``<out>/search/``.
+
+``python -m benchmarks search [options]`` runs the search benchmark alone, with its own
+options (``python -m benchmarks search --help``; the same as ``python -m benchmarks.search``).
 
 Usage::
 
@@ -22,6 +26,7 @@ Usage::
     python -m benchmarks --list              # names and what they measure
     python -m benchmarks tutorial_search     # a subset, by name
     python -m benchmarks search              # the search benchmark alone (~20 min)
+    python -m benchmarks search --quick --out /tmp/bs   # ... with its own options
     python -m benchmarks --quick             # tiny sizes: a smoke test (well under a minute)
     python -m benchmarks --data-dir /path/to/data --out /tmp/bench
 """
@@ -43,13 +48,15 @@ DEFAULT_OUT = ROOT / "results" / "benchmarks"
 
 @dataclass(frozen=True)
 class Benchmark:
-    """One benchmark script and the arguments it gets by default and with ``--quick``."""
+    """One benchmark script (or ``-m`` module) and the arguments it gets by default and
+    with ``--quick``."""
 
     script: str
     description: str
     args: tuple[str, ...] = ()
     quick_args: tuple[str, ...] = ()
     takes_data_dir: bool = False
+    module: bool = False  # run as ``python -m <script>`` from the repository root
 
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -96,7 +103,8 @@ BENCHMARKS: dict[str, Benchmark] = {
         quick_args=("--n-queries", "200", "--n-database", "2000", "--reference-queries", "50"),
     ),
     "search": Benchmark(
-        script="bench_search.py",
+        script="benchmarks.search",
+        module=True,
         description=(
             "k-NN and range search, every hashlearn index beside faiss IndexBinaryFlat/"
             "Hash/MultiHash, N = 10^4..10^6, 32-256 bits, results checked (~20 min)"
@@ -139,7 +147,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def command_for(name: str, *, quick: bool, out: Path, data_dir: str | None) -> list[str]:
     """The command line that runs benchmark ``name``, writing ``out / f"{name}.json"``."""
     bench = BENCHMARKS[name]
-    command = [sys.executable, str(HERE / bench.script)]
+    if bench.module:
+        command = [sys.executable, "-m", bench.script]
+    else:
+        command = [sys.executable, str(HERE / bench.script)]
     command += bench.quick_args if quick else bench.args
     if data_dir is not None and bench.takes_data_dir:
         command += ["--data-dir", data_dir]
@@ -155,7 +166,12 @@ def _relative(part: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["search"]:  # the search benchmark alone, with its own options
+        from .search.__main__ import main as search
+
+        return search(arguments[1:])
+    args = _parse_args(arguments)
     if args.list:
         width = max(map(len, BENCHMARKS))
         for name, bench in BENCHMARKS.items():

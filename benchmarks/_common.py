@@ -1,16 +1,14 @@
 """What every benchmark script records: the machine, the date, and its JSON output.
 
-Imported as ``_common`` (the scripts run as ``python benchmarks/NAME.py``, so this folder is
-on ``sys.path``).
+Imported as ``_common`` by the scripts (they run as ``python benchmarks/NAME.py``, so this
+folder is on ``sys.path``) and as ``benchmarks._common`` by the search benchmark package.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import platform
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,9 +61,8 @@ def machine() -> dict[str, Any]:
 
 
 def write_json(path: str | os.PathLike[str], result: dict[str, Any]) -> None:
-    """Write a benchmark's results atomically (never a half-written file) and say where."""
-    from hashlearn._io import atomic_write
+    """Write a benchmark's results as strict JSON, atomically, and say where."""
+    from hashlearn._io import write_json as write_strict_json
 
-    payload = json.dumps(result, indent=2).encode()
-    atomic_write(Path(path), lambda handle: handle.write(payload))
+    write_strict_json(path, result)
     print(f"wrote {path}")

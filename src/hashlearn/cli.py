@@ -81,7 +81,6 @@ def _build_parser() -> argparse.ArgumentParser:
         "the label of the published tables, and a one-line description with its paper.",
     )
     methods.set_defaults(handler=_methods)
-    _add_bench_search(commands)
     _add_datasets(commands)
     return parser
 
@@ -308,136 +307,6 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _int_list(low: int, high: int) -> Any:
-    """An argparse type: comma-separated ints in [low, high] (e.g. ``10000,100000``)."""
-
-    def parse(text: str) -> tuple[int, ...]:
-        values = []
-        for part in text.split(","):
-            part = part.strip().replace("_", "")
-            try:
-                value = int(float(part)) if "e" in part.lower() else int(part)
-            except ValueError:
-                raise argparse.ArgumentTypeError(
-                    f"expected comma-separated integers, got {text!r}"
-                ) from None
-            if not low <= value <= high:
-                raise argparse.ArgumentTypeError(
-                    f"values must be in [{low:,}, {high:,}], got {value:,}"
-                )
-            values.append(value)
-        return tuple(values)
-
-    return parse
-
-
-def _name_list(choices: Sequence[str] | None = None) -> Any:
-    """An argparse type: comma-separated names (from ``choices`` when given)."""
-
-    def parse(text: str) -> tuple[str, ...]:
-        names = tuple(part.strip() for part in text.split(",") if part.strip())
-        if not names:
-            raise argparse.ArgumentTypeError("expected one or more comma-separated names")
-        unknown = [name for name in names if choices is not None and name not in choices]
-        if unknown:
-            raise argparse.ArgumentTypeError(
-                f"unknown {', '.join(unknown)}; choose from {', '.join(choices or ())}"
-            )
-        return names
-
-    return parse
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
-
-
-def _add_bench_search(commands: Any) -> None:
-    bench = commands.add_parser(
-        "bench-search",
-        help="speed of every hashlearn index beside faiss's binary indexes (k-NN and range)",
-        description=(
-            "Time k-NN and Hamming-range search of every hashlearn index (LinearScanIndex, "
-            "HashTableIndex, MultiTableIndex, MultiIndexHashing, the faiss wrappers) beside "
-            "faiss's IndexBinaryFlat, IndexBinaryHash and IndexBinaryMultiHash on the same "
-            "codes in one run, and check every result against the exact scan. Writes "
-            "records.jsonl, run.json, results.md, queries_per_second_knn.png and "
-            "queries_per_second_range.png into --out. The full grid takes about 20 minutes "
-            "on 2 cores; --quick takes seconds."
-        ),
-    )
-    bench.add_argument(
-        "--out", type=Path, default=Path("results/bench-search"), help="output folder"
-    )
-    bench.add_argument(
-        "--sizes",
-        type=_int_list(1, 10**8),
-        default=None,
-        help="database sizes N (default 10000,100000,1000000)",
-    )
-    bench.add_argument(
-        "--bits", type=_int_list(1, 4096), default=None, help="code lengths (default 32,64,128,256)"
-    )
-    bench.add_argument(
-        "--k",
-        type=_int_list(1, 100_000),
-        default=None,
-        help="k of the k-NN tasks (default 1,10,100)",
-    )
-    bench.add_argument(
-        "--radii", type=_int_list(0, 4096), default=None, help="Hamming radii (default 0,1,2,3)"
-    )
-    bench.add_argument(
-        "--data",
-        type=_name_list(("uniform", "clustered")),
-        default=None,
-        help="uniform random and/or clustered codes (default uniform,clustered)",
-    )
-    bench.add_argument(
-        "--quick", action="store_true", help="tiny sizes: a smoke test of a few seconds"
-    )
-    bench.add_argument(
-        "--threads", type=_positive_int, default=None, help="numba and faiss threads (default 2)"
-    )
-    bench.add_argument(
-        "--queries", type=_positive_int, default=None, help="queries per batch (default 1000)"
-    )
-    bench.add_argument(
-        "--repeats", type=_positive_int, default=None, help="timed calls, best kept (default 3)"
-    )
-    bench.add_argument(
-        "--max-seconds",
-        type=float,
-        default=None,
-        help="skip (and record) calls projected to take longer (default 30)",
-    )
-    bench.add_argument(
-        "--near-duplicates",
-        type=float,
-        default=None,
-        help="fraction of clustered queries that are noisy copies of stored items (default 0.5)",
-    )
-    bench.add_argument(
-        "--clustered-source",
-        choices=["auto", "cifar10-gist", "synthetic"],
-        default=None,
-        help="features of the clustered codes (default auto: CIFAR-10 GIST when found)",
-    )
-    bench.add_argument(
-        "--indexes", type=_name_list(), default=None, help="only these contenders (by name)"
-    )
-    bench.add_argument("--seed", type=int, default=None, help="seed of the codes (default 0)")
-    bench.add_argument("--data-dir", type=Path, default=None, help="data directory")
-    bench.add_argument("--no-progress", action="store_true", help="no progress lines")
-    bench.set_defaults(handler=_bench_search)
-
-
 def _load(args: argparse.Namespace) -> Any:
     from hashlearn import datasets
 
@@ -513,41 +382,6 @@ def _tutorial(args: argparse.Namespace) -> int:
         f"{out / 'query_time_vs_radius.png'}"
     )
     return 0
-
-
-def _bench_search(args: argparse.Namespace) -> int:
-    import os
-
-    # Before anything loads an OpenMP runtime (scikit-learn, numba, faiss): idle OpenMP
-    # threads then sleep instead of spinning, so interleaved numba and faiss calls do not
-    # steal each other's cores (see hashlearn.experiments.search_benchmark.passive_openmp).
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from hashlearn.experiments import search_benchmark as sb
-    from hashlearn.report.search import format_search_pivot, write_search_report
-
-    config = sb.config_from_options(args, quick=args.quick)
-    if args.threads is None:
-        import numba
-
-        pool = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
-        config = dataclasses.replace(config, threads=min(config.threads, pool))
-    # Everything that can be checked is checked before any work.
-    out: Path = args.out
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out must be a folder, but {out} is a file")
-    records = sb.run_search_benchmark(config, out, progress=not args.no_progress)
-    written = write_search_report(out)
-    print()
-    print(format_search_pivot(records))
-    failed = [r for r in records if r.get("identical") is False]
-    if failed:
-        print(
-            f"\n{len(failed)} measurement(s) returned results that differ from the exact scan; "
-            f"see {out / 'results.md'}",
-            file=sys.stderr,
-        )
-    print(f"\nwrote {out / sb.RECORDS_NAME}, {out / sb.RUN_NAME}, " + ", ".join(map(str, written)))
-    return 1 if failed else 0
 
 
 def _finite(value: Any) -> Any:

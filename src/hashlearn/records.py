@@ -18,11 +18,14 @@ __all__ = [
     "RECORDS_NAME",
     "RUN_NAME",
     "SCHEMA",
+    "SEARCH_FIELDS",
+    "SEARCH_PROTOCOL",
     "BenchRecordWarning",
     "RecordReading",
     "read_bench_records",
     "read_run",
     "read_run_records",
+    "read_search_records",
 ]
 
 SCHEMA = "hashlearn.bench/1"
@@ -175,3 +178,74 @@ def read_run(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
         warnings.warn(f"{path} is not valid JSON ({exc}); ignored", BenchRecordWarning, 2)
         return None
     return run if isinstance(run, dict) else {"run.json": run}
+
+
+# -- Search benchmark records ---------------------------------------------------------------
+# The search benchmark (``python -m benchmarks search``) lives outside the library; its run
+# folder has the same two files, RECORDS_NAME and RUN_NAME: ``run.json`` (configuration,
+# machine, data sources, total time) and ``records.jsonl`` (one object per data x n_bits x N
+# x task x index, measured or skipped; docs/benchmarking.md). Its report reads them here.
+
+SEARCH_PROTOCOL = "search-benchmark"
+"""The ``protocol`` of a search benchmark's ``run.json``."""
+
+SEARCH_FIELDS = ("data", "n", "n_bits", "task", "k", "radius", "index", "family", "status")
+"""The fields every search benchmark record has, whether measured, skipped or failed."""
+
+
+def read_search_records(
+    run_dir: str | os.PathLike[str],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The run description and the records of a search benchmark run folder.
+
+    Parameters
+    ----------
+    run_dir : str or path-like
+        The folder ``python -m benchmarks search --out`` wrote.
+
+    Returns
+    -------
+    run : dict
+        ``run.json`` (empty when the file is absent: a run still going).
+    records : list of dict
+        ``records.jsonl``, in file order.
+
+    Raises
+    ------
+    FileNotFoundError
+        No ``records.jsonl`` in ``run_dir``.
+    ValueError
+        A line is not a JSON object or lacks one of :data:`SEARCH_FIELDS`, or ``run.json``
+        belongs to another kind of run.
+    """
+    folder = Path(run_dir)
+    records_path = folder / RECORDS_NAME
+    if not records_path.is_file():
+        raise FileNotFoundError(f"no {RECORDS_NAME} in {folder}: run the search benchmark first")
+    records = []
+    for number, line in enumerate(records_path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"corrupt {records_path}, line {number}: {exc}") from exc
+        if not isinstance(record, dict):
+            raise ValueError(f"corrupt {records_path}, line {number}: not a JSON object")
+        missing = [name for name in SEARCH_FIELDS if name not in record]
+        if missing:
+            raise ValueError(
+                f"{records_path}, line {number} lacks the field(s) {', '.join(missing)} "
+                "of every search benchmark record: is it a search benchmark run folder?"
+            )
+        records.append(record)
+    run_path = folder / RUN_NAME
+    run = json.loads(run_path.read_text()) if run_path.is_file() else {}
+    if not isinstance(run, dict):
+        raise ValueError(f"{run_path} is not a JSON object")
+    if run.get("protocol", SEARCH_PROTOCOL) != SEARCH_PROTOCOL:
+        raise ValueError(
+            f"{run_path} describes a {run['protocol']!r} run, not a search benchmark "
+            f"({SEARCH_PROTOCOL!r})"
+        )
+    return run, records

@@ -5,16 +5,13 @@
 * :mod:`~hashlearn.experiments.runner`: ``hashlearn bench`` (:func:`run_benchmark`) and
   :func:`run_protocol` for your own arrays;
 * :mod:`~hashlearn.records`: the run folder's files;
-* :mod:`~hashlearn.experiments.tutorial` and :mod:`~hashlearn.experiments.search_benchmark`:
-  the tutorial and the search-speed benchmark.
+* :mod:`~hashlearn.experiments.tutorial`: the tutorial.
 """
 
 from hashlearn.experiments.anchors import find_anchor
 from hashlearn.experiments.methods import METHODS, MethodInfo, register_method, resolve_method
 from hashlearn.experiments.protocols import PROTOCOLS, Protocol, make_split, resolve_protocol
 from hashlearn.experiments.runner import BenchConfig, run_benchmark, run_protocol
-from hashlearn.experiments.search_benchmark import SearchBenchmarkConfig, run_search_benchmark
-from hashlearn.experiments.search_benchmark import read_records as read_search_records
 from hashlearn.experiments.tutorial import (
     TUTORIAL_ANCHORS,
     TutorialConfig,
@@ -32,20 +29,17 @@ __all__ = [
     "BenchConfig",
     "MethodInfo",
     "Protocol",
-    "SearchBenchmarkConfig",
     "TutorialConfig",
     "TutorialSplit",
     "find_anchor",
     "make_split",
     "preprocess_tutorial",
     "read_bench_records",
-    "read_search_records",
     "register_method",
     "resolve_method",
     "resolve_protocol",
     "run_benchmark",
     "run_protocol",
-    "run_search_benchmark",
     "run_tutorial",
     "tutorial_split",
 ]

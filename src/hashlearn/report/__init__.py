@@ -6,13 +6,6 @@ from hashlearn.report.benchmark import (
     read_bench_records,
     write_benchmark_report,
 )
-from hashlearn.report.search import (
-    format_search_pivot,
-    format_search_report,
-    format_search_table,
-    plot_queries_per_second,
-    write_search_report,
-)
 from hashlearn.report.tutorial import (
     format_tutorial_table,
     plot_precision_vs_radius,
@@ -22,14 +15,9 @@ from hashlearn.report.tutorial import (
 __all__ = [
     "BenchmarkReport",
     "format_benchmark_markdown",
-    "format_search_pivot",
-    "format_search_report",
-    "format_search_table",
     "format_tutorial_table",
     "plot_precision_vs_radius",
-    "plot_queries_per_second",
     "plot_query_time_vs_radius",
     "read_bench_records",
     "write_benchmark_report",
-    "write_search_report",
 ]

@@ -4,26 +4,36 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
-from hashlearn.codes import hamming_distances, unpack_bits
-from hashlearn.experiments import search_benchmark as sb
-from hashlearn.index import LinearScanIndex
-from hashlearn.report.search import (
+from benchmarks.search.config import QUICK_CONFIG, SearchBenchmarkConfig, config_from_options
+from benchmarks.search.contenders import Contender, HashlearnContender, default_contenders
+from benchmarks.search.data import clustered_codes, uniform_codes
+from benchmarks.search.identity import compare_knn, compare_range
+from benchmarks.search.report import (
     format_search_pivot,
     format_search_report,
     format_search_table,
     write_search_report,
 )
+from benchmarks.search.run import run_search_benchmark
+
+from hashlearn.codes import hamming_distances, unpack_bits
+from hashlearn.index import LinearScanIndex
+from hashlearn.records import read_search_records
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 TINY = dataclasses.replace(
-    sb.QUICK_CONFIG,
+    QUICK_CONFIG,
     sizes=(300, 1200),
     bits=(32, 72),
     ks=(1, 5),
@@ -59,12 +69,12 @@ class WrongIndex(LinearScanIndex):
         return lims, distances[keep], ids[keep]
 
 
-def _wrong(name: str = "WrongIndex") -> sb.HashlearnContender:
-    return sb.HashlearnContender(name, __name__, "WrongIndex", cls=WrongIndex)
+def _wrong(name: str = "WrongIndex") -> HashlearnContender:
+    return HashlearnContender(name, __name__, "WrongIndex", cls=WrongIndex)
 
 
-def _scan() -> sb.Contender:
-    return sb.default_contenders()[0]
+def _scan() -> Contender:
+    return default_contenders()[0]
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +89,8 @@ def tiny_run(tmp_path_factory):
     command = [
         sys.executable,
         "-m",
-        "hashlearn.cli",
-        "bench-search",
+        "benchmarks",
+        "search",
         "--quick",
         "--out",
         str(out),
@@ -88,11 +98,15 @@ def tiny_run(tmp_path_factory):
         *("--k", ",".join(map(str, TINY.ks)), "--radii", ",".join(map(str, TINY.radii))),
         *("--queries", str(TINY.n_queries), "--repeats", str(TINY.repeats)),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    _, records = sb.read_records(out)
+    _, records = read_search_records(out)
     written = [out / "results.md", *sorted(out.glob("*.png"))]
-    return out, records, written, done.stdout.splitlines()
+    return out, records, written, done.stderr.splitlines()  # progress goes to stderr
 
 
 def test_tiny_run_records_every_measurement_with_its_fields(tiny_run):
@@ -150,7 +164,7 @@ def test_tiny_run_writes_table_and_plots(tiny_run):
 
 def test_a_wrong_index_is_caught(tmp_path):
     config = dataclasses.replace(TINY, sizes=(400,), bits=(32,), data=("uniform", "clustered"))
-    records = sb.run_search_benchmark(config, tmp_path, contenders=[_scan(), _wrong()])
+    records = run_search_benchmark(config, tmp_path, contenders=[_scan(), _wrong()])
     wrong = [r for r in records if r["index"] == "WrongIndex"]
     assert len(wrong) == 2 * 4 and all(r["status"] == "ok" for r in wrong)
     assert all(r["identical"] is False for r in wrong), wrong
@@ -168,7 +182,7 @@ def test_a_wrong_index_is_caught(tmp_path):
 
 def test_a_wrong_reference_scan_is_caught_by_numpy(tmp_path):
     config = dataclasses.replace(TINY, sizes=(400,), bits=(32,), data=("uniform",))
-    records = sb.run_search_benchmark(config, None, contenders=[_wrong("LinearScanIndex")])
+    records = run_search_benchmark(config, None, contenders=[_wrong("LinearScanIndex")])
     assert records and all(r["identical"] is False for r in records)
     assert all(r["identity"]["against"] == "numpy reference" for r in records)
 
@@ -184,18 +198,18 @@ def test_compare_knn_applies_the_tie_rule():
     database = rng.integers(0, 4, size=(200, 1), dtype=np.uint8)  # 2 bits: many ties
     queries = database[:5]
     d0, i0 = _exact(queries, database, 10)
-    assert sb.compare_knn(d0, i0, d0, i0, queries, database)["identical"]
+    assert compare_knn(d0, i0, d0, i0, queries, database)["identical"]
     # Another choice among the items tied at the k-th distance: right for faiss only.
     kth = d0[0, -1]
     tied = np.flatnonzero(hamming_distances(queries[:1], database)[0] == kth)
     other = np.setdiff1d(tied, i0[0])[0]
     i1 = i0.copy()
     i1[0, -1] = other
-    assert not sb.compare_knn(d0, i1, d0, i0, queries, database)["identical"]
+    assert not compare_knn(d0, i1, d0, i0, queries, database)["identical"]
     wrong_d = d0.copy()
     wrong_d[1, -1] += 1
-    assert not sb.compare_knn(wrong_d, i0, d0, i0, queries, database, tie_rule=False)["identical"]
-    shuffled = sb.compare_knn(
+    assert not compare_knn(wrong_d, i0, d0, i0, queries, database, tie_rule=False)["identical"]
+    shuffled = compare_knn(
         d0[:, ::-1].copy(), i1[:, ::-1].copy(), d0, i0, queries, database, tie_rule=False
     )
     assert shuffled["identical"] and shuffled["rows_tie_choice"] == 1
@@ -203,13 +217,13 @@ def test_compare_knn_applies_the_tie_rule():
     bad = i0.copy()
     far = np.flatnonzero(hamming_distances(queries[:1], database)[0] != d0[0, 0])[0]
     bad[0, 0] = far
-    assert not sb.compare_knn(d0, bad, d0, i0, queries, database, tie_rule=False)["identical"]
+    assert not compare_knn(d0, bad, d0, i0, queries, database, tie_rule=False)["identical"]
     # A repeated id is wrong.
     dup = i0.copy()
     dup[0, 1] = dup[0, 0]
     d_dup = d0.copy()
     d_dup[0, 1] = d_dup[0, 0]
-    assert not sb.compare_knn(d_dup, dup, d0, i0, queries, database, tie_rule=False)["identical"]
+    assert not compare_knn(d_dup, dup, d0, i0, queries, database, tie_rule=False)["identical"]
 
 
 def test_compare_knn_accepts_faiss_padding_when_fewer_than_k():
@@ -218,11 +232,11 @@ def test_compare_knn_accepts_faiss_padding_when_fewer_than_k():
     exact_d, exact_i = np.array([[0, 1, 2, -1, -1]]), np.array([[0, 2, 1, -1, -1]])
     faiss_d = np.array([[0, 2, 1, 2**31 - 1, 2**31 - 1]])  # faiss pads with INT32_MAX, -1
     faiss_i = np.array([[0, 1, 2, -1, -1]])
-    same = sb.compare_knn(faiss_d, faiss_i, exact_d, exact_i, queries, database, tie_rule=False)
+    same = compare_knn(faiss_d, faiss_i, exact_d, exact_i, queries, database, tie_rule=False)
     assert same["identical"]
     short = faiss_i.copy()
     short[0, 2] = -1
-    assert not sb.compare_knn(faiss_d, short, exact_d, exact_i, queries, database, tie_rule=False)[
+    assert not compare_knn(faiss_d, short, exact_d, exact_i, queries, database, tie_rule=False)[
         "identical"
     ]
 
@@ -233,26 +247,26 @@ def test_compare_range_sets_and_order():
         np.array([0, 1, 1, 0, 2], dtype=np.int32),
         np.array([4, 1, 7, 2, 0]),
     )
-    assert sb.compare_range(*exact, exact)["identical"]
+    assert compare_range(*exact, exact)["identical"]
     # faiss: unsorted within a query, same set -> identical for faiss, not for hashlearn.
     shuffled = (exact[0], np.array([1, 0, 1, 2, 0]), np.array([7, 4, 1, 0, 2]))
-    assert sb.compare_range(*shuffled, exact, tie_rule=False)["identical"]
-    strict = sb.compare_range(*shuffled, exact)
+    assert compare_range(*shuffled, exact, tie_rule=False)["identical"]
+    strict = compare_range(*shuffled, exact)
     assert not strict["identical"] and strict["queries_differ"] == 2
-    missing = sb.compare_range(
+    missing = compare_range(
         np.array([0, 2, 2, 4]), np.array([0, 1, 0, 2]), np.array([4, 1, 2, 0]), exact
     )
     assert not missing["identical"] and missing["missing"] == 1 and missing["extra"] == 0
     wrong_distance = (exact[0], np.array([0, 1, 2, 0, 2]), exact[2])
-    assert not sb.compare_range(*wrong_distance, exact, tie_rule=False)["identical"]
+    assert not compare_range(*wrong_distance, exact, tie_rule=False)["identical"]
 
 
 def test_data_generators():
     rng = np.random.default_rng(0)
-    codes = sb.uniform_codes(1000, 12, rng)
+    codes = uniform_codes(1000, 12, rng)
     assert codes.shape == (1000, 2) and not np.any(codes[:, 1] >> 4)  # padding bits zero
-    base = sb.uniform_codes(50, 64, rng)
-    grown = sb.clustered_codes(base, 500, 64, 0.02, rng)
+    base = uniform_codes(50, 64, rng)
+    grown = clustered_codes(base, 500, 64, 0.02, rng)
     assert grown.shape == (500, 8) and np.array_equal(grown[:50], base)
     copies = grown[50:]
     originals = base[np.arange(450) % 50]
@@ -264,7 +278,7 @@ def test_a_projected_slow_call_is_skipped_with_its_reason():
     config = dataclasses.replace(
         TINY, sizes=(200, 800), bits=(32,), data=("uniform",), max_seconds=1e-9, ks=(1,)
     )
-    records = sb.run_search_benchmark(config, None, contenders=[_scan()])
+    records = run_search_benchmark(config, None, contenders=[_scan()])
     first = [r for r in records if r["n"] == 200 and (r["k"] == 1 or r["radius"] == 0)]
     rest = [r for r in records if r not in first]
     assert len(first) == 2 and len(rest) == 4
@@ -276,20 +290,20 @@ def test_a_projected_slow_call_is_skipped_with_its_reason():
 
 def test_config_is_validated():
     with pytest.raises(ValueError, match="sizes"):
-        sb.SearchBenchmarkConfig(sizes=())
+        SearchBenchmarkConfig(sizes=())
     with pytest.raises(ValueError, match="k must hold"):
-        sb.SearchBenchmarkConfig(ks=(0, 10))
+        SearchBenchmarkConfig(ks=(0, 10))
     with pytest.raises(ValueError, match="data must name"):
-        sb.SearchBenchmarkConfig(data=("uniform", "gaussian"))
+        SearchBenchmarkConfig(data=("uniform", "gaussian"))
     with pytest.raises(TypeError, match="radii"):
-        sb.SearchBenchmarkConfig(radii=(1.5,))
+        SearchBenchmarkConfig(radii=(1.5,))
     with pytest.raises(ValueError, match="flip_probability"):
-        sb.SearchBenchmarkConfig(flip_probability=0.7)
+        SearchBenchmarkConfig(flip_probability=0.7)
     with pytest.raises(ValueError, match="max_seconds"):
-        sb.SearchBenchmarkConfig(max_seconds=0)
+        SearchBenchmarkConfig(max_seconds=0)
     with pytest.raises(ValueError, match="clustered_source"):
-        sb.SearchBenchmarkConfig(clustered_source="cifar100")
-    assert sb.SearchBenchmarkConfig(sizes=(100, 10, 100)).sizes == (10, 100)
+        SearchBenchmarkConfig(clustered_source="cifar100")
+    assert SearchBenchmarkConfig(sizes=(100, 10, 100)).sizes == (10, 100)
 
 
 def test_bad_run_arguments_fail_before_any_work(tmp_path):
@@ -297,13 +311,13 @@ def test_bad_run_arguments_fail_before_any_work(tmp_path):
 
     too_many = dataclasses.replace(TINY, threads=int(numba.config.NUMBA_NUM_THREADS) + 1)
     with pytest.raises(ValueError, match="threads must be in"):
-        sb.run_search_benchmark(too_many, tmp_path / "never")
+        run_search_benchmark(too_many, tmp_path / "never")
     assert not (tmp_path / "never").exists()
     with pytest.raises(ValueError, match="unknown name"):
-        sb.run_search_benchmark(dataclasses.replace(TINY, indexes=("Nope",)), None)
+        run_search_benchmark(dataclasses.replace(TINY, indexes=("Nope",)), None)
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="folder"):
-        sb.run_search_benchmark(TINY, tmp_path / "file")
+        run_search_benchmark(TINY, tmp_path / "file")
 
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0])
@@ -312,10 +326,57 @@ def test_clustered_queries_held_out_or_near_duplicates(fraction):
         TINY, sizes=(300,), bits=(32,), data=("clustered",), ks=(1,), radii=(2,)
     )
     config = dataclasses.replace(config, near_duplicate_queries=fraction)
-    records = sb.run_search_benchmark(config, None, contenders=[_scan()])
+    records = run_search_benchmark(config, None, contenders=[_scan()])
     assert all(r["status"] == "ok" and r["identical"] for r in records)
     (found,) = [r for r in records if r["task"] == "range"]
     if fraction == 1.0:  # noisy copies of stored items: their originals lie within 2 bits
         assert found["results_per_query"] >= 0.5
     with pytest.raises(ValueError, match="near_duplicate_queries"):
         dataclasses.replace(config, near_duplicate_queries=-0.1)
+
+
+def test_config_from_options_keeps_defaults_for_missing_options():
+    assert config_from_options(SimpleNamespace()) == SearchBenchmarkConfig()
+    assert config_from_options(SimpleNamespace(sizes=None), quick=True) == QUICK_CONFIG
+    options = SimpleNamespace(k=(5,), queries=7, near_duplicates=0.25, data_dir=Path("/d"))
+    chosen = config_from_options(options, quick=True)
+    assert chosen.ks == (5,) and chosen.n_queries == 7 and chosen.data_dir == "/d"
+    assert chosen.near_duplicate_queries == 0.25 and chosen.sizes == QUICK_CONFIG.sizes
+
+
+def test_read_search_records_checks_the_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run the search benchmark first"):
+        read_search_records(tmp_path)
+    row = {"data": "uniform", "n": 10, "n_bits": 8, "task": "knn", "k": 1, "radius": None}
+    row.update(index="LinearScanIndex", family="hashlearn", status="ok")
+    (tmp_path / "records.jsonl").write_text(json.dumps(row) + "\n\n")
+    assert read_search_records(tmp_path) == ({}, [row])  # run.json absent: a run going on
+    (tmp_path / "run.json").write_text(json.dumps({"protocol": {"spec": "grh-cifar10"}}))
+    with pytest.raises(ValueError, match="not a search benchmark"):
+        read_search_records(tmp_path)
+    (tmp_path / "run.json").unlink()
+    (tmp_path / "records.jsonl").write_text(json.dumps({**row, "status": None}) + "\n{")
+    with pytest.raises(ValueError, match="line 2"):
+        read_search_records(tmp_path)
+    del row["family"]
+    (tmp_path / "records.jsonl").write_text(json.dumps(row) + "\n")
+    with pytest.raises(ValueError, match="lacks the field"):
+        read_search_records(tmp_path)
+
+
+def test_the_library_never_imports_the_benchmarks():
+    """``benchmarks/`` is not installed with hashlearn: nothing under src/ may import it."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "src" / "hashlearn").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            if any(name == "benchmarks" or name.startswith("benchmarks.") for name in names):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not offenders

@@ -1,8 +1,8 @@
-"""Views of a search benchmark run: Markdown tables and queries/s-vs-N plots.
+"""Views of a search benchmark run: the pivot table, the Markdown report and queries/s plots.
 
 Everything here reads the records written by
-:func:`hashlearn.experiments.search_benchmark.run_search_benchmark` (``records.jsonl`` and
-``run.json`` in the run's folder) and nothing else.
+:func:`benchmarks.search.run.run_search_benchmark` (``records.jsonl`` and ``run.json`` in
+the run's folder, read with :func:`hashlearn.records.read_search_records`) and nothing else.
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from hashlearn._io import atomic_write, atomic_write_text
+from hashlearn.records import read_search_records
 
 __all__ = [
     "format_search_pivot",
@@ -299,8 +302,6 @@ def plot_queries_per_second(
     differ from the exact scan.
     """
     plt = _figure()
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
     ok = [r for r in records if r.get("status") == "ok" and r["task"] == task]
     datas = _ordered(r["data"] for r in ok) or ["(none)"]
     bits = _ordered(r["n_bits"] for r in ok) or [0]
@@ -323,37 +324,10 @@ def plot_queries_per_second(
         for column, n_bits in enumerate(bits):
             ax = axes[row][column]
             cell = [r for r in ok if r["data"] == data and r["n_bits"] == n_bits]
-            for position, name in enumerate(names):
-                points = sorted(
-                    (r["n"], r["queries_per_second"], r.get("identical"))
-                    for r in cell
-                    if r["index"] == name and r.get("queries_per_second")
-                )
-                if not points:
-                    continue
-                colour, line, marker = _style(name, position)
-                xs = [p[0] for p in points]
-                ys = [p[1] for p in points]
-                (handle,) = ax.loglog(
-                    xs, ys, linestyle=line, marker=marker, color=colour, ms=5, lw=1.6, label=name
-                )
-                handles.setdefault(name, handle)
-                wrong = [(x, y) for x, y, same in points if same is False]
-                if wrong:
-                    marked_wrong = True
-                    ax.plot(*zip(*wrong, strict=True), "x", color="red", ms=11, mew=2.2)
+            marked_wrong |= _draw_lines(ax, cell, names, handles)
             title_data = cell[0].get("data_name", data) if cell else data
             ax.set_title(f"{title_data}, {n_bits} bits", fontsize=10)
-            ax.set_xticks(sizes, [_short_size(n) for n in sizes])
-            ax.xaxis.set_minor_formatter(NullFormatter())
-            values = [r["queries_per_second"] for r in cell if r.get("queries_per_second")]
-            decades = math.log10(max(values) / min(values)) if values else 0.0
-            subs = (1.0,) if decades > 2.5 else (1.0, 2.0, 5.0)
-            ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: _short_size(round(y))))
-            ax.yaxis.set_minor_formatter(NullFormatter())
-            ax.grid(alpha=0.3, which="major")
-            ax.grid(alpha=0.12, which="minor")
+            _format_axes(ax, cell, sizes)
             if column == 0:
                 ax.set_ylabel("queries / s (log)")
             if row == len(datas) - 1:
@@ -388,6 +362,50 @@ def plot_queries_per_second(
     return _save(fig, path)
 
 
+def _draw_lines(
+    ax: Any, cell: Sequence[dict[str, Any]], names: Sequence[str], handles: dict[str, Any]
+) -> bool:
+    """One line per index in one panel (``handles`` collects the legend's); True when a
+    measurement differs from the exact scan (marked by a red cross)."""
+    marked_wrong = False
+    for position, name in enumerate(names):
+        points = sorted(
+            (r["n"], r["queries_per_second"], r.get("identical"))
+            for r in cell
+            if r["index"] == name and r.get("queries_per_second")
+        )
+        if not points:
+            continue
+        colour, line, marker = _style(name, position)
+        xs = [p[0] for p in points]
+        ys = [p[1] for p in points]
+        (handle,) = ax.loglog(
+            xs, ys, linestyle=line, marker=marker, color=colour, ms=5, lw=1.6, label=name
+        )
+        handles.setdefault(name, handle)
+        wrong = [(x, y) for x, y, same in points if same is False]
+        if wrong:
+            marked_wrong = True
+            ax.plot(*zip(*wrong, strict=True), "x", color="red", ms=11, mew=2.2)
+    return marked_wrong
+
+
+def _format_axes(ax: Any, cell: Sequence[dict[str, Any]], sizes: Sequence[int]) -> None:
+    """Ticks at the measured sizes; y ticks every decade, or at 1-2-5 over a short range."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xticks(sizes, [_short_size(n) for n in sizes])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    values = [r["queries_per_second"] for r in cell if r.get("queries_per_second")]
+    decades = math.log10(max(values) / min(values)) if values else 0.0
+    subs = (1.0,) if decades > 2.5 else (1.0, 2.0, 5.0)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: _short_size(round(y))))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.grid(alpha=0.3, which="major")
+    ax.grid(alpha=0.12, which="minor")
+
+
 def _short_size(n: int) -> str:
     """``10000`` -> ``10k``, ``1000000`` -> ``1M``, ``2500`` -> ``2.5k`` (tick labels)."""
     for factor, suffix in ((10**9, "G"), (10**6, "M"), (10**3, "k")):
@@ -403,13 +421,9 @@ def write_search_report(folder: str | os.PathLike[str]) -> list[Path]:
     measured) and ``queries_per_second_range.png`` (range search, ``r = 2`` or nearest).
     Returns the paths written.
     """
-    from hashlearn._io import atomic_write
-    from hashlearn.experiments.search_benchmark import read_records
-
     target = Path(folder)
-    run, records = read_records(target)
-    text = format_search_report(run, records)
-    written = [atomic_write(target / "results.md", lambda handle: handle.write(text.encode()))]
+    run, records = read_search_records(target)
+    written = [atomic_write_text(target / "results.md", format_search_report(run, records))]
     written.append(
         plot_queries_per_second(
             records, target / "queries_per_second_knn.png", task="knn", value=10
@@ -424,8 +438,6 @@ def write_search_report(folder: str | os.PathLike[str]) -> list[Path]:
 
 
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
-    from hashlearn._io import atomic_write
-
     target = Path(path)
     suffix = target.suffix.lstrip(".") or "png"
 

@@ -1,12 +1,14 @@
-"""``hashlearn bench-search``: a tiny run end to end, and clean errors (exit status 2)."""
+"""``python -m benchmarks search``: a tiny run end to end, and clean errors (exit status 2)."""
 
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
-
-from hashlearn.cli import main
+from benchmarks.__main__ import command_for
+from benchmarks.__main__ import main as suite_main
+from benchmarks.search.__main__ import main
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -15,7 +17,6 @@ def test_tiny_run_writes_records_table_and_plots(tmp_path, capsys):
     out = tmp_path / "bench"
     status = main(
         [
-            "bench-search",
             "--quick",
             "--out",
             str(out),
@@ -49,9 +50,9 @@ def test_tiny_run_writes_records_table_and_plots(tmp_path, capsys):
     for name in ("queries_per_second_knn.png", "queries_per_second_range.png"):
         assert (out / name).read_bytes()[:8] == PNG
     assert "| task | N | index |" in (out / "results.md").read_text()
-    printed = capsys.readouterr().out
-    assert "[1/2] uniform, 32 bits, N=300" in printed  # progress
-    assert "Queries/s at N = 600" in printed and "wrote" in printed
+    captured = capsys.readouterr()
+    assert "[1/2] uniform, 32 bits, N=300" in captured.err  # progress
+    assert "Queries/s at N = 600" in captured.out and "wrote" in captured.out
     assert not list(out.glob(".*.tmp"))
 
 
@@ -71,7 +72,7 @@ def test_tiny_run_writes_records_table_and_plots(tmp_path, capsys):
 )
 def test_bad_arguments_exit_2_with_a_message(tmp_path, capsys, argument, value, expected):
     with pytest.raises(SystemExit) as raised:
-        main(["bench-search", "--out", str(tmp_path / "o"), argument, value])
+        main(["--out", str(tmp_path / "o"), argument, value])
     assert raised.value.code == 2
     err = capsys.readouterr().err
     assert argument in err and expected in err
@@ -88,16 +89,37 @@ def test_bad_arguments_exit_2_with_a_message(tmp_path, capsys, argument, value, 
     ],
 )
 def test_invalid_settings_exit_2_before_any_work(tmp_path, capsys, arguments, expected):
-    status = main(["bench-search", "--quick", "--out", str(tmp_path / "o"), *arguments])
+    status = main(["--quick", "--out", str(tmp_path / "o"), *arguments])
     assert status == 2
     err = capsys.readouterr().err
-    assert err.startswith("hashlearn bench-search: error:") and expected in err
+    assert err.startswith("python -m benchmarks search: error:") and expected in err
     assert not (tmp_path / "o").exists()
 
 
 def test_out_must_be_a_folder(tmp_path, capsys):
     target = tmp_path / "file.txt"
     target.write_text("not a folder")
-    assert main(["bench-search", "--quick", "--out", str(target)]) == 2
+    assert main(["--quick", "--out", str(target)]) == 2
     assert "must be a folder" in capsys.readouterr().err
     assert target.read_text() == "not a folder"
+
+
+def test_python_m_benchmarks_search_hands_its_options_to_the_search_benchmark(tmp_path, capsys):
+    with pytest.raises(SystemExit) as raised:
+        suite_main(["search", "--out", str(tmp_path / "o"), "--sizes", "0"])
+    assert raised.value.code == 2
+    assert "python -m benchmarks search: error: argument --sizes" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_suite_runs_the_search_benchmark_as_a_module(tmp_path):
+    command = command_for("search", quick=True, out=tmp_path, data_dir="/data")
+    assert command[:3] == [sys.executable, "-m", "benchmarks.search"]
+    assert command[3:] == [
+        "--quick",
+        "--no-progress",
+        "--data-dir",
+        "/data",
+        "--json",
+        str(tmp_path / "search.json"),
+    ]
