@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from _common import machine, now, write_json
+from hashlearn.experiments.measure import PeakMemory
 from hashlearn.experiments.methods import METHODS, resolve_method
 from hashlearn.experiments.protocols import make_split, preprocess, resolve_protocol
-from hashlearn.experiments.runner import _PeakMemory
 
 #: GRH paper, Table 3: training seconds at 32 bits, MATLAB on one 2.7 GHz core.
 PAPER_SECONDS = {"GRH linear, LSH init": 42.7, "KSH": 81.2, "BRE": 231.1}
@@ -60,7 +60,7 @@ def _time_fit(spec: str, n_bits: int, X: np.ndarray, y: np.ndarray, repeat: int)
     for seed in range(repeat):
         hasher = method.build(n_bits, seed)
         gc.collect()
-        with _PeakMemory() as memory, warnings.catch_warnings(record=True) as caught:
+        with PeakMemory() as memory, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             before = memory.peak
             start = time.perf_counter()

@@ -112,14 +112,17 @@ def test_bad_parameters_fail_before_any_work(arguments, message, tmp_path, capsy
     def no_loading(*args, **kwargs):
         raise AssertionError("data was loaded before the parameters were checked")
 
-    monkeypatch.setattr("hashlearn.cli._load", no_loading)
+    monkeypatch.setattr("hashlearn.experiments.tutorial.load_tutorial_dataset", no_loading)
     status = main(["tutorial", "--no-progress", "--out", str(tmp_path / "o"), *arguments])
     assert status == 2
     assert message in capsys.readouterr().err
 
 
 def test_out_pointing_at_a_file_fails_before_any_work(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("hashlearn.cli._load", lambda args: pytest.fail("loaded data"))
+    monkeypatch.setattr(
+        "hashlearn.experiments.tutorial.load_tutorial_dataset",
+        lambda *args, **kwargs: pytest.fail("loaded data"),
+    )
     target = tmp_path / "a-file"
     target.write_text("keep me")
     assert main(["tutorial", "--out", str(target), "--no-progress"]) == 2

@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 __all__ = ["main"]
-
-_DIGITS_NOTICE = (
-    "notice: CIFAR-10 not found, running on scikit-learn's digits instead; to use CIFAR-10, "
-    "point --data-dir or HASHLEARN_DATA at a folder holding cifar10/cifar10-jpeg.tar.gz and "
-    "cifar10/cifar10_order.csv (or cifar10/cifar-10-python.tar.gz), or run once with network "
-    "access"
-)
-
-# The digits fallback has 1,797 rows: the tutorial's fractions would leave 4 queries.
-_DIGITS_SPLIT: dict[str, Any] = {"query_size": 120, "train_size": 300}
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -170,45 +158,29 @@ def _add_report(commands: Any) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from hashlearn.experiments.protocols import PROTOCOLS
-    from hashlearn.experiments.runner import BenchConfig, load_bench_config, run_benchmark
+    from hashlearn.experiments.config import bench_config_from_options
+    from hashlearn.experiments.protocols import format_protocols
+    from hashlearn.experiments.runner import run_benchmark
 
     if args.list_protocols:
-        for protocol in PROTOCOLS.values():
-            bits = ",".join(map(str, protocol.bits))
-            print(
-                f"{protocol.name:<16} {protocol.dataset_name:<20} bits {bits:<14} "
-                f"seeds {protocol.seeds}"
-            )
-            print(f"{'':<16} {protocol.description}")
+        print(format_protocols())
         return 0
     if args.list_methods:
         return _methods(args)
-    values: dict[str, Any] = {} if args.config is None else load_bench_config(args.config)
-    command_line = {
-        "protocol": args.protocol,
-        "methods": args.methods,
-        "bits": args.bits,
-        "seeds": args.seeds,
-        "out": args.out,
-        "data_dir": args.data_dir,
-        "dataset": args.dataset,
-    }
-    values.update({key: value for key, value in command_line.items() if value is not None})
-    if args.no_save_models:
-        values["save_models"] = False
-    if args.download:
-        values["download"] = True
-    if "protocol" not in values:
-        raise ValueError("give --protocol (or a --config file with a protocol)")
-    if "methods" not in values:
-        raise ValueError("give --methods (or a --config file with methods)")
-    if values.get("out") is None:
-        name = str(values["protocol"]).split(":")[0]
-        values["out"] = Path("results") / "bench" / name
-    if Path(values["out"]).exists() and not Path(values["out"]).is_dir():
-        raise ValueError(f"--out must be a folder, but {values['out']} is a file")
-    config = BenchConfig.from_mapping(values)
+    config = bench_config_from_options(
+        args.config,
+        {
+            "protocol": args.protocol,
+            "methods": args.methods,
+            "bits": args.bits,
+            "seeds": args.seeds,
+            "out": args.out,
+            "data_dir": args.data_dir,
+            "dataset": args.dataset,
+            "save_models": False if args.no_save_models else None,
+            "download": True if args.download else None,
+        },
+    )
     records = run_benchmark(config, progress=not args.no_progress)
     failed = [record for record in records if record["status"] != "ok"]
     print(f"{len(records) - len(failed)} record(s) written, {len(failed)} failed: {config.out}")
@@ -221,14 +193,10 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _methods(args: argparse.Namespace) -> int:
-    from hashlearn.experiments.methods import METHODS
+    from hashlearn.experiments.methods import format_methods
 
     del args
-    for info in METHODS.values():
-        kind = "supervised" if info.supervised else "unsupervised"
-        print(f"{info.name:<10} {kind:<13} {info.label({}):<22} {info.description}")
-        if info.paper:
-            print(f"{'':<47} {info.paper}")
+    print(format_methods())
     return 0
 
 
@@ -307,60 +275,40 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(args: argparse.Namespace) -> Any:
-    from hashlearn import datasets
-
-    progress = not args.no_progress
-    name = args.dataset
-    if name == "auto":
-        found = datasets.find_cifar10_source(args.data_dir, cache_dir=args.cache_dir)
-        if found is None and datasets.is_offline():
-            print(_DIGITS_NOTICE, file=sys.stderr)
-            return datasets.load_digits_dataset()
-        try:
-            return datasets.load_cifar10_gist(
-                args.data_dir, cache_dir=args.cache_dir, download=found is None, progress=progress
-            )
-        except (OSError, ValueError) as exc:
-            if found is not None:
-                raise
-            print(f"{_DIGITS_NOTICE} ({exc})", file=sys.stderr)
-            return datasets.load_digits_dataset()
-    if name == "cifar10-gist":
-        return datasets.load_cifar10_gist(
-            args.data_dir, cache_dir=args.cache_dir, progress=progress
-        )
-    if name == "cifar10-gist-mat":
-        return datasets.load_gist_mat(args.mat, data_dir=args.data_dir, download=True)
-    return datasets.load_digits_dataset()
-
-
 def _tutorial(args: argparse.Namespace) -> int:
-    from hashlearn._io import atomic_write
-    from hashlearn.experiments import TutorialConfig, run_tutorial
+    from hashlearn._io import atomic_write_text, dumps_json
+    from hashlearn.experiments.tutorial import (
+        TutorialConfig,
+        load_tutorial_dataset,
+        run_tutorial,
+    )
     from hashlearn.report import (
         format_tutorial_table,
         plot_precision_vs_radius,
         plot_query_time_vs_radius,
     )
 
-    overrides: dict[str, Any] = {}
-    if args.grh_alpha is not None:
-        overrides["grh_alpha"] = args.grh_alpha
-    if args.grh_iter is not None:
-        overrides["grh_n_iter"] = args.grh_iter
-    max_radius = min(10, args.bits) if args.max_radius is None else args.max_radius
     # Everything that can be checked is checked before minutes of loading and training.
-    config = TutorialConfig(
-        n_bits=args.bits, max_radius=max_radius, k=args.k, seed=args.seed, **overrides
+    config = TutorialConfig.from_options(
+        n_bits=args.bits,
+        max_radius=args.max_radius,
+        k=args.k,
+        seed=args.seed,
+        grh_alpha=args.grh_alpha,
+        grh_n_iter=args.grh_iter,
     )
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out must be a folder, but {out} is a file")
     out.mkdir(parents=True, exist_ok=True)
-    dataset = _load(args)
-    if dataset.name == "digits":
-        config = dataclasses.replace(config, **_DIGITS_SPLIT)
+    dataset = load_tutorial_dataset(
+        args.dataset,
+        args.data_dir,
+        cache_dir=args.cache_dir,
+        mat=args.mat,
+        progress=not args.no_progress,
+    )
+    config = config.adapted_to(dataset.name)
     print(
         f"dataset: {dataset.name}, {dataset.X.shape[0]:,} x {dataset.X.shape[1]} ({dataset.source})"
     )
@@ -372,8 +320,7 @@ def _tutorial(args: argparse.Namespace) -> int:
         dataset_source=dataset.source,
         progress=not args.no_progress,
     )
-    text = json.dumps(_finite(results), indent=2, allow_nan=False, default=_json_default)
-    atomic_write(out / "results.json", lambda handle: handle.write(text.encode()))
+    atomic_write_text(out / "results.json", dumps_json(results, strict=True))
     plot_precision_vs_radius(results, out / "precision_vs_radius.png")
     plot_query_time_vs_radius(results, out / "query_time_vs_radius.png")
     print(format_tutorial_table(results))
@@ -382,27 +329,6 @@ def _tutorial(args: argparse.Namespace) -> int:
         f"{out / 'query_time_vs_radius.png'}"
     )
     return 0
-
-
-def _finite(value: Any) -> Any:
-    """Replace NaN and infinities (not valid JSON) by None, recursively."""
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
-
-
-def _json_default(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -124,7 +124,7 @@ def test_multilabel_split_is_uniform() -> None:
 
 
 def test_tutorial_split_is_the_tutorials() -> None:
-    from hashlearn.experiments.tutorial import tutorial_split
+    from hashlearn.experiments.protocols import tutorial_split
 
     split = make_split(resolve_protocol("tutorial"), _labels(), seed=9)
     reference = tutorial_split(3000)

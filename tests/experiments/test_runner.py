@@ -9,13 +9,9 @@ import numpy as np
 import pytest
 
 from hashlearn.evaluation import mean_average_precision
-from hashlearn.experiments.runner import (
-    BenchConfig,
-    load_bench_config,
-    load_user_dataset,
-    run_benchmark,
-    run_protocol,
-)
+from hashlearn.experiments.config import BenchConfig, load_bench_config
+from hashlearn.experiments.runner import run_benchmark, run_protocol
+from hashlearn.experiments.user_data import load_user_dataset
 from hashlearn.records import RECORDS_NAME, SCHEMA, read_bench_records
 
 SMALL = {"n_queries": 60, "n_train": 200, "n_validation": 60}

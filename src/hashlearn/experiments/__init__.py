@@ -3,22 +3,31 @@
 * :mod:`~hashlearn.experiments.protocols`: the protocol registry (``grh-cifar10``, ...);
 * :mod:`~hashlearn.experiments.methods`: the method registry (``lsh``, ``grh``, ...);
 * :mod:`~hashlearn.experiments.runner`: ``hashlearn bench`` (:func:`run_benchmark`) and
-  :func:`run_protocol` for your own arrays;
+  :func:`run_protocol` for your own arrays, with :mod:`~hashlearn.experiments.config`
+  (:class:`BenchConfig`), :mod:`~hashlearn.experiments.record` (one record),
+  :mod:`~hashlearn.experiments.measure`, :mod:`~hashlearn.experiments.resume` and
+  :mod:`~hashlearn.experiments.user_data`;
 * :mod:`~hashlearn.records`: the run folder's files;
 * :mod:`~hashlearn.experiments.tutorial`: the tutorial.
 """
 
 from hashlearn.experiments.anchors import find_anchor
+from hashlearn.experiments.config import BenchConfig
 from hashlearn.experiments.methods import METHODS, MethodInfo, register_method, resolve_method
-from hashlearn.experiments.protocols import PROTOCOLS, Protocol, make_split, resolve_protocol
-from hashlearn.experiments.runner import BenchConfig, run_benchmark, run_protocol
+from hashlearn.experiments.protocols import (
+    PROTOCOLS,
+    Protocol,
+    TutorialSplit,
+    make_split,
+    resolve_protocol,
+    tutorial_split,
+)
+from hashlearn.experiments.runner import run_benchmark, run_protocol
 from hashlearn.experiments.tutorial import (
     TUTORIAL_ANCHORS,
     TutorialConfig,
-    TutorialSplit,
     preprocess_tutorial,
     run_tutorial,
-    tutorial_split,
 )
 from hashlearn.records import read_bench_records
 

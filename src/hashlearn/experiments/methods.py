@@ -23,6 +23,7 @@ __all__ = [
     "MethodInfo",
     "ResolvedMethod",
     "build_method",
+    "format_methods",
     "method_label",
     "register_method",
     "resolve_method",
@@ -410,3 +411,17 @@ _simple(
     "descent; parameters: n_anchors, sigma, nu, reg_lambda, reg_projection, n_iter",
     "F. Shen, C. Shen, W. Liu and H. T. Shen. Supervised discrete hashing. CVPR 2015",
 )
+
+
+def format_methods() -> str:
+    """One line per registered method (name, kind, label, description), then its paper.
+
+    What ``hashlearn methods`` prints.
+    """
+    lines = []
+    for info in METHODS.values():
+        kind = "supervised" if info.supervised else "unsupervised"
+        lines.append(f"{info.name:<10} {kind:<13} {info.label({}):<22} {info.description}")
+        if info.paper:
+            lines.append(f"{'':<47} {info.paper}")
+    return "\n".join(lines)

@@ -33,7 +33,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from sklearn.model_selection import train_test_split
 
+from hashlearn._validation import check_int
 from hashlearn.experiments.specs import format_spec, parse_spec
 
 __all__ = [
@@ -41,9 +43,12 @@ __all__ = [
     "PROTOCOLS",
     "Protocol",
     "ProtocolSplit",
+    "TutorialSplit",
+    "format_protocols",
     "make_split",
     "preprocess",
     "resolve_protocol",
+    "tutorial_split",
 ]
 
 #: Feature preprocessing choices; statistics come from the training rows only.
@@ -449,6 +454,35 @@ class ProtocolSplit:
         }
 
 
+@dataclass(frozen=True)
+class TutorialSplit:
+    """Row indices of the three disjoint parts of the tutorial split."""
+
+    queries: np.ndarray
+    train: np.ndarray
+    database: np.ndarray
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def tutorial_split(
+    n_samples: int,
+    *,
+    query_size: float | int = 0.002,
+    train_size: float | int = 0.02,
+    random_state: int = 42,
+) -> TutorialSplit:
+    """The tutorial's two ``train_test_split`` calls, on row indices.
+
+    ``train_test_split`` permutes independently of the array's content, so splitting
+    ``arange(n)`` selects exactly the rows the tutorial's ``train_test_split(data, ...)``
+    selects.
+    """
+    indices = np.arange(check_int(n_samples, "n_samples", low=3))
+    rest, queries = train_test_split(indices, test_size=query_size, random_state=random_state)
+    database, train = train_test_split(rest, test_size=train_size, random_state=random_state)
+    return TutorialSplit(queries=queries, train=train, database=database)
+
+
 def _sample(
     rows: np.ndarray,
     size: int,
@@ -517,8 +551,6 @@ def make_split(
     single = labels.ndim == 1
     rng = np.random.default_rng(seed)
     if protocol.query == "tutorial":
-        from hashlearn.experiments.tutorial import tutorial_split
-
         parts = tutorial_split(n_samples)
         return ProtocolSplit(
             np.sort(parts.queries).astype(np.int64),
@@ -634,3 +666,19 @@ def describe_protocols() -> list[Mapping[str, Any]]:
         }
         for p in PROTOCOLS.values()
     ]
+
+
+def format_protocols() -> str:
+    """Two lines per protocol (name, dataset, bits, seeds; description).
+
+    What ``hashlearn bench --list-protocols`` prints.
+    """
+    lines = []
+    for protocol in PROTOCOLS.values():
+        bits = ",".join(map(str, protocol.bits))
+        lines.append(
+            f"{protocol.name:<16} {protocol.dataset_name:<20} bits {bits:<14} "
+            f"seeds {protocol.seeds}"
+        )
+        lines.append(f"{'':<16} {protocol.description}")
+    return "\n".join(lines)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["format_spec", "parse_spec", "parse_value", "split_specs"]
+__all__ = ["format_spec", "parse_spec", "parse_value", "plain_params", "split_specs"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -134,3 +134,20 @@ def split_specs(values: str | list[str] | tuple[str, ...]) -> list[str]:
         else:
             specs.extend(part.strip() for part in item.split(",") if part.strip())
     return specs
+
+
+def plain_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters as JSON-ready values for records: plain values kept, anything else by its repr.
+
+    Unlike :func:`hashlearn._io.to_json`, containers and numpy values are not converted
+    but written as their ``repr``, so a record shows exactly what the estimator was given.
+
+    Examples
+    --------
+    >>> plain_params({"n_bits": 16, "kernel": "rbf", "sizes": (1, 2)})
+    {'n_bits': 16, 'kernel': 'rbf', 'sizes': '(1, 2)'}
+    """
+    return {
+        key: value if isinstance(value, str | int | float | bool | type(None)) else repr(value)
+        for key, value in params.items()
+    }

@@ -23,33 +23,37 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
-import platform
-import subprocess
+import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from hashlearn import codes as codes_module
+from hashlearn import datasets
+from hashlearn._environment import environment, peak_memory_mib
+from hashlearn._progress import Progress, progress_bar
 from hashlearn._validation import check_features, check_int, check_labels, check_n_bits
+from hashlearn.datasets import Dataset
 from hashlearn.evaluation import tutorial_precision_at_k
+from hashlearn.experiments.protocols import TutorialSplit, tutorial_split
+from hashlearn.experiments.specs import plain_params
 from hashlearn.hashers import GraphRegularisedHashing, SignRandomProjection
 from hashlearn.index import CosineReranker, HashTableIndex
 from hashlearn.index.hash_table import ProbeCostWarning
 
 __all__ = [
+    "DIGITS_NOTICE",
     "TUTORIAL_ANCHORS",
+    "TUTORIAL_DATASETS",
     "TutorialConfig",
-    "TutorialSplit",
+    "load_tutorial_dataset",
     "preprocess_tutorial",
     "run_tutorial",
-    "tutorial_split",
     "tutorial_sweep",
 ]
 
@@ -118,34 +122,105 @@ class TutorialConfig:
                 f"methods must be a non-empty subset of ('lsh', 'grh'), got {self.methods}"
             )
 
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        n_bits: int = 16,
+        max_radius: int | None = None,
+        k: int = 10,
+        seed: int = 0,
+        grh_alpha: float | None = None,
+        grh_n_iter: int | None = None,
+    ) -> TutorialConfig:
+        """The configuration of ``hashlearn tutorial``: None keeps a default.
 
-@dataclass(frozen=True)
-class TutorialSplit:
-    """Row indices of the three disjoint parts of the tutorial split."""
+        ``max_radius`` defaults to ``min(10, n_bits)`` (a radius beyond the code length
+        finds nothing new).
+        """
+        overrides: dict[str, Any] = {}
+        if grh_alpha is not None:
+            overrides["grh_alpha"] = grh_alpha
+        if grh_n_iter is not None:
+            overrides["grh_n_iter"] = grh_n_iter
+        radius = min(10, n_bits) if max_radius is None else max_radius
+        return cls(n_bits=n_bits, max_radius=radius, k=k, seed=seed, **overrides)
 
-    queries: np.ndarray
-    train: np.ndarray
-    database: np.ndarray
-    extra: dict[str, Any] = field(default_factory=dict)
+    def adapted_to(self, dataset_name: str) -> TutorialConfig:
+        """This configuration with the split sizes the dataset needs.
+
+        The digits fallback has 1,797 rows: the tutorial's fractions would leave 4 queries,
+        so it gets 120 queries and 300 training rows.
+        """
+        if dataset_name == "digits":
+            return dataclasses.replace(self, **_DIGITS_SPLIT)
+        return self
 
 
-def tutorial_split(
-    n_samples: int,
+# The digits fallback has 1,797 rows: the tutorial's fractions would leave 4 queries.
+_DIGITS_SPLIT: dict[str, Any] = {"query_size": 120, "train_size": 300}
+
+#: What ``load_tutorial_dataset("auto")`` reports when it falls back to digits.
+DIGITS_NOTICE = (
+    "notice: CIFAR-10 not found, running on scikit-learn's digits instead; to use CIFAR-10, "
+    "point --data-dir or HASHLEARN_DATA at a folder holding cifar10/cifar10-jpeg.tar.gz and "
+    "cifar10/cifar10_order.csv (or cifar10/cifar-10-python.tar.gz), or run once with network "
+    "access"
+)
+
+#: The datasets ``load_tutorial_dataset`` knows.
+TUTORIAL_DATASETS = ("auto", "cifar10-gist", "cifar10-gist-mat", "digits")
+
+
+def _print_notice(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def load_tutorial_dataset(
+    name: str = "auto",
+    data_dir: str | os.PathLike[str] | None = None,
     *,
-    query_size: float | int = 0.002,
-    train_size: float | int = 0.02,
-    random_state: int = 42,
-) -> TutorialSplit:
-    """The tutorial's two ``train_test_split`` calls, on row indices.
+    cache_dir: str | os.PathLike[str] | None = None,
+    mat: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    notify: Callable[[str], None] = _print_notice,
+) -> Dataset:
+    """The tutorial's data: CIFAR-10 GIST-512, or scikit-learn's digits as a fallback.
 
-    ``train_test_split`` permutes independently of the array's content, so splitting
-    ``arange(n)`` selects exactly the rows the tutorial's ``train_test_split(data, ...)``
-    selects.
+    Parameters
+    ----------
+    name : {"auto", "cifar10-gist", "cifar10-gist-mat", "digits"}, default "auto"
+        ``"auto"`` uses CIFAR-10 GIST when its files are found (or can be downloaded) and
+        falls back to digits otherwise, telling ``notify`` why (:data:`DIGITS_NOTICE`);
+        ``"cifar10-gist-mat"`` reads the tutorial's own ``Gist512CIFAR10.mat`` (``mat``).
+    data_dir, cache_dir : path, optional
+        Data and cache directories (else ``$HASHLEARN_DATA``, ``$HASHLEARN_CACHE``).
+    progress : bool, default True
+        Show progress while GIST features are computed.
+    notify : callable, default prints to standard error
+        Receives the fallback notice.
     """
-    indices = np.arange(check_int(n_samples, "n_samples", low=3))
-    rest, queries = train_test_split(indices, test_size=query_size, random_state=random_state)
-    database, train = train_test_split(rest, test_size=train_size, random_state=random_state)
-    return TutorialSplit(queries=queries, train=train, database=database)
+    if name not in TUTORIAL_DATASETS:
+        raise ValueError(f"dataset must be one of {', '.join(TUTORIAL_DATASETS)}, got {name!r}")
+    if name == "auto":
+        found = datasets.find_cifar10_source(data_dir, cache_dir=cache_dir)
+        if found is None and datasets.is_offline():
+            notify(DIGITS_NOTICE)
+            return datasets.load_digits_dataset()
+        try:
+            return datasets.load_cifar10_gist(
+                data_dir, cache_dir=cache_dir, download=found is None, progress=progress
+            )
+        except (OSError, ValueError) as exc:
+            if found is not None:
+                raise
+            notify(f"{DIGITS_NOTICE} ({exc})")
+            return datasets.load_digits_dataset()
+    if name == "cifar10-gist":
+        return datasets.load_cifar10_gist(data_dir, cache_dir=cache_dir, progress=progress)
+    if name == "cifar10-gist-mat":
+        return datasets.load_gist_mat(mat, data_dir=data_dir, download=True)
+    return datasets.load_digits_dataset()
 
 
 def preprocess_tutorial(X: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -159,53 +234,6 @@ def preprocess_tutorial(X: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, n
     features = np.divide(features, norms, out=np.zeros_like(features), where=norms > 0)
     mean = features[train].mean(axis=0)
     return features - mean, mean
-
-
-def peak_memory_mib() -> float | None:
-    """Peak resident memory of this process so far, in MiB (None where unavailable)."""
-    try:
-        import resource
-    except ImportError:  # Windows
-        return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB else
-
-
-def _git_revision() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def environment() -> dict[str, Any]:
-    """Library, Python and machine facts stored with every result."""
-    import os
-
-    import scipy
-    import sklearn
-
-    from hashlearn import __version__
-
-    return {
-        "hashlearn": __version__,
-        "git_revision": _git_revision(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "scikit_learn": sklearn.__version__,
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-    }
 
 
 def _make_hasher(name: str, config: TutorialConfig) -> Any:
@@ -358,14 +386,6 @@ def _none_if_nan(value: float) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def plain_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Estimator parameters as JSON-ready values (objects by their repr), for records."""
-    return {
-        key: value if isinstance(value, str | int | float | bool | type(None)) else repr(value)
-        for key, value in params.items()
-    }
-
-
 def _bucket_summary(stats: Any) -> dict[str, Any]:
     summary = {
         "n_buckets": int(stats.n_buckets),
@@ -428,7 +448,7 @@ def run_tutorial(
     *,
     dataset_name: str = "custom",
     dataset_source: str = "arrays",
-    progress: bool | Callable[[str], None] = False,
+    progress: Progress = False,
 ) -> dict[str, Any]:
     """Run the tutorial protocol on features ``X`` with class labels ``y``.
 
@@ -464,7 +484,7 @@ def run_tutorial(
     )
     features, _ = preprocess_tutorial(features, split.train)
     steps = len(config.methods) * (config.max_radius + 2) + 1
-    tick, close = _progress(progress, steps)
+    tick, close = progress_bar(progress, steps, desc="tutorial")
     try:
         reranker = CosineReranker(features[split.database])
         results_methods = {
@@ -495,21 +515,3 @@ def run_tutorial(
         "methods": results_methods,
         "peak_memory_mib": peak_memory_mib(),
     }
-
-
-def _progress(
-    progress: bool | Callable[[str], None], total: int
-) -> tuple[Callable[[str], None], Callable[[], None]]:
-    if callable(progress):
-        return progress, lambda: None
-    if not progress:
-        return (lambda message: None), (lambda: None)
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, desc="tutorial", unit="step")
-
-    def tick(message: str) -> None:
-        bar.set_postfix_str(message)
-        bar.update(1)
-
-    return tick, bar.close
