@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.neighbors import NearestNeighbors
 
-from hashlearn.codes import hamming_distances_reference, pack_bits
+from hashlearn.codes import pack_bits
 from hashlearn.evaluation import exact_neighbors, hamming_recall_at, recall_at
+from hashlearn.testing._metrics import hamming_distances_reference
 
 # database: d0 (0, 0), d1 (1, 0), d2 (0, 2), d3 (1, 0) (= d1), d4 (-3, 0)
 DATABASE = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [1.0, 0.0], [-3.0, 0.0]])
@@ -102,13 +103,13 @@ def test_exact_neighbors_validation():
         exact_neighbors([[0.0, 0.0, 0.0]], DATABASE, 1)
     with pytest.raises(ValueError, match=r"k must be in \[1, n_database=5\], got 6"):
         exact_neighbors([[0.0, 0.0]], DATABASE, 6)
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(ValueError, match=r"k must be an int >= 1 \(neighbours per query\), got 0"):
         exact_neighbors([[0.0, 0.0]], DATABASE, 0)
     with pytest.raises(ValueError, match="database row 0 has zero norm"):
         exact_neighbors([[1.0, 0.0]], DATABASE, 1, metric="cosine")
     with pytest.raises(ValueError, match="metric must be"):
         exact_neighbors([[1.0, 0.0]], DATABASE, 1, metric="manhattan")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="block_size must be a positive int"):
+    with pytest.raises(ValueError, match=r"block_size must be in \[1, inf\], got 0"):
         exact_neighbors([[1.0, 0.0]], DATABASE, 1, block_size=0)
     with pytest.raises(ValueError, match="2-D"):
         exact_neighbors([1.0, 0.0], DATABASE, 1)
