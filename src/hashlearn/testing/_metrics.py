@@ -67,8 +67,15 @@ def hamming_distances_reference(queries: Any, database: Any) -> np.ndarray:
     >>> hamming_distances_reference(np.array([[0b0101]], np.uint8), np.array([[0b0011]], np.uint8))
     array([[2]], dtype=int32)
     """
-    q = np.unpackbits(check_codes(queries, name="queries"), axis=1).astype(np.int32)
-    db = np.unpackbits(check_codes(database, name="database"), axis=1).astype(np.int32)
+    query_codes = check_codes(queries, name="queries")
+    database_codes = check_codes(database, name="database")
+    if query_codes.shape[1] != database_codes.shape[1]:
+        raise ValueError(
+            f"queries have {query_codes.shape[1]} bytes per code but database codes have "
+            f"{database_codes.shape[1]}"
+        )
+    q = np.unpackbits(query_codes, axis=1).astype(np.int32)
+    db = np.unpackbits(database_codes, axis=1).astype(np.int32)
     return (q[:, None, :] != db[None, :, :]).sum(axis=2, dtype=np.int32)
 
 
