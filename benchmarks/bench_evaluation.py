@@ -5,10 +5,10 @@ mAP@1000, P@10/100/1000, P@r for r = 0..3, the PR curve by radius and the P@K cu
 from one counting pass) on random codes with random class labels, and reports its peak
 memory: the process's resident high-water mark (``VmHWM``, reset just before the run where
 the kernel allows it) and the peak of Python-tracked allocations (``tracemalloc``, which
-sees numpy's arrays but not numba's scratch). For a speed ratio it also times the previous
-numpy implementation of mAP@all (blocks of queries, a stable argsort per row) on a subset of
-the queries, beside the counting kernel on the same subset, and extrapolates it linearly to
-all queries.
+sees numpy's arrays but not numba's scratch). For a speed ratio it also times the numpy
+reference of mAP@all (:func:`hashlearn.testing.mean_average_precision_reference`: blocks of
+queries, a stable argsort per row) on a subset of the queries, beside the counting kernel on
+the same subset, and extrapolates it linearly to all queries.
 
 Usage::
 
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine, now, write_json
 from hashlearn.evaluation import evaluate_hamming_ranking, mean_average_precision
-from hashlearn.evaluation.metrics import _mean_average_precision_reference
+from hashlearn.testing._metrics import mean_average_precision_reference
 
 
 def _status_kib(field: str) -> int | None:
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 
     n_ref = min(args.reference_queries, args.n_queries)
     subset = (queries[:n_ref], database, query_labels[:n_ref], database_labels)
-    reference = _measure(lambda: _mean_average_precision_reference(*subset))
+    reference = _measure(lambda: mean_average_precision_reference(*subset))
     reference_value = reference.pop("result")
     counting = _measure(lambda: mean_average_precision(*subset))
     counting_value = counting.pop("result")

@@ -26,7 +26,7 @@ from hashlearn.datasets import load_cifar10_gist
 from hashlearn.evaluation import tutorial_precision_at_k
 from hashlearn.experiments import preprocess_tutorial, tutorial_split
 from hashlearn.hashers import GRH, LSH
-from hashlearn.index import HashTableIndex
+from hashlearn.index import HashTableIndex, Reranker
 
 
 def score(hasher, X_train, y_train, X_db, y_db, X_q, y_q, radii=(0, 1, 2)):
@@ -37,7 +37,10 @@ def score(hasher, X_train, y_train, X_db, y_db, X_q, y_q, radii=(0, 1, 2)):
     out = []
     for radius in radii:
         lims, _, found = table.range_search(query_codes, radius)
-        result = tutorial_precision_at_k(lims, found, X_q, X_db, y_q, y_db, k=10)
+        # float64 cosine re-ranking, so ties do not depend on the input dtype
+        X_db64, X_q64 = np.asarray(X_db, dtype=np.float64), np.asarray(X_q, dtype=np.float64)
+        _, ranked = Reranker(X_db64, "cosine").rerank(X_q64, lims, found, 10)
+        result = tutorial_precision_at_k(ranked, y_q, y_db, k=10)
         out.append(result.skip_empty)
     return out
 
@@ -54,9 +57,11 @@ def tutorial_lsh_replay(X_raw, y, split) -> list[float]:
     out = []
     for radius in range(4):
         lims, _, found = table.range_search(query_codes, radius)
-        result = tutorial_precision_at_k(
-            lims, found, X[split.queries], X[split.database], y[split.queries], y[split.database]
-        )
+        # float64 cosine re-ranking, so ties do not depend on the input dtype
+        database64 = np.asarray(X[split.database], dtype=np.float64)
+        queries64 = np.asarray(X[split.queries], dtype=np.float64)
+        _, ranked = Reranker(database64, "cosine").rerank(queries64, lims, found, 10)
+        result = tutorial_precision_at_k(ranked, y[split.queries], y[split.database], k=10)
         out.append(result.skip_empty)
     return out
 

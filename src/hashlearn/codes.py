@@ -37,7 +37,6 @@ __all__ = [
     "check_codes",
     "code_statistics",
     "hamming_distances",
-    "hamming_distances_reference",
     "keys_to_codes",
     "n_bytes",
     "pack_bits",
@@ -234,13 +233,6 @@ def hamming_distances(queries: Any, database: Any) -> np.ndarray:
         xor = qw[start:stop, None, :] ^ dw[None, :, :]
         out[start:stop] = _popcount_bytes(xor).sum(axis=2, dtype=np.int32)
     return out
-
-
-def hamming_distances_reference(queries: Any, database: Any) -> np.ndarray:
-    """Slow reference for :func:`hamming_distances`: unpack every bit and count differences."""
-    q = np.unpackbits(check_codes(queries, name="queries"), axis=1).astype(np.int32)
-    db = np.unpackbits(check_codes(database, name="database"), axis=1).astype(np.int32)
-    return (q[:, None, :] != db[None, :, :]).sum(axis=2, dtype=np.int32)
 
 
 def bucket_keys(codes: Any, n_bits: int) -> np.ndarray:

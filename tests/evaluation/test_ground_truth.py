@@ -8,8 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.neighbors import NearestNeighbors
 
-from hashlearn.codes import hamming_distances_reference, pack_bits
-from hashlearn.evaluation import exact_neighbors, hamming_recall_at, recall_at
+from hashlearn import _numba
+from hashlearn.codes import pack_bits
+from hashlearn.evaluation import exact_neighbors, hamming_ranking, hamming_recall_at, recall_at
+from hashlearn.testing._metrics import hamming_distances_reference
 
 # database: d0 (0, 0), d1 (1, 0), d2 (0, 2), d3 (1, 0) (= d1), d4 (-3, 0)
 DATABASE = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [1.0, 0.0], [-3.0, 0.0]])
@@ -102,13 +104,13 @@ def test_exact_neighbors_validation():
         exact_neighbors([[0.0, 0.0, 0.0]], DATABASE, 1)
     with pytest.raises(ValueError, match=r"k must be in \[1, n_database=5\], got 6"):
         exact_neighbors([[0.0, 0.0]], DATABASE, 6)
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(ValueError, match=r"k must be an int >= 1 \(neighbours per query\), got 0"):
         exact_neighbors([[0.0, 0.0]], DATABASE, 0)
     with pytest.raises(ValueError, match="database row 0 has zero norm"):
         exact_neighbors([[1.0, 0.0]], DATABASE, 1, metric="cosine")
     with pytest.raises(ValueError, match="metric must be"):
         exact_neighbors([[1.0, 0.0]], DATABASE, 1, metric="manhattan")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="block_size must be a positive int"):
+    with pytest.raises(ValueError, match=r"block_size must be in \[1, inf\], got 0"):
         exact_neighbors([[1.0, 0.0]], DATABASE, 1, block_size=0)
     with pytest.raises(ValueError, match="2-D"):
         exact_neighbors([1.0, 0.0], DATABASE, 1)
@@ -193,3 +195,41 @@ def test_hamming_recall_against_reference():
         )
         assert result[r] == pytest.approx(expected)
     assert result[1] <= result[10] <= result[100]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_bits=st.integers(1, 140),
+    n_queries=st.integers(1, 9),
+    n_database=st.integers(1, 50),
+    seed=st.integers(0, 2**32 - 1),
+    data=st.data(),
+)
+def test_hamming_recall_equals_recall_of_the_hamming_ranking(
+    n_bits, n_queries, n_database, seed, data
+):
+    # few distinct codes, so that distance ties (broken by index) decide the top R
+    rng = np.random.default_rng(seed)
+    pool = rng.integers(0, 2, (3, n_bits))
+    database = pack_bits(pool[rng.integers(0, 3, n_database)])
+    queries = pack_bits(rng.integers(0, 2, (n_queries, n_bits)))
+    n_true = data.draw(st.integers(1, n_database))
+    truth = np.array([rng.permutation(n_database)[:n_true] for _ in range(n_queries)])
+    rs = data.draw(st.lists(st.integers(1, n_database), min_size=1, max_size=4))
+    _, ranking = hamming_ranking(queries, database)
+    expected = recall_at(truth, ranking, rs)
+    assert hamming_recall_at(queries, database, truth, rs, n_bits=n_bits) == expected
+
+
+def test_hamming_recall_threads_do_not_change_results(monkeypatch):
+    rng = np.random.default_rng(3)
+    database = rng.integers(0, 256, (500, 3), dtype=np.uint8)
+    queries = rng.integers(0, 256, (40, 3), dtype=np.uint8)
+    truth = np.array([rng.permutation(500)[:20] for _ in range(40)])
+    baseline = hamming_recall_at(queries, database, truth, rs=(1, 20, 100, 500))
+    monkeypatch.setattr(_numba, "SERIAL_WORK", 0)  # force the threaded compilation
+    assert hamming_recall_at(queries, database, truth, rs=(1, 20, 100, 500), n_threads=2) == (
+        baseline
+    )
+    with pytest.raises(ValueError, match="n_threads"):
+        hamming_recall_at(queries, database, truth, rs=(1,), n_threads=0)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hashlearn.codes import hamming_distances_reference, pack_bits
+from hashlearn.codes import pack_bits
 from hashlearn.evaluation import (
     MAPResult,
     hamming_precision_at_k,
@@ -25,6 +25,15 @@ from hashlearn.evaluation import (
     relevance,
     tie_aware_map,
     tutorial_precision_at_k,
+)
+from hashlearn.index import Reranker
+from hashlearn.testing._metrics import (
+    hamming_distances_reference,
+    hamming_precision_at_k_reference,
+    mean_average_precision_reference,
+    precision_recall_curve_by_radius_reference,
+    precision_within_radius_reference,
+    tie_aware_map_reference,
 )
 
 # --------------------------------------------------------------------------------------
@@ -330,37 +339,40 @@ def test_mean_average_precision_matches_reference(n_bits, multi_label):
 
 
 def test_blocked_equals_unblocked():
+    # hamming_ranking and the numpy references work in blocks of queries; the counting
+    # kernel has none. Every block size gives the kernel's numbers exactly.
     rng = np.random.default_rng(11)
     queries = pack_bits(rng.integers(0, 2, (13, 20)))
     database = pack_bits(rng.integers(0, 2, (50, 20)))
     labels = (rng.integers(0, 3, 13), rng.integers(0, 3, 50))
     args = (queries, database, *labels)
-    for block_size in (1, 4, 13, 100):
+    for block_size in (None, 1, 4, 13, 100):
         kw = {"block_size": block_size}
         np.testing.assert_array_equal(
-            mean_average_precision(*args, **kw).per_query, mean_average_precision(*args).per_query
+            mean_average_precision_reference(*args, **kw).per_query,
+            mean_average_precision(*args).per_query,
         )
         np.testing.assert_array_equal(
-            mean_average_precision(*args, k=10, **kw).per_query,
+            mean_average_precision_reference(*args, k=10, **kw).per_query,
             mean_average_precision(*args, k=10).per_query,
         )
         np.testing.assert_array_equal(
             hamming_ranking(queries, database, **kw)[1], hamming_ranking(queries, database)[1]
         )
         np.testing.assert_array_equal(
-            tie_aware_map(*args, **kw).per_query, tie_aware_map(*args).per_query
+            tie_aware_map_reference(*args, **kw).per_query, tie_aware_map(*args).per_query
         )
         np.testing.assert_array_equal(
-            precision_within_radius(*args, radius=5, **kw).per_query,
+            precision_within_radius_reference(*args, radius=5, **kw).per_query,
             precision_within_radius(*args, radius=5).per_query,
         )
         np.testing.assert_array_equal(
-            hamming_precision_at_k(*args, k=10, **kw).per_query,
+            hamming_precision_at_k_reference(*args, k=10, **kw).per_query,
             hamming_precision_at_k(*args, k=10).per_query,
         )
         for average in ("macro", "micro"):
             np.testing.assert_array_equal(
-                precision_recall_curve_by_radius(*args, average=average, **kw)[1],
+                precision_recall_curve_by_radius_reference(*args, average=average, **kw)[1],
                 precision_recall_curve_by_radius(*args, average=average)[1],
             )
 
@@ -423,7 +435,7 @@ def test_relevance_multi_label_many_labels():
 
 
 # --------------------------------------------------------------------------------------
-# The tutorial's measure
+# The tutorial's measure (scored on ids that Reranker has ordered; the metric never searches)
 # --------------------------------------------------------------------------------------
 
 # database vectors, labels:  d0 (1, 0) 1   d1 (1, 1) 0   d2 (0, 1) 1   d3 (2, 0) 0   d4 (-1, 0) 2
@@ -437,16 +449,31 @@ TUTORIAL_INDICES = np.array([3, 1, 0, 4, 2])
 
 
 def _tutorial(k, metric="cosine"):
-    return tutorial_precision_at_k(
-        TUTORIAL_LIMS,
-        TUTORIAL_INDICES,
-        TUTORIAL_QUERIES,
-        TUTORIAL_DATABASE,
-        TUTORIAL_QUERY_LABELS,
-        TUTORIAL_DATABASE_LABELS,
-        k=k,
-        metric=metric,
+    """Re-rank the candidates as the tutorial does, then score the ids."""
+    _, ranked = Reranker(TUTORIAL_DATABASE, metric).rerank(
+        TUTORIAL_QUERIES, TUTORIAL_LIMS, TUTORIAL_INDICES, k
     )
+    return tutorial_precision_at_k(ranked, TUTORIAL_QUERY_LABELS, TUTORIAL_DATABASE_LABELS, k=k)
+
+
+def test_tutorial_precision_on_ids_by_hand():
+    # q0: d0 (class 1, not 0), d3 (0), d1 (0) -> 2/3; q1: d2 (1) and padding -> 1/3 (divides
+    # by k, not by 1); q2: all padding -> empty, NaN
+    ranked = [[0, 3, 1], [2, -1, -1], [-1, -1, -1]]
+    result = tutorial_precision_at_k(ranked, TUTORIAL_QUERY_LABELS, TUTORIAL_DATABASE_LABELS, k=3)
+    np.testing.assert_allclose(result.per_query, [2 / 3, 1 / 3, np.nan])
+    assert result.skip_empty == pytest.approx(0.5)
+    assert result.empty_as_zero == pytest.approx(1 / 3)
+    assert result.empty_fraction == pytest.approx(1 / 3)
+    assert not result.per_query.flags.writeable
+
+
+def test_tutorial_precision_multi_label():
+    # relevant = shares a label: q0 {0, 1} shares with d0 {1} and d2 {0, 2}, not d1 {2}
+    result = tutorial_precision_at_k(
+        [[1, 0, 2, -1]], [[1, 1, 0]], [[0, 1, 0], [0, 0, 1], [1, 0, 1]], k=4
+    )
+    np.testing.assert_allclose(result.per_query, [0.5])
 
 
 def test_tutorial_precision_hand_example():
@@ -483,16 +510,8 @@ def test_tutorial_precision_matches_reference(metric, fraction):
     candidates = [rng.permutation(40)[: max(1, int(fraction * 40)) - i % 2] for i in range(6)]
     lims = np.concatenate([[0], np.cumsum([len(c) for c in candidates])])
     k = 5
-    result = tutorial_precision_at_k(
-        lims,
-        np.concatenate(candidates),
-        queries,
-        database,
-        query_labels,
-        database_labels,
-        k=k,
-        metric=metric,
-    )
+    _, ranked = Reranker(database, metric).rerank(queries, lims, np.concatenate(candidates), k)
+    result = tutorial_precision_at_k(ranked, query_labels, database_labels, k=k)
     for i, found in enumerate(candidates):
         vectors = database[found]
         if metric == "cosine":
@@ -506,9 +525,7 @@ def test_tutorial_precision_matches_reference(metric, fraction):
 
 
 def test_tutorial_precision_all_empty():
-    result = tutorial_precision_at_k(
-        [0, 0], [], [[1.0, 0.0]], TUTORIAL_DATABASE, [0], TUTORIAL_DATABASE_LABELS
-    )
+    result = tutorial_precision_at_k(np.full((1, 10), -1), [0], TUTORIAL_DATABASE_LABELS)
     assert np.isnan(result.skip_empty)
     assert result.empty_as_zero == 0.0
     assert result.empty_fraction == 1.0
@@ -522,11 +539,11 @@ def test_tutorial_precision_all_empty():
 @pytest.mark.parametrize(
     ("k", "error", "match"),
     [
-        (0, ValueError, "positive int or None"),
+        (0, ValueError, r"k must be an int >= 1 \(a ranking cut-off, or None for all"),
         (-1, ValueError, "never means 'all'"),
-        (6, ValueError, "at most n_database=5"),
-        (True, TypeError, "positive int"),
-        (2.0, TypeError, "positive int"),
+        (6, ValueError, "at most n_database=5, got 6; use k=None for all"),
+        (True, TypeError, "k must be an int >= 1"),
+        (2.0, TypeError, "k must be an int >= 1"),
     ],
 )
 def test_invalid_k(example, k, error, match):
@@ -552,7 +569,7 @@ def test_invalid_inputs(example):
         relevance([[0, 1, 1]], [[0, 1]])
     with pytest.raises(TypeError, match="both be numeric"):
         relevance([0], ["a"])
-    with pytest.raises(ValueError, match="radius must be a non-negative int, got -1"):
+    with pytest.raises(ValueError, match=r"radius must be an int >= 0 .*got -1"):
         precision_within_radius(*example, radius=-1)
     with pytest.raises(ValueError, match="at least one code"):
         hamming_ranking(queries[:0], database)
@@ -569,37 +586,33 @@ def test_invalid_inputs(example):
 
 
 def test_invalid_tutorial_inputs():
-    base = [
-        TUTORIAL_LIMS,
-        TUTORIAL_INDICES,
-        TUTORIAL_QUERIES,
-        TUTORIAL_DATABASE,
-        TUTORIAL_QUERY_LABELS,
-        TUTORIAL_DATABASE_LABELS,
-    ]
+    labels = (TUTORIAL_QUERY_LABELS, TUTORIAL_DATABASE_LABELS)
+    good = np.array([[0, 3], [2, -1], [-1, -1]])
 
-    def call(position, value, **kwargs):
-        args = list(base)
-        if position is not None:
-            args[position] = value
-        return tutorial_precision_at_k(*args, **kwargs)
+    def call(ranked, k=2):
+        return tutorial_precision_at_k(ranked, *labels, k=k)
 
-    with pytest.raises(ValueError, match="n_queries \\+ 1 = 4"):
-        call(0, [0, 5])
-    with pytest.raises(ValueError, match="non-decreasing"):
-        call(0, [0, 4, 3, 5])
-    with pytest.raises(ValueError, match="must lie in"):
-        call(1, [3, 1, 0, 4, 9])
-    with pytest.raises(ValueError, match="duplicates"):
-        call(1, [3, 3, 0, 4, 2])
-    with pytest.raises(ValueError, match="zero norm"):
-        call(3, np.vstack([TUTORIAL_DATABASE[:4], [[0.0, 0.0]]]))
-    with pytest.raises(ValueError, match="features"):
-        call(2, np.ones((3, 3)))
-    with pytest.raises(ValueError, match="metric must be"):
-        call(None, None, metric="manhattan")
-    with pytest.raises(ValueError, match="positive int"):
-        call(None, None, k=0)
+    call(good)  # valid as given
+    with pytest.raises(ValueError, match=r"k=2 columns .*got 3"):
+        call(np.array([[0, 3, 1], [2, -1, -1], [-1, -1, -1]]))
+    with pytest.raises(ValueError, match="2-D integer array"):
+        call(good.astype(float))
+    with pytest.raises(ValueError, match="2-D integer array"):
+        call(good[0])
+    with pytest.raises(ValueError, match="database indices or -1, got -2"):
+        call(np.array([[0, -2], [2, -1], [-1, -1]]))
+    with pytest.raises(ValueError, match="row 1 has a database index after a -1"):
+        call(np.array([[0, 3], [-1, 2], [-1, -1]]))
+    with pytest.raises(ValueError, match="row 0 lists a database index twice"):
+        call(np.array([[3, 3], [2, -1], [-1, -1]]))
+    with pytest.raises(ValueError, match=r"must lie in \[0, 4\] .*got 5"):
+        call(np.array([[0, 5], [2, -1], [-1, -1]]))
+    with pytest.raises(ValueError, match="query_labels has 3 entries but there are 2"):
+        call(good[:2])
+    with pytest.raises(ValueError, match=r"k must be an int >= 1 \(the number of re-ranked"):
+        call(good[:, :0], k=0)
+    with pytest.raises(TypeError, match="k must be an int >= 1"):
+        call(good, k=2.0)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------------------

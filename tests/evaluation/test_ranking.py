@@ -14,16 +14,23 @@ from hashlearn import _numba
 from hashlearn.codes import pack_bits
 from hashlearn.evaluation import (
     HammingEvaluation,
+    _counting,
     default_curve_ks,
     evaluate_hamming_ranking,
     hamming_precision_at_k,
     mean_average_precision,
-    metrics,
     precision_recall_curve_by_radius,
     precision_within_radius,
-    ranking,
-    ranking_statistics_reference,
     tie_aware_map,
+)
+from hashlearn.evaluation._labels import prepare_labels
+from hashlearn.testing._metrics import (
+    hamming_precision_at_k_reference,
+    mean_average_precision_reference,
+    precision_recall_curve_by_radius_reference,
+    precision_within_radius_reference,
+    ranking_statistics_reference,
+    tie_aware_map_reference,
 )
 
 # The hand-computed example of test_metrics.py: 3 queries x 5 database items, 4 bits.
@@ -163,11 +170,9 @@ def _random_problem(rng, n_bits, n_queries, n_database, *, multi, n_pool=3):
 
 
 def _kernel_statistics(queries, database, query_labels, database_labels, ks, n_bits):
-    labels = metrics._prepare_labels(
-        query_labels, database_labels, queries.shape[0], database.shape[0]
-    )
+    labels = prepare_labels(query_labels, database_labels, queries.shape[0], database.shape[0])
     blocks = list(
-        ranking._iter_statistics(
+        _counting.iter_statistics(
             queries, database, labels, n_bits + 1, np.unique(ks).astype(np.int64), ranks=True
         )
     )
@@ -203,25 +208,25 @@ def test_public_functions_match_numpy_references(n_bits, multi):
     problem = _random_problem(rng, n_bits, 11, 70, multi=multi, n_pool=6)
     for k in (None, 1, 9, 70):
         got = mean_average_precision(*problem, k=k)
-        expected = metrics._mean_average_precision_reference(*problem, k=k)
+        expected = mean_average_precision_reference(*problem, k=k)
         np.testing.assert_array_equal(got.per_query, expected.per_query)
         assert got.n_queries_excluded == expected.n_queries_excluded
     for k in (1, 9, 70):
         np.testing.assert_array_equal(
             hamming_precision_at_k(*problem, k=k).per_query,
-            metrics._hamming_precision_at_k_reference(*problem, k=k).per_query,
+            hamming_precision_at_k_reference(*problem, k=k).per_query,
         )
     for radius in (0, 1, 3, 200):
         got_r = precision_within_radius(*problem, radius=radius)
-        expected_r = metrics._precision_within_radius_reference(*problem, radius=radius)
+        expected_r = precision_within_radius_reference(*problem, radius=radius)
         np.testing.assert_array_equal(got_r.per_query, expected_r.per_query)
         assert got_r.empty_fraction == expected_r.empty_fraction
     np.testing.assert_array_equal(
-        tie_aware_map(*problem).per_query, metrics._tie_aware_map_reference(*problem).per_query
+        tie_aware_map(*problem).per_query, tie_aware_map_reference(*problem).per_query
     )
     for average in ("macro", "micro"):
         got_c = precision_recall_curve_by_radius(*problem, n_bits=n_bits, average=average)
-        expected_c = metrics._precision_recall_curve_by_radius_reference(
+        expected_c = precision_recall_curve_by_radius_reference(
             *problem, n_bits=n_bits, average=average
         )
         for got_part, expected_part in zip(got_c, expected_c, strict=True):
@@ -267,7 +272,7 @@ def test_threads_and_blocks_do_not_change_results(monkeypatch):
     baseline = evaluate_hamming_ranking(*problem, **kwargs).to_dict()
     monkeypatch.setattr(_numba, "SERIAL_WORK", 0)  # force the threaded compilation
     assert evaluate_hamming_ranking(*problem, n_threads=2, **kwargs).to_dict() == baseline
-    monkeypatch.setattr(ranking, "_STATISTICS_BYTES", 1)  # one query per block
+    monkeypatch.setattr(_counting, "_STATISTICS_BYTES", 1)  # one query per block
     blocked = evaluate_hamming_ranking(*problem, **kwargs)
     assert blocked.to_dict() == baseline
     np.testing.assert_array_equal(
@@ -296,15 +301,15 @@ def test_larger_random_problem_against_reference():
 def test_invalid_inputs():
     with pytest.raises(ValueError, match=r"precision_ks must hold ints K in \[1, n_database=5\]"):
         evaluate_hamming_ranking(*EXAMPLE)  # default precision_ks include 10 > 5
-    with pytest.raises(ValueError, match="map_ks must hold ints K in"):
+    with pytest.raises(ValueError, match=r"map_ks\[0\] must be an int >= 1 \(a cut-off K\), got 0"):
         evaluate_hamming_ranking(*EXAMPLE, map_ks=[0], precision_ks=[1])
-    with pytest.raises(TypeError, match="curve_ks must hold ints"):
+    with pytest.raises(TypeError, match=r"curve_ks\[0\] must be an int >= 1 .*got 1.5"):
         evaluate_hamming_ranking(*EXAMPLE, precision_ks=[1], curve_ks=[1.5])
     with pytest.raises(ValueError, match="at least one cut-off"):
         evaluate_hamming_ranking(*EXAMPLE, precision_ks=[1], curve_ks=[])
     with pytest.raises(TypeError, match="sequence of ints"):
         evaluate_hamming_ranking(*EXAMPLE, precision_ks=5)
-    with pytest.raises(ValueError, match="radii must hold non-negative ints, got -1"):
+    with pytest.raises(ValueError, match=r"radii\[0\] must be an int >= 0 .*got -1"):
         evaluate_hamming_ranking(*EXAMPLE, precision_ks=[1], radii=[-1])
     with pytest.raises(ValueError, match="2 bytes per code for n_bits=12"):
         evaluate_hamming_ranking(*EXAMPLE, n_bits=12, precision_ks=[1])
@@ -316,7 +321,5 @@ def test_invalid_inputs():
         evaluate_hamming_ranking(QUERIES, DATABASE, np.zeros((3, 2, 2)), DATABASE_LABELS)
     with pytest.raises(ValueError, match="n_threads"):
         evaluate_hamming_ranking(*EXAMPLE, precision_ks=[1], n_threads=0)
-    with pytest.raises(ValueError, match="block_size must be a positive int"):
-        mean_average_precision(*EXAMPLE, block_size=0)
     with pytest.raises(ValueError, match="n_database must be a positive int"):
         default_curve_ks(0)

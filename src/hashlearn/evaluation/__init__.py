@@ -1,18 +1,17 @@
 """Evaluation: pure retrieval metrics on binary codes and ground-truth relevance.
 
-No I/O and no plotting: every function takes arrays and returns numbers (or small frozen
-dataclasses). The exact definitions are in :mod:`hashlearn.evaluation.metrics` (and
-``docs/metrics.md``); :func:`evaluate_hamming_ranking` computes every Hamming-ranking metric
-in one counting pass (:mod:`hashlearn.evaluation.ranking`); :mod:`hashlearn.evaluation.ground_truth`
-gives exact k-NN on the original vectors and recall@R.
+No I/O, no plotting and no search: every function takes arrays (codes, labels, or ids
+that an index or a re-ranker has already returned) and returns numbers or small frozen
+dataclasses (:mod:`hashlearn.evaluation.results`). The exact definitions are in
+:mod:`hashlearn.evaluation.metrics` (and ``docs/metrics.md``); :func:`evaluate_hamming_ranking`
+computes every Hamming-ranking metric in one counting pass
+(:mod:`hashlearn.evaluation.ranking`); :mod:`hashlearn.evaluation.ground_truth` gives exact
+k-NN on the original vectors and recall@R. The numpy references the compiled paths are
+tested against are in :mod:`hashlearn.testing`.
 """
 
 from hashlearn.evaluation.ground_truth import exact_neighbors, hamming_recall_at, recall_at
 from hashlearn.evaluation.metrics import (
-    MAPResult,
-    PrecisionResult,
-    RadiusPrecisionResult,
-    TutorialPrecisionResult,
     hamming_precision_at_k,
     hamming_ranking,
     map_at_all,
@@ -26,11 +25,13 @@ from hashlearn.evaluation.metrics import (
     tie_aware_map,
     tutorial_precision_at_k,
 )
-from hashlearn.evaluation.ranking import (
+from hashlearn.evaluation.ranking import default_curve_ks, evaluate_hamming_ranking
+from hashlearn.evaluation.results import (
     HammingEvaluation,
-    default_curve_ks,
-    evaluate_hamming_ranking,
-    ranking_statistics_reference,
+    MAPResult,
+    PrecisionResult,
+    RadiusPrecisionResult,
+    TutorialPrecisionResult,
 )
 
 __all__ = [
@@ -52,7 +53,6 @@ __all__ = [
     "precision_recall_curve_by_radius",
     "precision_within_radius",
     "ranked_relevance",
-    "ranking_statistics_reference",
     "recall_at",
     "relevance",
     "tie_aware_map",

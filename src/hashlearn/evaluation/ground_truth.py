@@ -9,15 +9,16 @@ the true Euclidean neighbours among the top R by Hamming distance").
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterable
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from hashlearn._validation import check_features
-from hashlearn.codes import check_codes
+from hashlearn import _numba
+from hashlearn._validation import check_features, check_int, check_k
+from hashlearn.evaluation._checks import check_code_pair, resolve_n_bits
+from hashlearn.evaluation._counting import hamming_positions
 
 __all__ = ["exact_neighbors", "hamming_recall_at", "recall_at"]
 
@@ -25,14 +26,6 @@ Metric = Literal["euclidean", "cosine", "inner_product"]
 
 # Float64 distances computed per block (queries x database rows): 2**22 * 8 bytes = 32 MiB.
 _BLOCK_ELEMENTS = 2**22
-
-
-def _check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {int(value)}")
-    return int(value)
 
 
 def _squared_norms(array: np.ndarray) -> np.ndarray:
@@ -172,7 +165,7 @@ def exact_neighbors(
             f"{database_array.shape[1]}; they must match"
         )
     n_queries, n_database = query_array.shape[0], database_array.shape[0]
-    k = _check_positive_int(k, "k")
+    k = check_k(k, meaning="neighbours per query")
     if k > n_database:
         raise ValueError(f"k must be in [1, n_database={n_database}], got {k}")
     if metric not in ("euclidean", "cosine", "inner_product"):
@@ -180,7 +173,7 @@ def exact_neighbors(
     block = (
         min(max(k, 4096), n_database)
         if block_size is None
-        else min(_check_positive_int(block_size, "block_size"), n_database)
+        else min(check_int(block_size, "block_size", low=1), n_database)
     )
     query_norms = _squared_norms(query_array)
     database_norms = _squared_norms(database_array)
@@ -227,12 +220,11 @@ def _check_rs(rs: Any, n_columns: int, what: str) -> list[int]:
     if isinstance(rs, (str, bytes)) or not isinstance(rs, Iterable):
         raise TypeError(f"rs must be a sequence of positive ints, got {rs!r}")
     values = []
-    for r in rs:
-        if isinstance(r, bool) or not isinstance(r, numbers.Integral):
-            raise TypeError(f"rs must hold positive ints, got {r!r}")
-        if not 1 <= r <= n_columns:
-            raise ValueError(f"rs must hold ints R in [1, {what}={n_columns}], got R={int(r)}")
-        values.append(int(r))
+    for i, r in enumerate(rs):
+        r = check_k(r, name=f"rs[{i}]", meaning="a cut-off R")
+        if r > n_columns:
+            raise ValueError(f"rs must hold ints R in [1, {what}={n_columns}], got R={r}")
+        values.append(r)
     if not values:
         raise ValueError("rs must hold at least one cut-off R, got an empty sequence")
     return sorted(set(values))
@@ -326,9 +318,11 @@ def hamming_recall_at(
     """recall@R of the Hamming ranking against true neighbours (e.g. exact Euclidean k-NN).
 
     The database codes are ranked for each query by (Hamming distance, database index) --
-    ties by the smaller index, the contract of :class:`hashlearn.index.LinearScanIndex`,
-    which computes the top ``max(rs)`` -- and :func:`recall_at` scores the ranking:
-    ``recall@R(q) = |T_q ∩ top R| / |T_q|``, averaged over all queries.
+    ties by the smaller index, the contract of :class:`hashlearn.index.LinearScanIndex` --
+    and ``recall@R(q) = |T_q ∩ top R| / |T_q|`` is averaged over all queries, as
+    :func:`recall_at` scores a retrieval list. No search is run: a compiled counting pass
+    per query (histogram of the distances, then one scan in index order) gives the exact
+    rank of each true neighbour, which is in the top R exactly when its rank is ``<= R``.
 
     Parameters
     ----------
@@ -341,7 +335,8 @@ def hamming_recall_at(
     n_bits : int or None, default None
         Code length; None means ``8 * n_bytes``.
     n_threads : int or None, default None
-        Threads of the scan (None: numba's pool).
+        Threads of the counting pass (None or -1: numba's pool). Small problems run on one
+        thread.
 
     Returns
     -------
@@ -356,20 +351,9 @@ def hamming_recall_at(
     >>> hamming_recall_at(pack_bits([[0, 0, 0]]), database, [[2]], rs=[1, 2], n_bits=3)
     {1: 0.0, 2: 1.0}
     """
-    from hashlearn.index import LinearScanIndex
-
-    database = check_codes(database_codes, name="database_codes")
-    queries = check_codes(query_codes, name="query_codes")
-    if queries.shape[1] != database.shape[1]:
-        raise ValueError(
-            f"query_codes have {queries.shape[1]} bytes per code but database_codes have "
-            f"{database.shape[1]}; both must come from the same hasher (same n_bits)"
-        )
-    if database.shape[0] == 0 or queries.shape[0] == 0:
-        raise ValueError(
-            f"query_codes and database_codes must hold at least one code each, got shapes "
-            f"{queries.shape} and {database.shape}"
-        )
+    queries, database = check_code_pair(query_codes, database_codes)
+    n_bits = resolve_n_bits(n_bits, queries, database)
+    n_threads = _numba.check_n_threads(n_threads)
     cutoffs = _check_rs(rs, database.shape[0], "n_database")
     truth = _check_index_matrix(true_neighbors, "true_neighbors", allow_padding=False)
     if truth.shape[0] != queries.shape[0]:
@@ -382,8 +366,8 @@ def hamming_recall_at(
             f"true_neighbors must hold indices in [0, {database.shape[0] - 1}], got "
             f"{int(truth.max())}"
         )
-    index = LinearScanIndex(
-        8 * database.shape[1] if n_bits is None else n_bits, n_threads=n_threads
-    ).add(database)
-    _, ranking = index.search(queries, max(cutoffs))
-    return recall_at(truth, ranking, cutoffs)
+    # rank of each true neighbour in the Hamming ranking: it is within the top R (the
+    # ranking's first R entries) exactly when its rank is <= R
+    positions = hamming_positions(queries, database, truth, n_bits + 1, n_threads=n_threads)
+    n_true = truth.shape[1]
+    return {r: float(((positions <= r).sum(axis=1) / n_true).mean()) for r in cutoffs}

@@ -43,7 +43,7 @@ from hashlearn.evaluation import tutorial_precision_at_k
 from hashlearn.experiments.protocols import TutorialSplit, tutorial_split
 from hashlearn.experiments.specs import plain_params
 from hashlearn.hashers import GraphRegularisedHashing, SignRandomProjection
-from hashlearn.index import CosineReranker, HashTableIndex
+from hashlearn.index import CosineReranker, HashTableIndex, Reranker
 from hashlearn.index.hash_table import ProbeCostWarning
 
 __all__ = [
@@ -344,16 +344,13 @@ def tutorial_sweep(
                 candidates[r_pos, i] = lims[-1]
             # Scored path: the metric's own definition on all queries at once.
             lims, _, found = table.range_search(query_codes, radius)
-            score = tutorial_precision_at_k(
-                lims,
-                found,
-                query_vectors,
-                reranker.database_vectors,
-                query_labels,
-                database_labels,
-                k=config.k,
-                metric="cosine",
+            # float64 re-ranking, so which distances tie does not depend on the input dtype
+            database_float64 = np.asarray(reranker.database_vectors, dtype=np.float64)
+            queries_float64 = np.asarray(query_vectors, dtype=np.float64)
+            _, ranked = Reranker(database_float64, "cosine").rerank(
+                queries_float64, lims, found, config.k
             )
+            score = tutorial_precision_at_k(ranked, query_labels, database_labels, k=config.k)
             precision_skip.append(_none_if_nan(score.skip_empty))
             precision_zero.append(float(score.empty_as_zero))
             empty.append(float(score.empty_fraction))
@@ -423,15 +420,17 @@ def _exhaustive(
         start = time.perf_counter()
         reranker.search(query_vectors[i : i + 1], whole, everything, config.k)
         times[i] = time.perf_counter() - start
-    score = tutorial_precision_at_k(
+    # float64 re-ranking of every database item, so ties do not depend on the input dtype
+    database_float64 = np.asarray(reranker.database_vectors, dtype=np.float64)
+    queries_float64 = np.asarray(query_vectors, dtype=np.float64)
+    _, ranked = Reranker(database_float64, "cosine").rerank(
+        queries_float64,
         np.arange(n_queries + 1, dtype=np.int64) * n_database,
         np.tile(everything, n_queries),
-        query_vectors,
-        reranker.database_vectors,
-        labels[split.queries],
-        labels[split.database],
-        k=config.k,
-        metric="cosine",
+        config.k,
+    )
+    score = tutorial_precision_at_k(
+        ranked, labels[split.queries], labels[split.database], k=config.k
     )
     return {
         "precision_at_k": float(score.empty_as_zero),
