@@ -43,7 +43,7 @@ lims, dist, found = table.range_search(q_codes, radius=2)
 print(f"radius 2: {np.diff(lims).mean():.0f} candidates per query on average")
 _, top10 = CosineReranker(X_db).rerank(X_q, lims, found, k=10)  # exact cosine re-ranking
 print("best 10 by cosine among the first query's candidates:", top10[0])
-p10 = tutorial_precision_at_k(lims, found, X_q, X_db, y_q, y_db, k=10)
+p10 = tutorial_precision_at_k(top10, y_q, y_db, k=10)
 print(f"P@10 after re-ranking: {p10.empty_as_zero:.3f}")
 
 # 3. Evaluate: metrics exactly as docs/metrics.md defines them.
