@@ -8,7 +8,7 @@ it; GRH is fitted on the tutorial's training split. The score is the tutorial's 
 It also replays the tutorial's own LSH (its hyperplanes, ``np.random.seed(0)`` then
 ``randn(512, 16)``, on features centred with the mean of all rows, as its script does)
 through hashlearn's hash table and metric on the tutorial's test split: this must give the
-tutorial script's published numbers (0.095 at radius 0 on our GIST, PROTOCOLS.md).
+tutorial script's published numbers (0.095 at radius 0 on our GIST, docs/protocols.md).
 
 Run: python benchmarks/tutorial_validation.py [--data-dir DIR] [--seeds 5]
 """

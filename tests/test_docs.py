@@ -64,15 +64,10 @@ def _relative_links(path: Path) -> list[str]:
 # Links known to be broken in pages this test does not own yet; remove an entry with its fix.
 # docs/benchmarking.md: the heading is "Evaluation at scale (target: ...)", so the anchor is
 # #evaluation-at-scale-target-mapall-of-10000-x-50000-codes-in-seconds-bounded-memory.
-_KNOWN_BROKEN = {("docs/benchmarking.md", "benchmarks.md#evaluation-at-scale")}
-
-
 @pytest.mark.parametrize("path", DOCUMENTS, ids=[str(p.relative_to(ROOT)) for p in DOCUMENTS])
 def test_relative_links_lead_to_files_and_headings(path):
     broken = []
     for target in _relative_links(path):
-        if (path.relative_to(ROOT).as_posix(), target) in _KNOWN_BROKEN:
-            continue
         file_part, _, fragment = target.partition("#")
         linked = (path.parent / file_part).resolve() if file_part else path
         if not linked.exists():

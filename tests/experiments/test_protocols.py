@@ -1,4 +1,4 @@
-"""The protocol registry: every protocol of PROTOCOLS.md, its splits and preprocessing."""
+"""The protocol registry: every protocol of docs/protocols.md, its splits and preprocessing."""
 
 from __future__ import annotations
 

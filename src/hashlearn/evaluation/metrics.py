@@ -1,6 +1,6 @@
 """Retrieval metrics for binary codes: pure functions, exactly defined.
 
-Every metric in this module follows the definitions of ``PROTOCOLS.md``:
+Every metric in this module follows the definitions of ``docs/protocols.md``:
 
 =====================  ==================================================================
 relevance              single label (1-D labels): same class label; multi-label (2-D 0/1

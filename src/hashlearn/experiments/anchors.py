@@ -1,6 +1,6 @@
 """Published numbers (anchors) that benchmark records are compared with.
 
-The values are copied from ``PROTOCOLS.md`` (the papers' tables). Rows are keyed by the
+The values are copied from ``docs/protocols.md`` (the papers' tables). Rows are keyed by the
 method labels of :mod:`hashlearn.experiments.methods` (``"LSH"``, ``"GRH linear, LSH
 init"``, ...), so a record finds its anchor from its protocol, the protocol's training
 size, its method label and its code length. Metric keys are those of the records:

@@ -1,4 +1,4 @@
-"""The protocol registry: every evaluation protocol of ``PROTOCOLS.md`` by name.
+"""The protocol registry: every evaluation protocol of ``docs/protocols.md`` by name.
 
 A protocol fixes the data, how queries, database, training and validation sets are drawn,
 the preprocessing and the metrics, so that ``hashlearn bench --protocol NAME`` reruns a
@@ -67,7 +67,7 @@ class Protocol:
     name : str
         Registry name (``"grh-cifar10"``).
     description : str
-        One line: data, split and metric, as in ``PROTOCOLS.md``.
+        One line: data, split and metric, as in ``docs/protocols.md``.
     dataset : str
         Dataset name for :func:`hashlearn.datasets.load_dataset`; ``features`` may
         replace it for CIFAR-10 protocols.

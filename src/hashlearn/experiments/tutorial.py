@@ -1,6 +1,6 @@
 """The ``tutorial`` protocol: LSH against GRH, one hash table, Hamming-radius search.
 
-Reproduces Sean Moran's learning-to-hash tutorial (PROTOCOLS.md, ``tutorial``):
+Reproduces Sean Moran's learning-to-hash tutorial (docs/protocols.md, ``tutorial``):
 
 1. data: CIFAR-10 GIST-512 (or another labelled feature set), every row L2-normalised,
    then centred on the **training** mean (the tutorial centred on the mean of all rows,
@@ -59,7 +59,7 @@ __all__ = [
 
 #: Published numbers of the tutorial (16 bits) and of its script run on our GIST features.
 TUTORIAL_ANCHORS: dict[str, Any] = {
-    "source": "Moran's learning-to-hash tutorial; PROTOCOLS.md",
+    "source": "Moran's learning-to-hash tutorial; docs/protocols.md",
     "precision_at_10": {"lsh": {"0": 0.10, "2": 0.30}, "grh": {"0": 0.25, "2": 0.40}},
     "tutorial_script_on_jpeg_gist_radius_0": {"lsh": 0.095, "grh": 0.248},
     "tutorial_query_ms": 500.0,
