@@ -48,6 +48,14 @@ class RecordReading:
     notes: list[str] = field(default_factory=list)
     superseded: list[dict[str, Any]] = field(default_factory=list)
 
+    def warn(self, stacklevel: int = 1) -> None:
+        """Issue each note as a :class:`BenchRecordWarning`.
+
+        ``stacklevel`` counts from the caller of this method, as in :func:`warnings.warn`.
+        """
+        for note in self.notes:
+            warnings.warn(note, BenchRecordWarning, stacklevel=stacklevel + 1)
+
 
 _REQUIRED = ("key", "status", "protocol", "method", "n_bits", "seed")
 
@@ -162,8 +170,7 @@ def read_bench_records(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     >>> sorted({r["method"]["label"] for r in records})  # doctest: +SKIP
     """
     reading = read_run_records(run_dir)
-    for note in reading.notes:
-        warnings.warn(note, BenchRecordWarning, stacklevel=2)
+    reading.warn(stacklevel=2)
     return reading.records
 
 

@@ -12,13 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hashlearn.report.benchmark import (
-    SCHEMA,
-    BenchRecordWarning,
-    format_benchmark_markdown,
-    read_bench_records,
-    write_benchmark_report,
-)
+from hashlearn.records import SCHEMA, BenchRecordWarning, read_bench_records
+from hashlearn.report.benchmark import format_benchmark_markdown, write_benchmark_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAIN = "grh-cifar10:n_train=2000"
@@ -337,26 +332,6 @@ def test_html_escapes_text(tmp_path: Path) -> None:
     assert report.markdown.parent == tmp_path / "out"
 
 
-def test_read_damaged_and_other_schema(tmp_path: Path) -> None:
-    records = [make_record(MAIN, "lsh", 16, seed) for seed in range(2)]
-    other = dict(records[0], schema="hashlearn.bench/2", key="x")
-    folder = write_run(tmp_path, [*records, other], tail="{not json")
-    with pytest.warns(BenchRecordWarning) as caught:
-        read = read_bench_records(folder)
-    assert [r["key"] for r in read] == [r["key"] for r in records]
-    messages = " ".join(str(w.message) for w in caught)
-    assert "damaged" in messages and "hashlearn.bench/2" in messages
-
-
-def test_damaged_middle_line_is_an_error(tmp_path: Path) -> None:
-    folder = tmp_path / "run"
-    folder.mkdir()
-    good = json.dumps(make_record(MAIN, "lsh", 16, 0))
-    (folder / "records.jsonl").write_text(f"{good}\n{{broken\n{good}\n")
-    with pytest.raises(ValueError, match="line 2 of 3"):
-        read_bench_records(folder)
-
-
 def test_rerun_supersedes_failure(tmp_path: Path) -> None:
     failed = make_record(MAIN, "lsh", 16, 0, status="failed")
     ok = make_record(MAIN, "lsh", 16, 0)
@@ -396,9 +371,23 @@ def test_markdown_without_optional_metrics(tmp_path: Path) -> None:
 
 
 def test_many_methods_never_share_both_colour_and_marker() -> None:
-    from hashlearn.report.benchmark import _COLOURS, _MARKERS, _palette
+    from hashlearn.report.figures import _COLOURS, _MARKERS, palette
 
     n = len(_COLOURS) * len(_MARKERS)
     records = [{"method": {"spec": f"m{i}", "label": f"M{i}"}} for i in range(n)]
-    styles = [(m.colour, m.marker) for m in _palette(records).values()]
+    styles = [(m.colour, m.marker) for m in palette(records).values()]
     assert len(set(styles)) == n
+
+
+def test_recall_of_exact_neighbours(tmp_path: Path) -> None:
+    """Protocols with ground_truth=euclidean add a recall table (it once raised KeyError)."""
+    records = [make_record(MAIN, "lsh", 16, seed) for seed in range(2)]
+    for seed, record in enumerate(records):
+        record["metrics"]["recall_at"] = {"10": 0.2 + 0.01 * seed, "100": 0.5}
+    report = write_benchmark_report(write_run(tmp_path, records))
+    text = report.markdown.read_text()
+    section = text.split("### Recall of exact neighbours (ANN evaluation)", 1)[1]
+    rows = _table_rows(section, "**recall@10**")
+    mean, std = statistics.mean([0.2, 0.21]), statistics.stdev([0.2, 0.21])
+    assert rows["LSH"] == [f"{mean:.4f} ± {std:.4f} (2)"]
+    assert "**recall@100**" in section

@@ -4,13 +4,14 @@
 Markdown page with, for every protocol found in the runs, the command that made the run,
 and for each metric the papers report (mAP@all, P@r2) a table of mean ± std over seeds,
 the published value and the difference, marked *within* (``|difference| <= 0.015``),
-*above* or *below*. Like every report, it reads records only.
+*above* or *below* (:data:`~hashlearn.report.aggregate.ANCHOR_TOLERANCE`, shared with the
+benchmark report). Like every report, it reads records only; the page is built as
+:mod:`~hashlearn.report.document` blocks and rendered by :mod:`~hashlearn.report.markdown`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import shlex
 from collections import defaultdict
@@ -19,12 +20,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from hashlearn._io import atomic_write_text
 from hashlearn.records import read_bench_records, read_run
+from hashlearn.report.aggregate import ANCHOR_TOLERANCE, mean_std, metric_value, verdict
+from hashlearn.report.document import Block, Cell, Code, Heading, Paragraph, Table
+from hashlearn.report.markdown import render_markdown
 
-__all__ = ["TOLERANCE", "format_reproduction", "write_reproduction"]
-
-#: A difference to the published number within +-TOLERANCE counts as reproduced.
-TOLERANCE = 0.015
+__all__ = ["format_reproduction", "write_reproduction"]
 
 _TITLES = {
     "map": "mAP@all",
@@ -59,9 +61,9 @@ def _metric_names(record: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(name for name in names if _metric_path(name) is not None))
 
 
-def _tutorial_table(records: Sequence[dict[str, Any]]) -> list[str]:
+def _tutorial_table(records: Sequence[dict[str, Any]]) -> list[Block]:
     """The tutorial's P@10 after re-ranking, per radius (first record of each method)."""
-    rows = []
+    rows: list[tuple[str, list[Cell]]] = []
     radii: list[int] = []
     for record in records:
         sweep = record.get("metrics", {}).get("tutorial")
@@ -71,43 +73,17 @@ def _tutorial_table(records: Sequence[dict[str, Any]]) -> list[str]:
         cells = ["-" if value is None else f"{value:.3f}" for value in sweep["precision_at_10"]]
         ms = [f"{value:.2f}" for value in sweep["query_ms"]]
         label = record["method"].get("label") or record["method"]["spec"]
-        rows.append(f"| {label} P@10 ({record['n_bits']} bits) | " + " | ".join(cells) + " |")
-        rows.append(f"| {label} ms/query | " + " | ".join(ms) + " |")
+        rows.append(("", [Cell(f"{label} P@10 ({record['n_bits']} bits)"), *map(Cell, cells)]))
+        rows.append(("", [Cell(f"{label} ms/query"), *map(Cell, ms)]))
     if not rows:
         return []
     return [
-        "**Tutorial P@10 after cosine re-ranking, by Hamming radius** (empty candidate sets "
-        "skipped)",
-        "",
-        "| | " + " | ".join(f"r={r}" for r in radii) + " |",
-        "|---|" + "---:|" * len(radii),
-        *rows,
-        "",
+        Paragraph(
+            "**Tutorial P@10 after cosine re-ranking, by Hamming radius** (empty candidate "
+            "sets skipped)"
+        ),
+        Table(["", *(f"r={r}" for r in radii)], rows),
     ]
-
-
-def _value(record: dict[str, Any], path: Sequence[str]) -> float | None:
-    value: Any = record.get("metrics", {})
-    for key in path:
-        if not isinstance(value, dict) or key not in value:
-            return None
-        value = value[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def _mean_std(values: Sequence[float]) -> tuple[float, float | None]:
-    mean = math.fsum(values) / len(values)
-    if len(values) < 2:
-        return mean, None
-    return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
-
-
-def _verdict(difference: float) -> str:
-    if abs(difference) <= TOLERANCE:
-        return "within"
-    return "above" if difference > 0 else "below"
 
 
 def _commands(group: list[dict[str, Any]], run: dict[str, Any] | None, run_dir: Path) -> list[str]:
@@ -156,8 +132,8 @@ def _command(run: dict[str, Any] | None, run_dir: Path) -> str:
 
 def _table(
     records: Sequence[dict[str, Any]], metric: str, path: Sequence[str]
-) -> tuple[list[str], list[str]]:
-    """Markdown rows of one metric, and the verdicts of the rows with anchors."""
+) -> tuple[Table | None, list[str]]:
+    """The table of one metric, and the verdicts of the cells with anchors."""
     bits = sorted({int(r["n_bits"]) for r in records})
     cells: dict[tuple[str, int], list[float]] = defaultdict(list)
     anchors: dict[tuple[str, int], float] = {}
@@ -168,45 +144,91 @@ def _table(
             label = f"{label} (`{record['method']['spec']}`)"
         if label not in labels:
             labels.append(label)
-        value = _value(record, path)
+        value = metric_value(record, *path)
         if value is not None:
             cells[label, int(record["n_bits"])].append(value)
         anchor = (record.get("anchor") or {}).get(metric)
         if isinstance(anchor, int | float):
             anchors[label, int(record["n_bits"])] = float(anchor)
     if not cells:
-        return [], []
-    lines = [
-        "| method | " + " | ".join(f"{b} bits" for b in bits) + " |",
-        "|---|" + "---:|" * len(bits),
-    ]
+        return None, []
+    rows: list[tuple[str, list[Cell]]] = []
     verdicts: list[str] = []
     most = max(len(values) for values in cells.values())
     for label in labels:
-        row, published, difference = [], [], []
+        row, published, difference = (
+            [Cell(label)],
+            [Cell("↳ published")],
+            [Cell("↳ ours - published")],
+        )
         for b in bits:
             values = cells.get((label, b), [])
             if not values:
-                row.append("-")
+                row.append(Cell("-"))
             else:
-                mean, std = _mean_std(values)
+                mean, std = mean_std(values)
                 text = f"{mean:.4f}" if std is None else f"{mean:.4f} ± {std:.4f}"
                 # Fewer seeds than the rest of the table (an unfinished run): say so.
-                row.append(text if len(values) == most else f"{text} (n={len(values)})")
+                row.append(Cell(text if len(values) == most else f"{text} (n={len(values)})"))
             anchor = anchors.get((label, b))
-            published.append("-" if anchor is None else f"{anchor:.4f}")
+            published.append(Cell("-" if anchor is None else f"{anchor:.4f}"))
             if anchor is None or not values:
-                difference.append("-")
+                difference.append(Cell("-"))
             else:
-                delta = _mean_std(values)[0] - anchor
-                verdict = _verdict(delta)
-                verdicts.append(verdict)
-                difference.append(f"{delta:+.4f} {verdict}")
-        lines.append(f"| {label.replace('|', chr(92) + '|')} | " + " | ".join(row) + " |")
-        if any(p != "-" for p in published):
-            lines.append("| ↳ published | " + " | ".join(published) + " |")
-            lines.append("| ↳ ours - published | " + " | ".join(difference) + " |")
-    return lines, verdicts
+                delta = mean_std(values)[0] - anchor
+                verdicts.append(verdict(delta))
+                difference.append(Cell(f"{delta:+.4f} {verdicts[-1]}", verdicts[-1]))
+        rows.append(("", row))
+        if any(cell.text != "-" for cell in published[1:]):
+            rows += [("anchor", published), ("difference", difference)]
+    return Table(["method", *(f"{b} bits" for b in bits)], rows), verdicts
+
+
+def _protocol_section(
+    spec: str,
+    group: list[dict[str, Any]],
+    failed: list[dict[str, Any]],
+    run: dict[str, Any] | None,
+    run_dir: Path,
+) -> list[Block]:
+    """One protocol of one run: its data and command, then a table per published metric."""
+    first = group[0]
+    sizes = first.get("sizes", {})
+    seeds = sorted({r["seed"] for r in group})
+    environment = first.get("environment", {})
+    revisions = sorted({str(r.get("environment", {}).get("git_revision")) for r in group})
+    blocks: list[Block] = [
+        Heading(2, f"`{spec}`"),
+        Paragraph(
+            f"Dataset `{first['protocol'].get('dataset')}`: {sizes.get('n_queries', '?'):,} "
+            f"queries, {sizes.get('n_database', '?'):,} database items, "
+            f"{sizes.get('n_train', '?'):,} training points, "
+            f"{sizes.get('n_validation', 0):,} validation points, "
+            f"{sizes.get('n_features', '?')} features; seeds {', '.join(map(str, seeds))}. "
+            f"hashlearn {environment.get('hashlearn', '?')} (git {', '.join(revisions)}), "
+            f"{environment.get('cpu_count', '?')} CPUs."
+        ),
+        Code("\n".join(_commands(group, run, run_dir)), language="bash"),
+    ]
+    failed_here = [r for r in failed if r["protocol"]["spec"] == spec]
+    if failed_here:
+        names = sorted({f"{r['method']['spec']}/{r['n_bits']}/{r['seed']}" for r in failed_here})
+        blocks.append(Paragraph(f"{len(failed_here)} failed record(s): {', '.join(names)}."))
+    for metric in _metric_names(first):
+        title, path = _metric_path(metric)  # type: ignore[misc]
+        table, verdicts = _table(group, metric, path)
+        if table is None:
+            continue
+        blocks += [Paragraph(f"**{title}**"), table]
+        if verdicts:
+            counts = {v: verdicts.count(v) for v in ("within", "above", "below")}
+            blocks.append(
+                Paragraph(
+                    f"Against the published cells: {counts['within']} within, "
+                    f"{counts['above']} above, {counts['below']} below."
+                )
+            )
+    return blocks + _tutorial_table(group)
 
 
 def format_reproduction(run_dirs: Sequence[str | os.PathLike[str]]) -> str:
@@ -214,20 +236,37 @@ def format_reproduction(run_dirs: Sequence[str | os.PathLike[str]]) -> str:
 
     Each run folder gets a section: the command, the protocol's sizes and seeds, and one
     table per published metric. Failed records are counted and named, never hidden.
+
+    Parameters
+    ----------
+    run_dirs : sequence of str or path-like
+        ``hashlearn bench`` run folders, in the order of the page.
+
+    Returns
+    -------
+    str
+        Markdown text.
+
+    Raises
+    ------
+    ValueError
+        ``run_dirs`` is empty, or a run folder's records are damaged.
+    FileNotFoundError
+        A run folder or its ``records.jsonl`` does not exist.
     """
     if not run_dirs:
         raise ValueError("give at least one run folder")
-    lines = [
-        "# Reproduced tables",
-        "",
-        "Generated by `hashlearn report --reproduction` from the records of the runs below "
-        f"on {datetime.now(timezone.utc):%Y-%m-%d}; every number is a mean ± sample standard "
-        "deviation over the seeds (random splits) of the run. *within*: |ours - published| ≤ "
-        f"{TOLERANCE}; *above* / *below* otherwise. Metric definitions: "
-        "[metrics.md](metrics.md); record format: [records.md](records.md); each method, "
-        "its paper and where and why our numbers differ from the papers': "
-        "[methods.md](methods.md).",
-        "",
+    blocks: list[Block] = [
+        Heading(1, "Reproduced tables"),
+        Paragraph(
+            "Generated by `hashlearn report --reproduction` from the records of the runs "
+            f"below on {datetime.now(timezone.utc):%Y-%m-%d}; every number is a mean ± "
+            "sample standard deviation over the seeds (random splits) of the run. *within*: "
+            f"|ours - published| ≤ {ANCHOR_TOLERANCE}; *above* / *below* otherwise. Metric "
+            "definitions: [metrics.md](metrics.md); record format: [records.md](records.md); "
+            "each method, its paper and where and why our numbers differ from the papers': "
+            "[methods.md](methods.md)."
+        ),
     ]
     for run_dir in map(Path, run_dirs):
         records = read_bench_records(run_dir)
@@ -235,64 +274,21 @@ def format_reproduction(run_dirs: Sequence[str | os.PathLike[str]]) -> str:
         ok = [r for r in records if r["status"] == "ok"]
         failed = [r for r in records if r["status"] != "ok"]
         if not ok:
-            lines += [f"## `{run_dir}`", "", f"No successful records ({len(failed)} failed).", ""]
+            blocks += [
+                Heading(2, f"`{run_dir}`"),
+                Paragraph(f"No successful records ({len(failed)} failed)."),
+            ]
             continue
         by_protocol: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for record in ok:
             by_protocol[record["protocol"]["spec"]].append(record)
         for spec, group in by_protocol.items():
-            first = group[0]
-            sizes = first.get("sizes", {})
-            seeds = sorted({r["seed"] for r in group})
-            environment = first.get("environment", {})
-            lines += [
-                f"## `{spec}`",
-                "",
-                f"Dataset `{first['protocol'].get('dataset')}`: {sizes.get('n_queries', '?'):,} "
-                f"queries, {sizes.get('n_database', '?'):,} database items, "
-                f"{sizes.get('n_train', '?'):,} training points, "
-                f"{sizes.get('n_validation', 0):,} validation points, "
-                f"{sizes.get('n_features', '?')} features; seeds {', '.join(map(str, seeds))}. "
-                f"hashlearn {environment.get('hashlearn', '?')} (git "
-                + ", ".join(
-                    sorted({str(r.get("environment", {}).get("git_revision")) for r in group})
-                )
-                + "), "
-                f"{environment.get('cpu_count', '?')} CPUs.",
-                "",
-                "```bash",
-                *_commands(group, run, run_dir),
-                "```",
-                "",
-            ]
-            failed_here = [r for r in failed if r["protocol"]["spec"] == spec]
-            if failed_here:
-                names = sorted(
-                    {f"{r['method']['spec']}/{r['n_bits']}/{r['seed']}" for r in failed_here}
-                )
-                lines += [f"{len(failed_here)} failed record(s): {', '.join(names)}.", ""]
-            for metric in _metric_names(first):
-                title, path = _metric_path(metric)  # type: ignore[misc]
-                table, verdicts = _table(group, metric, path)
-                if not table:
-                    continue
-                lines += [f"**{title}**", "", *table, ""]
-                if verdicts:
-                    counts = {v: verdicts.count(v) for v in ("within", "above", "below")}
-                    lines += [
-                        f"Against the published cells: {counts['within']} within, "
-                        f"{counts['above']} above, {counts['below']} below.",
-                        "",
-                    ]
-            lines += _tutorial_table(group)
-    return "\n".join(lines).rstrip() + "\n"
+            blocks += _protocol_section(spec, group, failed, run, run_dir)
+    return render_markdown(blocks, contents=False)
 
 
 def write_reproduction(
     run_dirs: Sequence[str | os.PathLike[str]], path: str | os.PathLike[str]
 ) -> Path:
     """Write :func:`format_reproduction` to ``path`` (atomically)."""
-    from hashlearn._io import atomic_write
-
-    text = format_reproduction(run_dirs)
-    return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
+    return atomic_write_text(path, format_reproduction(run_dirs))
