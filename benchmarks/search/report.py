@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from hashlearn._io import atomic_write, atomic_write_text
+from hashlearn._io import atomic_write_text
 from hashlearn.records import read_search_records
+from hashlearn.report.figures import pyplot, save_figure
 
 __all__ = [
     "format_search_pivot",
@@ -272,15 +273,6 @@ def format_search_report(run: dict[str, Any], records: Sequence[dict[str, Any]])
     return "\n".join(lines) + "\n"
 
 
-def _figure() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _style(name: str, position: int) -> tuple[str, str, str]:
     if name in _STYLE:
         return _STYLE[name]
@@ -301,7 +293,7 @@ def plot_queries_per_second(
     hashlearn wrappers of faiss dotted; a red cross marks a measurement whose results
     differ from the exact scan.
     """
-    plt = _figure()
+    plt = pyplot()
     ok = [r for r in records if r.get("status") == "ok" and r["task"] == task]
     datas = _ordered(r["data"] for r in ok) or ["(none)"]
     bits = _ordered(r["n_bits"] for r in ok) or [0]
@@ -359,7 +351,7 @@ def plot_queries_per_second(
     )
     legend_height = 0.9 / fig.get_figheight()  # two rows of legend, in figure fraction
     fig.tight_layout(rect=(0, legend_height, 1, 1 - 0.45 / fig.get_figheight()))
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=130)
 
 
 def _draw_lines(
@@ -435,18 +427,3 @@ def write_search_report(folder: str | os.PathLike[str]) -> list[Path]:
         )
     )
     return written
-
-
-def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
-    target = Path(path)
-    suffix = target.suffix.lstrip(".") or "png"
-
-    def write(handle: Any) -> None:
-        fig.savefig(handle, format=suffix, dpi=130)
-
-    try:
-        return atomic_write(target, write)
-    finally:
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
