@@ -14,6 +14,7 @@ from hashlearn import codes
 from hashlearn.datasets import load_mnist
 from hashlearn.evaluation import mean_average_precision
 from hashlearn.hashers import SignRandomProjection
+from hashlearn.hashers._linalg import fix_signs, principal_components
 from hashlearn.hashers.pca import (
     CCA_ITQ,
     CCAITQ,
@@ -22,9 +23,7 @@ from hashlearn.hashers.pca import (
     IterativeQuantization,
     PCAHashing,
     cca_directions,
-    fix_signs,
     itq_rotation,
-    principal_components,
 )
 
 # sklearn's checks fit on data with as few as 2 features, so the PCA-based hashers (at most

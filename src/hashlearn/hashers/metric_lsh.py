@@ -29,7 +29,8 @@ from threadpoolctl import threadpool_limits
 
 from hashlearn._registry import register
 from hashlearn._validation import check_features, check_int, check_labels, check_random_state
-from hashlearn.hashers._base import BaseHasher, LinearHasherMixin, _check_array
+from hashlearn.hashers._base import BaseHasher, LinearHasherMixin, check_state_array
+from hashlearn.hashers._params import check_non_negative, missing_labels_error
 
 __all__ = [
     "ITML",
@@ -42,6 +43,9 @@ __all__ = [
 #: Constraint difference vectors shorter than this are dropped (as the reference code does):
 #: a zero vector has no Mahalanobis distance to project.
 _MIN_DIFFERENCE_NORM = 1e-9
+
+#: Why the metric learners need labels (for the error when y is missing).
+_NEEDS_LABELS = "it learns its metric from labelled pairs"
 
 
 # --------------------------------------------------------------------------------------
@@ -251,21 +255,6 @@ def _check_percentile(value: Any, name: str) -> float:
     return float(value)
 
 
-def _check_tol(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"tol must be a non-negative float, got {value!r}")
-    if not (np.isfinite(value) and value >= 0):
-        raise ValueError(f"tol must be a non-negative finite float, got {value}")
-    return float(value)
-
-
-def _missing_labels_error(owner: str) -> ValueError:
-    return ValueError(
-        f"{owner} requires y to be passed, but the target y is None; it learns its metric "
-        "from labelled pairs: give class labels (1-D) or a 0/1 label-indicator matrix (2-D)"
-    )
-
-
 def _check_prior(prior: Any, n_features: int) -> np.ndarray:
     if isinstance(prior, str):
         if prior != "identity":
@@ -436,11 +425,11 @@ class InformationTheoreticMetricLearning(
             self.dissimilar_percentile, "dissimilar_percentile"
         )
         max_iter = check_int(self.max_iter, "max_iter", low=1)
-        tol = _check_tol(self.tol)
+        tol = check_non_negative(self.tol, "tol")
         if self.n_constraints is not None:
             check_int(self.n_constraints, "n_constraints", low=1)
         if y is None:
-            raise _missing_labels_error(type(self).__name__)
+            raise missing_labels_error(type(self).__name__, _NEEDS_LABELS)
         X = check_features(X, name="X", min_samples=2)
         labels = check_labels(y, X.shape[0])
         prior = _check_prior(self.prior, X.shape[1])
@@ -642,7 +631,7 @@ class LearnedMetricLSH(LinearHasherMixin, BaseHasher):
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
         if y is None:
-            raise _missing_labels_error(type(self).__name__)
+            raise missing_labels_error(type(self).__name__, _NEEDS_LABELS)
         learner = InformationTheoreticMetricLearning(
             gamma=self.gamma,
             n_constraints=self.n_constraints,
@@ -670,4 +659,4 @@ class LearnedMetricLSH(LinearHasherMixin, BaseHasher):
 
     def _check_loaded_state(self) -> None:
         super()._check_loaded_state()
-        _check_array(self, "mean_", (self.n_features_in_,))
+        check_state_array(self, "mean_", (self.n_features_in_,))
