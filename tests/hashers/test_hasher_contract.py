@@ -75,6 +75,15 @@ VARIANTS = [
     "median:projection=pca",
 ]
 CONTRACT_SPECS = [SMALL_DATA.get(name, name) for name in sorted(METHODS)] + VARIANTS
+_AT_MOST_N_FEATURES_BITS = {
+    "cca-itq",
+    "isoh",
+    "isoh:method=gf",
+    "itq",
+    "median:projection=identity",
+    "median:projection=pca",
+    "pcah",
+}
 
 
 @pytest.mark.parametrize("rule", HASHER_CHECKS)
@@ -86,6 +95,24 @@ def test_hasher_contract(spec, rule, blobs):
     hasher = method.build(13, 3)
     checks = dict(hasher_checks(hasher, supervised=method.info.supervised, X=X, y=y, sklearn=False))
     checks[rule]()
+
+
+def _lengths():
+    """One bit, one short byte, one full byte, four bytes; the hashers that take n_bits
+    directions of X stop at the 16 features of the blobs."""
+    for spec in CONTRACT_SPECS:
+        for n_bits in (1, 7, 8, 32):
+            if n_bits <= 16 or spec not in _AT_MOST_N_FEATURES_BITS:
+                yield spec, n_bits
+
+
+@pytest.mark.parametrize(("spec", "n_bits"), list(_lengths()))
+def test_code_format_of_other_lengths(spec, n_bits, blobs):
+    X, y = blobs
+    method = resolve_method(spec)
+    hasher = method.build(n_bits, 3)
+    checks = dict(hasher_checks(hasher, supervised=method.info.supervised, X=X, y=y, sklearn=False))
+    checks["code_format"]()
 
 
 @pytest.mark.parametrize("rule", HASHER_CHECKS)

@@ -148,10 +148,17 @@ class _Runner:
         if not callable(getattr(hasher, "save", None)):
             raise _fail("save_load", f"{type(hasher).__name__} has no save(path) method")
         with tempfile.TemporaryDirectory() as folder:
-            path = hasher.save(Path(folder) / "hasher.hlz")
-            loaded = load(path)
-            with np.load(path, allow_pickle=False):
-                pass  # readable by numpy alone: nothing pickled
+            try:
+                path = hasher.save(Path(folder) / "hasher.hlz")
+                loaded = load(path)
+                with np.load(path, allow_pickle=False):
+                    pass  # readable by numpy alone: nothing pickled
+            except Exception as exc:
+                raise _fail(
+                    "save_load",
+                    f"a fitted {type(hasher).__name__} must save and load back, but that raised "
+                    f"{type(exc).__name__}: {exc}",
+                ) from exc
         if type(loaded) is not type(hasher):
             raise _fail(
                 "save_load", f"loading gave a {type(loaded).__name__}, not {type(hasher).__name__}"
