@@ -180,37 +180,16 @@ def itml_bregman_projections(
     for _ in range(max_iter if m else 0):
         n_iter += 1
         for start in range(0, m, block_size):
-            V = differences[start : start + block_size]
-            b = V.shape[0]
-            # With A_s the matrix at the start of the block, A_s v_k = P[:, k] and
-            # v_j^T A_s v_k = C[j, k]. After the block's earlier updates
-            # A = A_s + sum_j beta_j w_j w_j^T, so w_k = A v_k = P @ t_k for a
-            # b-vector t_k: t_k = e_k + sum_{j<k} beta_j (t_j . C[:, k]) t_j.
-            P = blas.dsymm(1.0, A, V.T)
-            C = V @ P
-            T = np.zeros((b, b))
-            betas = np.zeros(b)
-            for k in range(b):
-                column = C[:, k]
-                t = (betas[:k] * (T[:k] @ column)) @ T[:k]
-                t[k] += 1.0
-                p = float(t @ column)
-                i = start + k
-                delta = signs[i]
-                alpha = min(duals[i], delta * shrink * (1.0 / p - 1.0 / slack[i]))
-                if alpha == 0.0:
-                    continue
-                duals[i] -= alpha
-                betas[k] = delta * alpha / (1.0 - delta * alpha * p)
-                slack[i] = 1.0 / (1.0 / slack[i] + delta * alpha * inverse_gamma)
-                T[k] = t
-            if not betas.any():
-                continue
-            W = P @ T.T  # column k is w_k
-            for sign, chosen in ((1.0, betas > 0), (-1.0, betas < 0)):
-                if chosen.any():
-                    scaled = W[:, chosen] * np.sqrt(np.abs(betas[chosen]))
-                    A = blas.dsyrk(sign, scaled, beta=1.0, c=A, overwrite_c=True)
+            A = _project_block(
+                A,
+                differences[start : start + block_size],
+                start,
+                signs,
+                duals,
+                slack,
+                shrink,
+                inverse_gamma,
+            )
         total = float(np.linalg.norm(duals) + np.linalg.norm(previous))
         if total == 0.0:
             converged = True
@@ -222,6 +201,52 @@ def itml_bregman_projections(
     upper = np.triu(A)
     A = upper + np.triu(upper, 1).T
     return A, slack, duals, n_iter, converged
+
+
+def _project_block(
+    A: np.ndarray,
+    V: np.ndarray,
+    start: int,
+    signs: np.ndarray,
+    duals: np.ndarray,
+    slack: np.ndarray,
+    shrink: float,
+    inverse_gamma: float,
+) -> np.ndarray:
+    """One block of :func:`itml_bregman_projections`: the Bregman projections for the
+    constraints ``start .. start + len(V) - 1`` (rows of ``V``), as one low-rank update of the
+    upper triangle of ``A``; ``duals`` and ``slack`` are updated in place."""
+    b = V.shape[0]
+    # With A_s the matrix at the start of the block, A_s v_k = P[:, k] and
+    # v_j^T A_s v_k = C[j, k]. After the block's earlier updates
+    # A = A_s + sum_j beta_j w_j w_j^T, so w_k = A v_k = P @ t_k for a
+    # b-vector t_k: t_k = e_k + sum_{j<k} beta_j (t_j . C[:, k]) t_j.
+    P = blas.dsymm(1.0, A, V.T)
+    C = V @ P
+    T = np.zeros((b, b))
+    betas = np.zeros(b)
+    for k in range(b):
+        column = C[:, k]
+        t = (betas[:k] * (T[:k] @ column)) @ T[:k]
+        t[k] += 1.0
+        p = float(t @ column)
+        i = start + k
+        delta = signs[i]
+        alpha = min(duals[i], delta * shrink * (1.0 / p - 1.0 / slack[i]))
+        if alpha == 0.0:
+            continue
+        duals[i] -= alpha
+        betas[k] = delta * alpha / (1.0 - delta * alpha * p)
+        slack[i] = 1.0 / (1.0 / slack[i] + delta * alpha * inverse_gamma)
+        T[k] = t
+    if not betas.any():
+        return A
+    W = P @ T.T  # column k is w_k
+    for sign, chosen in ((1.0, betas > 0), (-1.0, betas < 0)):
+        if chosen.any():
+            scaled = W[:, chosen] * np.sqrt(np.abs(betas[chosen]))
+            A = blas.dsyrk(sign, scaled, beta=1.0, c=A, overwrite_c=True)
+    return A
 
 
 def _symmetric_square_root(A: np.ndarray) -> np.ndarray:
