@@ -320,3 +320,29 @@ def code_statistics(codes: Any, n_bits: int) -> dict[str, float]:
         off_diagonal = ~np.eye(corr.shape[0], dtype=bool)
         result["mean_abs_correlation"] = float(np.abs(corr[off_diagonal]).mean())
     return result
+
+
+def signs(projections: Any, dtype: Any = np.int8) -> np.ndarray:
+    """Quantise real projections to -1/+1 signs with the code rule: ``x >= 0 -> +1``, else -1.
+
+    The signed view of :func:`binarize`, for learning algorithms that optimise over
+    ``B in {-1, +1}^(n, n_bits)`` and must agree with the codes ``encode`` writes (a
+    projection of exactly 0 is +1 here and bit 1 there).
+
+    Parameters
+    ----------
+    projections : array-like
+        Real values, any shape.
+    dtype : numpy dtype, default int8
+        The dtype of the result (``float64`` for algorithms that do algebra on the signs).
+
+    Returns
+    -------
+    signs : ndarray of ``dtype``, same shape as ``projections``
+
+    Examples
+    --------
+    >>> signs([[-0.5, 0.0, 2.0]])
+    array([[-1,  1,  1]], dtype=int8)
+    """
+    return np.where(np.asarray(projections) >= 0, 1, -1).astype(dtype)

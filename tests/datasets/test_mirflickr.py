@@ -224,9 +224,9 @@ def test_real_mirflickr25k(real_data_dir):
 
 @pytest.mark.realdata
 def test_load_dataset_by_name(real_data_dir):
-    from hashlearn.datasets import DATASET_NAMES, load_dataset
+    from hashlearn.datasets import CATALOG, load_dataset
 
-    assert "mirflickr25k" in DATASET_NAMES
+    assert "mirflickr25k" in CATALOG
     dataset = load_dataset("mirflickr25k", real_data_dir)
     assert dataset.X.shape == (20015, 1386) and dataset.y.shape == (20015, 24)
 

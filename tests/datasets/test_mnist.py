@@ -154,8 +154,8 @@ def test_real_mnist(real_data_dir):
 
 @pytest.mark.realdata
 def test_load_dataset_by_name(real_data_dir):
-    from hashlearn.datasets import DATASET_NAMES, load_dataset
+    from hashlearn.datasets import CATALOG, load_dataset
 
-    assert {"mnist", "20newsgroups", "20newsgroups-tfidf"} <= set(DATASET_NAMES)
+    assert {"mnist", "20newsgroups", "20newsgroups-tfidf"} <= set(CATALOG)
     dataset = load_dataset("mnist", real_data_dir)
     assert dataset.X.shape == (70000, 784) and dataset.n_train == 60000

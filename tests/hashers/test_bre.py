@@ -5,14 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import hashlearn
 from hashlearn import codes
 from hashlearn.evaluation import mean_average_precision
 from hashlearn.hashers.bre import (
     BRE,
-    BinaryReconstructiveEmbedding,
     OneBitObjective,
     _bit_objective,
     _coordinate_descent,
@@ -22,11 +20,6 @@ from hashlearn.hashers.bre import (
     reconstruction_loss,
 )
 from hashlearn.hashers.lsh import SignRandomProjection
-
-CHECKED = [
-    BRE(n_bits=6, n_anchors=10, n_iter=2, random_state=0),
-    BRE(n_bits=5, kernel="linear", centre=False, n_anchors=8, n_iter=1, random_state=0),
-]
 
 
 def make(n_bits, seed=0, **params):
@@ -56,16 +49,6 @@ def unit(X):
     return X / np.where(norms > 0, norms, 1.0)
 
 
-# -- the scikit-learn contract ---------------------------------------------------------------------
-@parametrize_with_checks(CHECKED)
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
-
-
-def test_alias():
-    assert BRE is BinaryReconstructiveEmbedding
-
-
 def test_same_seed_same_codes(blobs):
     X, y = blobs
     first = make(13, seed=7).fit(X, y).encode(X)
@@ -73,19 +56,6 @@ def test_same_seed_same_codes(blobs):
     assert not np.array_equal(first, make(13, seed=8).fit(X, y).encode(X))
     unsupervised = make(9, seed=3).fit(X).encode(X)
     assert np.array_equal(unsupervised, make(9, seed=3).fit(X).encode(X))
-
-
-@pytest.mark.parametrize("n_bits", [1, 7, 8, 13, 32])
-def test_code_format(n_bits, blobs):
-    X, y = blobs
-    hasher = make(n_bits, n_iter=1).fit(X, y)
-    packed = hasher.encode(X)
-    assert packed.dtype == np.uint8 and packed.shape == (len(X), (n_bits + 7) // 8)
-    codes.check_codes(packed, n_bits)
-    bits = hasher.transform(X)
-    assert bits.shape == (len(X), n_bits) and set(np.unique(bits)) <= {0, 1}
-    assert np.array_equal(codes.pack_bits(bits), packed)
-    assert np.array_equal(bits, (hasher.project(X) >= 0).astype(np.uint8))
 
 
 @pytest.mark.parametrize("params", [{}, {"kernel": "linear", "centre": False}])

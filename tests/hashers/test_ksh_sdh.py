@@ -7,20 +7,15 @@ import itertools
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import hashlearn
 from hashlearn import codes
 from hashlearn.evaluation import mean_average_precision
-from hashlearn.hashers.ksh import KSH, KernelSupervisedHashing, _PairwiseLabels, optimise_bit
+from hashlearn.hashers.ksh import KSH, _PairwiseLabels, optimise_bit
 from hashlearn.hashers.lsh import SignRandomProjection
-from hashlearn.hashers.sdh import SDH, SupervisedDiscreteHashing, discrete_cyclic_coordinate_descent
+from hashlearn.hashers.sdh import SDH, discrete_cyclic_coordinate_descent
 
 # Small anchor sets: the estimator checks use datasets of 10-100 rows.
-CHECKED = [
-    KSH(n_bits=6, n_anchors=15, max_iter=50, random_state=0),
-    SDH(n_bits=6, n_anchors=15, random_state=0),
-]
 MAKERS = {
     "KSH": lambda n_bits, seed=0: KSH(n_bits, n_anchors=60, random_state=seed),
     "SDH": lambda n_bits, seed=0: SDH(n_bits, n_anchors=60, random_state=seed),
@@ -36,15 +31,6 @@ def knn_label_precision(hasher, X, y, k=10):
     return float((y[order] == y[:, None]).mean())
 
 
-@parametrize_with_checks(CHECKED)
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
-
-
-def test_aliases():
-    assert KSH is KernelSupervisedHashing and SDH is SupervisedDiscreteHashing
-
-
 @pytest.mark.parametrize("name", sorted(MAKERS))
 def test_same_seed_same_codes(name, blobs):
     X, y = blobs
@@ -52,20 +38,6 @@ def test_same_seed_same_codes(name, blobs):
     first = make(13, seed=7).fit(X, y).encode(X)
     assert np.array_equal(first, make(13, seed=7).fit(X, y).encode(X))
     assert not np.array_equal(first, make(13, seed=8).fit(X, y).encode(X))
-
-
-@pytest.mark.parametrize("n_bits", [1, 7, 8, 13, 32])
-@pytest.mark.parametrize("name", sorted(MAKERS))
-def test_code_format(name, n_bits, blobs):
-    X, y = blobs
-    hasher = MAKERS[name](n_bits).fit(X, y)
-    packed = hasher.encode(X)
-    assert packed.dtype == np.uint8 and packed.shape == (len(X), (n_bits + 7) // 8)
-    codes.check_codes(packed, n_bits)
-    bits = hasher.transform(X)
-    assert bits.shape == (len(X), n_bits) and set(np.unique(bits)) <= {0, 1}
-    assert np.array_equal(codes.pack_bits(bits), packed)
-    assert np.array_equal(bits, (hasher.project(X) >= 0).astype(np.uint8))
 
 
 @pytest.mark.parametrize("name", sorted(MAKERS))

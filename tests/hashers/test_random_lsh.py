@@ -9,29 +9,19 @@ import scipy.integrate
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import KernelCenterer, StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import hashlearn
-from hashlearn import codes
 from hashlearn.hashers import SH, SignRandomProjection
 from hashlearn.hashers.random_lsh import (
     KLSH,
     PSTABLE_AUTO_FACTOR,
     SKLSH,
-    KernelizedLSH,
     PStableLSH,
-    ShiftInvariantKernelLSH,
     median_pairwise_distance,
     pstable_bit_disagreement,
     sklsh_bit_disagreement,
 )
 
-HASHERS = [
-    PStableLSH(n_bits=12, random_state=0),
-    SKLSH(n_bits=12, random_state=0),
-    KLSH(n_bits=12, random_state=0),
-    KLSH(n_bits=6, kernel="linear", n_samples=20, n_subset=5, random_state=0),
-]
 MAKERS = {
     "pstable": lambda n_bits, seed=7: PStableLSH(n_bits, random_state=seed),
     "sklsh": lambda n_bits, seed=7: SKLSH(n_bits, random_state=seed),
@@ -40,15 +30,6 @@ MAKERS = {
         n_bits, n_samples=100, n_subset=10, kernel="linear", random_state=seed
     ),
 }
-
-
-@parametrize_with_checks(HASHERS)
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
-
-
-def test_aliases():
-    assert SKLSH is ShiftInvariantKernelLSH and KLSH is KernelizedLSH
 
 
 # -- contract: determinism, code format, persistence, bad input ----------------------------
@@ -60,32 +41,6 @@ def test_same_seed_same_codes_other_seed_other_codes(name, blobs):
     first = MAKERS[name](13).fit(X).encode(X)
     assert np.array_equal(first, MAKERS[name](13).fit(X).encode(X))
     assert not np.array_equal(first, MAKERS[name](13, seed=8).fit(X).encode(X))
-
-
-@pytest.mark.parametrize("name", sorted(MAKERS))
-@pytest.mark.parametrize("n_bits", [1, 7, 8, 13])
-def test_code_format(name, n_bits, blobs):
-    X, _ = blobs
-    hasher = MAKERS[name](n_bits).fit(X)
-    packed = hasher.encode(X)
-    assert packed.dtype == np.uint8 and packed.shape == (len(X), (n_bits + 7) // 8)
-    codes.check_codes(packed, n_bits)
-    bits = hasher.transform(X)
-    assert bits.shape == (len(X), n_bits) and set(np.unique(bits)) <= {0, 1}
-    assert np.array_equal(codes.pack_bits(bits), packed)
-    assert np.array_equal(bits, (hasher.project(X) >= 0).astype(np.uint8))
-
-
-@pytest.mark.parametrize("name", sorted(MAKERS))
-def test_save_load_round_trip(name, blobs, tmp_path):
-    X, _ = blobs
-    hasher = MAKERS[name](13).fit(X)
-    loaded = hashlearn.load(hasher.save(tmp_path / f"{name}.hlz"))
-    assert type(loaded) is type(hasher)
-    assert loaded.get_params() == hasher.get_params()
-    assert np.array_equal(loaded.encode(X), hasher.encode(X))
-    with np.load(tmp_path / f"{name}.hlz", allow_pickle=False) as archive:
-        assert "components_" in archive.files
 
 
 def test_save_load_with_explicit_scales(blobs, tmp_path):

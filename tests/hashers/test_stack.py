@@ -12,22 +12,11 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import hashlearn
 from hashlearn import codes
 from hashlearn.hashers import GRH, LSH, stack
 from hashlearn.hashers.stack import HasherStack
-
-
-@parametrize_with_checks(
-    [
-        HasherStack([LSH(5, random_state=0), LSH(7, random_state=1)]),
-        HasherStack([LSH(8), LSH(8)], random_state=0),
-    ]
-)
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
 
 
 class PackedOnly(BaseEstimator):

@@ -11,7 +11,8 @@ Downloads happen only when a loader is allowed to (``download=True``) and
 ``HASHLEARN_OFFLINE`` is unset; every download is checksummed before it is renamed into
 place.
 
-Datasets by name (:func:`load_dataset`):
+Datasets by name (:func:`load_dataset`; :data:`CATALOG` lists each one with its files,
+origin and loader):
 
 * ``"cifar10-gist"``: CIFAR-10 GIST-512 computed by hashlearn (:func:`load_cifar10_gist`);
 * ``"cifar10-gist-mat"``: the tutorial's ``Gist512CIFAR10.mat`` (:func:`load_gist_mat`);
@@ -28,8 +29,6 @@ Datasets by name (:func:`load_dataset`):
 
 from __future__ import annotations
 
-import os
-
 from hashlearn.datasets._dataset import Dataset
 from hashlearn.datasets._download import DownloadError, fetch
 from hashlearn.datasets._home import (
@@ -38,6 +37,14 @@ from hashlearn.datasets._home import (
     get_data_dir,
     is_offline,
     verify_against_sha256sums,
+)
+from hashlearn.datasets.catalog import (
+    CATALOG,
+    DatasetEntry,
+    availability,
+    choose_dataset,
+    describe,
+    load_dataset,
 )
 from hashlearn.datasets.cifar10 import (
     CIFAR10_CLASSES,
@@ -64,12 +71,15 @@ from hashlearn.datasets.newsgroups import (
 )
 
 __all__ = [
+    "CATALOG",
     "CIFAR10_CLASSES",
-    "DATASET_NAMES",
     "MIRFLICKR25K_CLASSES",
     "Dataset",
+    "DatasetEntry",
     "DownloadError",
+    "availability",
     "choose_dataset",
+    "describe",
     "fetch",
     "file_digests",
     "find_cifar10_source",
@@ -95,127 +105,3 @@ __all__ = [
     "read_mirflickr25k",
     "verify_against_sha256sums",
 ]
-
-DATASET_NAMES = (
-    "cifar10-gist",
-    "cifar10-gist-mat",
-    "cifar10",
-    "digits",
-    "mnist",
-    "20newsgroups",
-    "20newsgroups-tfidf",
-    "mirflickr25k",
-)
-
-
-def load_dataset(
-    name: str,
-    data_dir: str | os.PathLike[str] | None = None,
-    *,
-    cache_dir: str | os.PathLike[str] | None = None,
-    download: bool | None = None,
-    progress: bool = False,
-) -> Dataset:
-    """Load a dataset by name.
-
-    Parameters
-    ----------
-    name : str
-        One of :data:`DATASET_NAMES`: ``"cifar10-gist"``, ``"cifar10-gist-mat"``,
-        ``"cifar10"``, ``"digits"``, ``"mnist"``, ``"20newsgroups"`` (raw text, which
-        hashers cannot take directly), ``"20newsgroups-tfidf"``, ``"mirflickr25k"``.
-    data_dir : str or path-like, optional
-        The data directory (``$HASHLEARN_DATA`` when None); ignored by ``"digits"``.
-    cache_dir : str or path-like, optional
-        The cache directory.
-    download : bool, optional
-        Allow downloads; None keeps each loader's default (True for CIFAR-10, False for
-        the tutorial's ``.mat`` file, which has no published checksum, and for MNIST and
-        20 Newsgroups). MIRFlickr-25K has no official download: ``download=True`` is
-        refused for it.
-    progress : bool, default False
-        Show progress bars.
-
-    Returns
-    -------
-    Dataset
-
-    Raises
-    ------
-    ValueError
-        For an unknown name, or a corrupt file.
-    FileNotFoundError
-        When the dataset's files are missing and cannot be downloaded.
-
-    Examples
-    --------
-    >>> load_dataset("digits").X.shape
-    (1797, 64)
-    """
-    if name == "digits":
-        return load_digits_dataset()
-    if name == "cifar10-gist":
-        return load_cifar10_gist(
-            data_dir,
-            cache_dir=cache_dir,
-            download=True if download is None else download,
-            progress=progress,
-        )
-    if name == "cifar10":
-        return load_cifar10(
-            data_dir,
-            cache_dir=cache_dir,
-            download=True if download is None else download,
-            progress=progress,
-        )
-    if name == "cifar10-gist-mat":
-        return load_gist_mat(
-            data_dir=data_dir,
-            cache_dir=cache_dir,
-            download=False if download is None else download,
-            progress=progress,
-        )
-    allowed = False if download is None else download
-    if name == "mnist":
-        return load_mnist(data_dir, download=allowed, cache_dir=cache_dir, progress=progress)
-    if name == "20newsgroups":
-        return load_20newsgroups(data_dir, download=allowed, cache_dir=cache_dir, progress=progress)
-    if name == "20newsgroups-tfidf":
-        return load_20newsgroups_tfidf(
-            data_dir, download=allowed, cache_dir=cache_dir, progress=progress
-        )
-    if name == "mirflickr25k":
-        if download:
-            raise ValueError(
-                "download=True is not possible for 'mirflickr25k': its .mat files have no "
-                "official download; put them in <data_dir>/mirflickr25k/"
-            )
-        return load_mirflickr25k(data_dir, cache_dir=cache_dir)
-    raise ValueError(f"name must be one of {', '.join(DATASET_NAMES)}; got {name!r}")
-
-
-def choose_dataset(
-    data_dir: str | os.PathLike[str] | None = None,
-    *,
-    cache_dir: str | os.PathLike[str] | None = None,
-) -> tuple[str, str | None]:
-    """What ``--dataset auto`` means: CIFAR-10 GIST when available offline, else digits.
-
-    Returns
-    -------
-    name : str
-        ``"cifar10-gist"`` or ``"digits"``.
-    notice : str or None
-        A one-line notice for the user when falling back to digits, else None.
-
-    Raises
-    ------
-    FileNotFoundError
-        When an explicitly named data directory does not exist.
-    """
-    if find_cifar10_source(data_dir, cache_dir=cache_dir) is not None:
-        return "cifar10-gist", None
-    return "digits", (
-        "CIFAR-10 not found (set HASHLEARN_DATA or --data-dir to a folder with "
-        "cifar10/cifar10-jpeg.tar.gz); using scikit-learn's 8x8 digits instead"
-    )

@@ -1,15 +1,16 @@
-"""What each named dataset needs, whether it is here, and what it holds.
+"""The one catalogue of named datasets: what each holds, its files, its loader.
 
-The catalogue behind ``hashlearn datasets list | info NAME | prepare NAME``: one
-:class:`DatasetEntry` per name of :data:`hashlearn.datasets.DATASET_NAMES`, with the files a
-data directory should hold, where they come from, and a cheap availability check (file
-existence only: nothing is hashed, decoded or downloaded). :func:`describe` loads a dataset
-and summarises it.
+:data:`CATALOG` has one :class:`DatasetEntry` per name: a one-line description, the files a
+data directory should hold, where they come from, and the function that loads it.
+:func:`load_dataset` loads by name, :func:`availability` is a cheap presence check (file
+existence only: nothing is hashed, decoded or downloaded) and :func:`describe` summarises a
+loaded dataset; ``hashlearn datasets list | info NAME | prepare NAME`` is built on them.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,31 @@ import numpy as np
 
 from hashlearn.datasets._dataset import Dataset
 from hashlearn.datasets._home import get_cache_dir, get_data_dir
+from hashlearn.datasets.cifar10 import find_cifar10_source, load_cifar10, load_cifar10_gist
+from hashlearn.datasets.digits import load_digits_dataset
+from hashlearn.datasets.gist_mat import load_gist_mat
+from hashlearn.datasets.mirflickr import load_mirflickr25k
+from hashlearn.datasets.mnist import load_mnist
+from hashlearn.datasets.newsgroups import load_20newsgroups, load_20newsgroups_tfidf
 
-__all__ = ["CATALOG", "DatasetEntry", "availability", "describe"]
+__all__ = [
+    "CATALOG",
+    "DatasetEntry",
+    "availability",
+    "choose_dataset",
+    "describe",
+    "load_dataset",
+]
+
+PathLike = str | os.PathLike[str] | None
+
+#: ``load(data_dir, cache_dir, download, progress) -> Dataset``.
+Loader = Callable[[PathLike, PathLike, bool, bool], Dataset]
 
 
 @dataclass(frozen=True)
 class DatasetEntry:
-    """One named dataset of :func:`hashlearn.datasets.load_dataset`.
+    """One named dataset of :func:`load_dataset`.
 
     Attributes
     ----------
@@ -39,6 +58,10 @@ class DatasetEntry:
         Where the files come from (official download, or how to obtain them).
     downloadable : bool
         Whether the loader can download the files itself (``download=True``, online).
+    load : callable
+        ``load(data_dir, cache_dir, download, progress) -> Dataset``.
+    download_by_default : bool
+        What ``download=None`` means for this dataset in :func:`load_dataset`.
     """
 
     name: str
@@ -46,6 +69,53 @@ class DatasetEntry:
     files: tuple[tuple[str, ...], ...]
     origin: str
     downloadable: bool
+    load: Loader
+    download_by_default: bool = False
+
+
+def _cifar10_gist(
+    data_dir: PathLike, cache_dir: PathLike, download: bool, progress: bool
+) -> Dataset:
+    return load_cifar10_gist(data_dir, cache_dir=cache_dir, download=download, progress=progress)
+
+
+def _cifar10(data_dir: PathLike, cache_dir: PathLike, download: bool, progress: bool) -> Dataset:
+    return load_cifar10(data_dir, cache_dir=cache_dir, download=download, progress=progress)
+
+
+def _gist_mat(data_dir: PathLike, cache_dir: PathLike, download: bool, progress: bool) -> Dataset:
+    return load_gist_mat(
+        data_dir=data_dir, cache_dir=cache_dir, download=download, progress=progress
+    )
+
+
+def _digits(data_dir: PathLike, cache_dir: PathLike, download: bool, progress: bool) -> Dataset:
+    return load_digits_dataset()  # ships with scikit-learn: no folder, nothing to download
+
+
+def _mnist(data_dir: PathLike, cache_dir: PathLike, download: bool, progress: bool) -> Dataset:
+    return load_mnist(data_dir, download=download, cache_dir=cache_dir, progress=progress)
+
+
+def _newsgroups(data_dir: PathLike, cache_dir: PathLike, download: bool, progress: bool) -> Dataset:
+    return load_20newsgroups(data_dir, download=download, cache_dir=cache_dir, progress=progress)
+
+
+def _newsgroups_tfidf(
+    data_dir: PathLike, cache_dir: PathLike, download: bool, progress: bool
+) -> Dataset:
+    return load_20newsgroups_tfidf(
+        data_dir, download=download, cache_dir=cache_dir, progress=progress
+    )
+
+
+def _mirflickr(data_dir: PathLike, cache_dir: PathLike, download: bool, progress: bool) -> Dataset:
+    if download:
+        raise ValueError(
+            "download=True is not possible for 'mirflickr25k': its .mat files have no "
+            "official download; put them in <data_dir>/mirflickr25k/"
+        )
+    return load_mirflickr25k(data_dir, cache_dir=cache_dir)
 
 
 _CIFAR10_FILES = (
@@ -74,6 +144,8 @@ CATALOG: dict[str, DatasetEntry] = {
             _CIFAR10_FILES,
             "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz (or the JPEG layout)",
             True,
+            _cifar10_gist,
+            download_by_default=True,
         ),
         DatasetEntry(
             "cifar10-gist-mat",
@@ -81,6 +153,7 @@ CATALOG: dict[str, DatasetEntry] = {
             (("cifar10/Gist512CIFAR10.mat",), ("Gist512CIFAR10.mat",)),
             "a file-sharing link of the tutorial (no published checksum)",
             False,
+            _gist_mat,
         ),
         DatasetEntry(
             "cifar10",
@@ -88,6 +161,8 @@ CATALOG: dict[str, DatasetEntry] = {
             _CIFAR10_FILES,
             "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz (or the JPEG layout)",
             True,
+            _cifar10,
+            download_by_default=True,
         ),
         DatasetEntry(
             "digits",
@@ -95,6 +170,7 @@ CATALOG: dict[str, DatasetEntry] = {
             (),
             "ships with scikit-learn",
             False,
+            _digits,
         ),
         DatasetEntry(
             "mnist",
@@ -102,6 +178,7 @@ CATALOG: dict[str, DatasetEntry] = {
             _MNIST_FILES,
             "https://ossci-datasets.s3.amazonaws.com/mnist/",
             True,
+            _mnist,
         ),
         DatasetEntry(
             "20newsgroups",
@@ -109,6 +186,7 @@ CATALOG: dict[str, DatasetEntry] = {
             _NEWSGROUPS_FILES,
             "http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz",
             True,
+            _newsgroups,
         ),
         DatasetEntry(
             "20newsgroups-tfidf",
@@ -116,6 +194,7 @@ CATALOG: dict[str, DatasetEntry] = {
             _NEWSGROUPS_FILES,
             "http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz",
             True,
+            _newsgroups_tfidf,
         ),
         DatasetEntry(
             "mirflickr25k",
@@ -123,6 +202,7 @@ CATALOG: dict[str, DatasetEntry] = {
             (("mirflickr25k/mirflickr25k-lall.mat", "mirflickr25k/mirflickr25k-yall.mat"),),
             "no official download: the cleared subset used by cross-modal hashing papers",
             False,
+            _mirflickr,
         ),
     )
 }
@@ -132,6 +212,85 @@ def _entry(name: Any) -> DatasetEntry:
     if not isinstance(name, str) or name not in CATALOG:
         raise ValueError(f"dataset must be one of {', '.join(CATALOG)}; got {name!r}")
     return CATALOG[name]
+
+
+def load_dataset(
+    name: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    download: bool | None = None,
+    progress: bool = False,
+) -> Dataset:
+    """Load a dataset of :data:`CATALOG` by name.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`CATALOG`: ``"cifar10-gist"``, ``"cifar10-gist-mat"``,
+        ``"cifar10"``, ``"digits"``, ``"mnist"``, ``"20newsgroups"`` (raw text, which
+        hashers cannot take directly), ``"20newsgroups-tfidf"``, ``"mirflickr25k"``.
+    data_dir : str or path-like, optional
+        The data directory (``$HASHLEARN_DATA`` when None); ignored by ``"digits"``.
+    cache_dir : str or path-like, optional
+        The cache directory.
+    download : bool, optional
+        Allow downloads; None keeps each dataset's default
+        (:attr:`DatasetEntry.download_by_default`: True for CIFAR-10, False for the
+        tutorial's ``.mat`` file, which has no published checksum, and for MNIST and
+        20 Newsgroups). MIRFlickr-25K has no official download: ``download=True`` is
+        refused for it.
+    progress : bool, default False
+        Show progress bars.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, or a corrupt file.
+    FileNotFoundError
+        When the dataset's files are missing and cannot be downloaded.
+
+    Examples
+    --------
+    >>> load_dataset("digits").X.shape
+    (1797, 64)
+    """
+    entry = CATALOG.get(name) if isinstance(name, str) else None
+    if entry is None:
+        raise ValueError(f"name must be one of {', '.join(CATALOG)}; got {name!r}")
+    allowed = entry.download_by_default if download is None else bool(download)
+    return entry.load(data_dir, cache_dir, allowed, progress)
+
+
+def choose_dataset(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> tuple[str, str | None]:
+    """What ``--dataset auto`` means: CIFAR-10 GIST when available offline, else digits.
+
+    Returns
+    -------
+    name : str
+        ``"cifar10-gist"`` or ``"digits"``.
+    notice : str or None
+        A one-line notice for the user when falling back to digits, else None.
+
+    Raises
+    ------
+    FileNotFoundError
+        When an explicitly named data directory does not exist.
+    """
+    if find_cifar10_source(data_dir, cache_dir=cache_dir) is not None:
+        return "cifar10-gist", None
+    return "digits", (
+        "CIFAR-10 not found (set HASHLEARN_DATA or --data-dir to a folder with "
+        "cifar10/cifar10-jpeg.tar.gz); using scikit-learn's 8x8 digits instead"
+    )
 
 
 def availability(
@@ -150,8 +309,6 @@ def availability(
     if not entry.files:
         return True, entry.origin
     if name in ("cifar10", "cifar10-gist"):
-        from hashlearn.datasets.cifar10 import find_cifar10_source
-
         source = find_cifar10_source(data_dir, cache_dir=cache_dir)
         if source is not None and (name == "cifar10-gist" or "GIST" not in source):
             return True, source

@@ -21,7 +21,7 @@ from hashlearn import codes as codes_module
 from hashlearn._validation import check_features, check_n_bits, check_random_state
 from hashlearn.persistence import save as _save
 
-__all__ = ["BaseHasher", "LinearHasherMixin"]
+__all__ = ["BaseHasher", "LinearHasherMixin", "check_state_array"]
 
 _JSON_SCALARS = (str, bool, int, float, type(None))
 
@@ -196,15 +196,15 @@ class LinearHasherMixin:
 
     def _check_loaded_state(self) -> None:
         super()._check_loaded_state()  # type: ignore[misc]
-        _check_array(self, "components_", (self.n_bits, self.n_features_in_))
-        _check_array(self, "intercept_", (self.n_bits,))
+        check_state_array(self, "components_", (self.n_bits, self.n_features_in_))
+        check_state_array(self, "intercept_", (self.n_bits,))
 
     def _project(self, X: np.ndarray) -> np.ndarray:
         components = self.components_.astype(X.dtype, copy=False)
         return X @ components.T + self.intercept_.astype(X.dtype, copy=False)
 
 
-def _check_array(owner: Any, name: str, shape: tuple[int, ...]) -> None:
+def check_state_array(owner: Any, name: str, shape: tuple[int, ...]) -> None:
     """Check that ``owner.name`` is a finite float array of the given shape."""
     value = getattr(owner, name, None)
     if not isinstance(value, np.ndarray):

@@ -9,9 +9,10 @@ import numpy as np
 import scipy.linalg
 from sklearn.cluster import KMeans
 
+from hashlearn import codes as codes_module
 from hashlearn._registry import register
 from hashlearn._validation import check_int
-from hashlearn.hashers._base import BaseHasher, _check_array
+from hashlearn.hashers._base import BaseHasher, check_state_array
 from hashlearn.hashers._linalg import fix_signs
 
 __all__ = ["AGH", "AnchorGraphHashing", "anchor_affinities"]
@@ -294,7 +295,9 @@ class AnchorGraphHashing(BaseHasher):
         if not n_second:
             return first
         head = first[:, :n_second]
-        second = np.where(head >= 0, head - self.thresholds_[0], -head + self.thresholds_[1])
+        # Which half a point is in is its first-layer bit, so the split follows the code rule.
+        on = codes_module.signs_to_bits(head).astype(bool)
+        second = np.where(on, head - self.thresholds_[0], -head + self.thresholds_[1])
         return np.hstack([first, second])
 
     def _check_loaded_state(self) -> None:
@@ -303,10 +306,10 @@ class AnchorGraphHashing(BaseHasher):
         check_int(self.n_nearest_anchors, "n_nearest_anchors", low=1, high=self.n_anchors)
         check_int(self.n_layers, "n_layers", low=1, high=2)
         n_eigen = self._n_eigenfunctions()
-        _check_array(self, "anchors_", (self.n_anchors, self.n_features_in_))
-        _check_array(self, "projection_", (self.n_anchors, n_eigen))
-        _check_array(self, "eigenvalues_", (n_eigen,))
-        _check_array(self, "thresholds_", (2, self.n_bits - n_eigen))
+        check_state_array(self, "anchors_", (self.n_anchors, self.n_features_in_))
+        check_state_array(self, "projection_", (self.n_anchors, n_eigen))
+        check_state_array(self, "eigenvalues_", (n_eigen,))
+        check_state_array(self, "thresholds_", (2, self.n_bits - n_eigen))
         sigma = getattr(self, "sigma_", None)
         if (
             isinstance(sigma, bool)
@@ -336,7 +339,7 @@ def _second_layer_thresholds(
     thresholds = np.zeros((2, n_second))
     for k in range(n_second):
         y = first[:, k]
-        positive = y >= 0
+        positive = codes_module.signs_to_bits(y).astype(bool)  # P: the points whose bit is 1
         n_pos = int(positive.sum())
         n_neg = n - n_pos
         # Z^T |y| and Z^T 1^+, as anchor-indexed vectors.

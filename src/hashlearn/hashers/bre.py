@@ -15,9 +15,10 @@ import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from hashlearn import codes as codes_module
 from hashlearn._registry import register
 from hashlearn._validation import check_int, check_labels
-from hashlearn.hashers._base import BaseHasher, _check_array
+from hashlearn.hashers._base import BaseHasher, check_state_array
 
 __all__ = [
     "BRE",
@@ -263,7 +264,8 @@ class OneBitObjective:
             return 0.0, 0.0, projection
         slopes = column[moving]
         breakpoints = -projection[moving] / slopes
-        start = (projection >= 0).astype(np.float64)
+        current = codes_module.signs_to_bits(projection).astype(np.float64)
+        start = current.copy()
         start[moving] = slopes < 0  # the bits at delta -> -inf
         gain = self.row_sums - 2.0 * self.apply(start)
         order = np.argsort(breakpoints)
@@ -276,7 +278,7 @@ class OneBitObjective:
         # breakpoint is exactly 0 (then those with slope > 0 have flipped, the others not).
         n_before = int(np.searchsorted(ordered, 0.0, side="left"))
         if n_before < ordered.size and ordered[n_before] == 0.0:
-            offset = (projection >= 0) - start
+            offset = current - start
             value_now = float(offset @ gain - offset @ self.apply(offset))
         else:
             value_now = float(profile[n_before])
@@ -295,15 +297,14 @@ class OneBitObjective:
             margin = max(spread / count, 1e-3 * scale, np.finfo(float).tiny)
             delta = ordered[0] - margin if best == 0 else ordered[-1] + margin
         new_projection = projection + delta * column
-        new_bits = (new_projection >= 0).astype(np.float64)
+        new_bits = codes_module.signs_to_bits(new_projection).astype(np.float64)
         expected = start
         expected[flipped[:best]] = 1.0 - expected[flipped[:best]]
         value_new = float(profile[best])
         if not np.array_equal(new_bits, expected):  # an interval too narrow for float64
-            offset = new_bits - (projection >= 0)
+            offset = new_bits - current
             change = float(
-                offset @ (self.row_sums - 2.0 * self.apply((projection >= 0).astype(np.float64)))
-                - offset @ self.apply(offset)
+                offset @ (self.row_sums - 2.0 * self.apply(current)) - offset @ self.apply(offset)
             )
             if not change < -tol:
                 return 0.0, 0.0, projection
@@ -357,7 +358,7 @@ def _coordinate_descent(
     projections = np.empty((n, n_bits))
     for p in range(n_bits):
         projections[:, p] = kernels[:, anchor_index[p]] @ weights[p]
-    signs = np.where(projections >= 0, 1.0, -1.0)
+    signs = codes_module.signs(projections, dtype=np.float64)
     history = [targets.loss(signs)]
     # g's profile sums O(n) terms of size O(n / b): round-off stays far below the smallest
     # genuine change (1 / b^2 for label targets)
@@ -378,7 +379,7 @@ def _coordinate_descent(
                     moved += 1
                 if on_update is not None:
                     on_update(projections)
-            signs[:, p] = np.where(projections[:, p] >= 0, 1.0, -1.0)
+            signs[:, p] = codes_module.signs(projections[:, p], dtype=np.float64)
         sweeps += 1
         history.append(targets.loss(signs))
         if moved == 0:
@@ -592,9 +593,9 @@ class BinaryReconstructiveEmbedding(BaseHasher):
         if not isinstance(anchors, np.ndarray) or anchors.ndim != 2:
             raise ValueError("anchors_ is missing")
         m = anchors.shape[0]
-        _check_array(self, "anchors_", (m, self.n_features_in_))
-        _check_array(self, "components_", (self.n_bits, m))
-        _check_array(self, "kernel_mean_", (m,))
+        check_state_array(self, "anchors_", (m, self.n_features_in_))
+        check_state_array(self, "components_", (self.n_bits, m))
+        check_state_array(self, "kernel_mean_", (m,))
         index = getattr(self, "anchor_index_", None)
         if (
             not isinstance(index, np.ndarray)

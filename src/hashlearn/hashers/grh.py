@@ -16,9 +16,10 @@ from sklearn.svm import SVC, LinearSVC, NuSVC
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from hashlearn import codes as codes_module
 from hashlearn._registry import register
 from hashlearn._validation import check_features, check_labels, check_random_state
-from hashlearn.hashers._base import BaseHasher, _check_array
+from hashlearn.hashers._base import BaseHasher, check_state_array
 from hashlearn.hashers.lsh import SignRandomProjection
 
 __all__ = ["GRH", "GraphRegularisedHashing", "label_affinity", "normalise_affinity"]
@@ -246,14 +247,14 @@ class GraphRegularisedHashing(BaseHasher):
         self._check_params()
         graph = self._normalised_affinity(y, affinity, X.shape[0])
         self._init_hasher = self._fit_init(X, y, rng)
-        anchor = _signs(self._init_hasher.project(X))
+        anchor = codes_module.signs(self._init_hasher.project(X))
         codes = anchor
         self.n_degenerate_bits_ = 0
         for _ in range(self.n_iter):
             target = self._regularise(graph, codes, anchor)
             self.estimators_ = self._learn_bits(X, target, rng)
             self._compile_projection(X)
-            codes = _signs(self._project(X))
+            codes = codes_module.signs(self._project(X))
 
     def _fit_init(self, X: np.ndarray, y: Any, rng: np.random.Generator) -> Any:
         if isinstance(self.init, str):
@@ -277,7 +278,7 @@ class GraphRegularisedHashing(BaseHasher):
     ) -> np.ndarray:
         alpha = float(self.alpha)
         smoothed = alpha * (graph @ codes.astype(np.float64)) + (1.0 - alpha) * anchor
-        return np.where(smoothed >= 0, 1, -1).astype(np.int8)
+        return codes_module.signs(smoothed)
 
     def _learn_bits(self, X: np.ndarray, target: np.ndarray, rng: np.random.Generator) -> list[Any]:
         base = self._base_classifier()
@@ -410,14 +411,14 @@ class GraphRegularisedHashing(BaseHasher):
                     estimator.set_params(random_state=int(seeds[k]))
                 self.estimators_.append(estimator)
             self.n_degenerate_bits_ = 0
-        anchor = _signs(self._init_hasher.project(X))
-        codes = anchor if first else _signs(self._project(X))
+        anchor = codes_module.signs(self._init_hasher.project(X))
+        codes = anchor if first else codes_module.signs(self._project(X))
         for _ in range(self.n_iter):
             target = self._regularise(graph, codes, anchor)
             for k, estimator in enumerate(self.estimators_):
                 estimator.partial_fit(X, target[:, k], classes=np.array([-1, 1]))
             self._compile_projection(X)
-            codes = _signs(self._project(X))
+            codes = codes_module.signs(self._project(X))
         return self
 
     # -- persistence ----------------------------------------------------------------
@@ -440,15 +441,15 @@ class GraphRegularisedHashing(BaseHasher):
     def _check_loaded_state(self) -> None:
         super()._check_loaded_state()
         if hasattr(self, "components_"):
-            _check_array(self, "components_", (self.n_bits, self.n_features_in_))
-            _check_array(self, "intercept_", (self.n_bits,))
+            check_state_array(self, "components_", (self.n_bits, self.n_features_in_))
+            check_state_array(self, "intercept_", (self.n_bits,))
             return
         vectors = getattr(self, "support_vectors_", None)
         if not isinstance(vectors, np.ndarray) or vectors.ndim != 2:
             raise ValueError("neither components_ nor support_vectors_ is present")
-        _check_array(self, "support_vectors_", (vectors.shape[0], self.n_features_in_))
-        _check_array(self, "dual_coef_", (vectors.shape[0],))
-        _check_array(self, "kernel_intercept_", (self.n_bits,))
+        check_state_array(self, "support_vectors_", (vectors.shape[0], self.n_features_in_))
+        check_state_array(self, "dual_coef_", (vectors.shape[0],))
+        check_state_array(self, "kernel_intercept_", (self.n_bits,))
         lims = getattr(self, "support_lims_", None)
         if (
             not isinstance(lims, np.ndarray)
@@ -484,10 +485,6 @@ class GraphRegularisedHashing(BaseHasher):
 
 
 GRH = GraphRegularisedHashing
-
-
-def _signs(projections: np.ndarray) -> np.ndarray:
-    return np.where(projections >= 0, 1, -1).astype(np.int8)
 
 
 class _MedianHyperplane:

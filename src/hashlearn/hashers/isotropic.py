@@ -24,9 +24,9 @@ import scipy.linalg
 from sklearn.exceptions import ConvergenceWarning
 
 from hashlearn._registry import register
-from hashlearn.hashers._base import _check_array
+from hashlearn.hashers._base import check_state_array
 from hashlearn.hashers._linalg import principal_components
-from hashlearn.hashers.pca import _CentredLinearHasher, _check_bits_fit_features
+from hashlearn.hashers._linear import CentredLinearHasher, check_bits_fit_features
 
 __all__ = [
     "IsoHash",
@@ -207,7 +207,7 @@ def isotropic_rotation_gf(
 
 
 @register
-class IsotropicHashing(_CentredLinearHasher):
+class IsotropicHashing(CentredLinearHasher):
     """Isotropic hashing (IsoHash): principal components rotated to equal variances.
 
     The training data are centred and projected on their top ``n_bits`` principal
@@ -321,7 +321,7 @@ class IsotropicHashing(_CentredLinearHasher):
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
         method, max_iter, tol = self._check_params()
-        _check_bits_fit_features(type(self).__name__, self.n_bits, X.shape[1])
+        check_bits_fit_features(type(self).__name__, self.n_bits, X.shape[1])
         X64 = X.astype(np.float64, copy=False)
         mean = X64.mean(axis=0)
         directions, variances = principal_components(X64 - mean, self.n_bits)
@@ -346,9 +346,9 @@ class IsotropicHashing(_CentredLinearHasher):
     def _check_loaded_state(self) -> None:
         super()._check_loaded_state()
         self._check_params()
-        _check_array(self, "pca_components_", (self.n_bits, self.n_features_in_))
-        _check_array(self, "explained_variance_", (self.n_bits,))
-        _check_array(self, "rotation_", (self.n_bits, self.n_bits))
+        check_state_array(self, "pca_components_", (self.n_bits, self.n_features_in_))
+        check_state_array(self, "explained_variance_", (self.n_bits,))
+        check_state_array(self, "rotation_", (self.n_bits, self.n_bits))
         errors = getattr(self, "isotropy_error_", None)
         if not isinstance(errors, np.ndarray) or errors.ndim != 1 or errors.size < 1:
             raise ValueError("isotropy_error_ must be a non-empty 1-D array")

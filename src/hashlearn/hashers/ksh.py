@@ -9,87 +9,18 @@ import numpy as np
 import scipy.linalg
 from threadpoolctl import threadpool_limits
 
+from hashlearn import codes as codes_module
 from hashlearn._registry import register
 from hashlearn._validation import check_int, check_labels
-from hashlearn.hashers._base import BaseHasher, _check_array
+from hashlearn.hashers._anchors import anchor_kernel_projection, squared_distances
+from hashlearn.hashers._base import BaseHasher, check_state_array
+from hashlearn.hashers._params import (
+    check_non_negative,
+    check_positive_or_none,
+    missing_labels_error,
+)
 
 __all__ = ["KSH", "KernelSupervisedHashing"]
-
-#: Rows of ``X`` turned into kernel features at a time when encoding (bounds memory).
-_BLOCK_BYTES = 64 * 2**20
-
-
-def _squared_distances(X: np.ndarray, anchors: np.ndarray) -> np.ndarray:
-    """``D[i, j] = ||X[i] - anchors[j]||^2`` in float64, clipped at 0 (rounding)."""
-    X = X.astype(np.float64, copy=False)
-    distances = (
-        np.einsum("ij,ij->i", X, X)[:, None]
-        + np.einsum("ij,ij->i", anchors, anchors)[None, :]
-        - 2.0 * (X @ anchors.T)
-    )
-    return np.maximum(distances, 0.0, out=distances)
-
-
-def _anchor_kernel_projection(
-    X: np.ndarray,
-    anchors: np.ndarray,
-    denominator: float,
-    offset: np.ndarray | None,
-    weights: np.ndarray,
-    intercept: np.ndarray | None = None,
-) -> np.ndarray:
-    """``(exp(-||x - a_j||^2 / denominator) - offset_j) @ weights + intercept``, row blocks.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, n_features)
-    anchors : ndarray of shape (m, n_features)
-    denominator : float
-        The RBF kernel is ``exp(-squared distance / denominator)``.
-    offset : ndarray of shape (m,) or None
-        Subtracted from every row of kernel features (centring), or nothing.
-    weights : ndarray of shape (m, n_out)
-    intercept : ndarray of shape (n_out,) or None
-
-    Returns
-    -------
-    ndarray of float64, shape (n, n_out)
-    """
-    out = np.empty((X.shape[0], weights.shape[1]))
-    block = max(1, _BLOCK_BYTES // (8 * max(1, anchors.shape[0])))
-    for start in range(0, X.shape[0], block):
-        features = np.exp(-_squared_distances(X[start : start + block], anchors) / denominator)
-        if offset is not None:
-            features -= offset
-        out[start : start + block] = features @ weights
-    if intercept is not None:
-        out += intercept
-    return out
-
-
-def _check_positive_or_none(value: Any, name: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive float or None, got {value!r}")
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite float or None, got {value}")
-    return float(value)
-
-
-def _check_non_negative(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a non-negative float, got {value!r}")
-    if not (np.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a non-negative finite float, got {value}")
-    return float(value)
-
-
-def _missing_labels_error(owner: str) -> ValueError:
-    return ValueError(
-        f"{owner} requires y to be passed, but the target y is None; it is supervised: give "
-        "class labels (1-D) or a 0/1 label-indicator matrix (2-D)"
-    )
 
 
 class _PairwiseLabels:
@@ -142,10 +73,6 @@ class _PairwiseLabels:
         per_class = self._class_sums(K)
         totals = K.sum(axis=0)
         return 2.0 * (per_class.T @ per_class) - np.outer(totals, totals)
-
-
-def _signs(values: np.ndarray) -> np.ndarray:
-    return np.where(values >= 0, 1.0, -1.0)
 
 
 def optimise_bit(
@@ -345,17 +272,17 @@ class KernelSupervisedHashing(BaseHasher):
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
         n_anchors = check_int(self.n_anchors, "n_anchors", low=1)
-        sigma = _check_positive_or_none(self.sigma, "sigma")
+        sigma = check_positive_or_none(self.sigma, "sigma")
         max_iter = check_int(self.max_iter, "max_iter", low=0)
-        tol = _check_non_negative(self.tol, "tol")
+        tol = check_non_negative(self.tol, "tol")
         if y is None:
-            raise _missing_labels_error(type(self).__name__)
+            raise missing_labels_error(type(self).__name__)
         n = X.shape[0]
         pairs = _PairwiseLabels(check_labels(y, n))
 
         m = min(n_anchors, n)
         anchors = X[rng.choice(n, size=m, replace=False)].astype(np.float64)
-        distances = _squared_distances(X, anchors)
+        distances = squared_distances(X, anchors)
         if sigma is None:
             sigma = float(distances.mean())
             if not sigma > 0:
@@ -400,8 +327,8 @@ class KernelSupervisedHashing(BaseHasher):
                 a_descent, n_iter[k] = optimise_bit(
                     K, apply_residue, a_spectral, max_iter=max_iter, tol=tol
                 )
-                bits_spectral = _signs(K @ a_spectral)
-                bits_descent = _signs(K @ a_descent)
+                bits_spectral = codes_module.signs(K @ a_spectral, dtype=np.float64)
+                bits_descent = codes_module.signs(K @ a_descent, dtype=np.float64)
                 score_spectral = bits_spectral @ apply_residue(bits_spectral)
                 score_descent = bits_descent @ apply_residue(bits_descent)
                 if score_descent > score_spectral:
@@ -420,7 +347,7 @@ class KernelSupervisedHashing(BaseHasher):
         self.n_iter_ = int(n_iter.max())
 
     def _project(self, X: np.ndarray) -> np.ndarray:
-        return _anchor_kernel_projection(
+        return anchor_kernel_projection(
             X, self.anchors_, 2.0 * self.sigma_, self.kernel_mean_, self.components_.T
         )
 
@@ -435,9 +362,9 @@ class KernelSupervisedHashing(BaseHasher):
         if not isinstance(anchors, np.ndarray) or anchors.ndim != 2:
             raise ValueError("anchors_ is missing")
         m = anchors.shape[0]
-        _check_array(self, "anchors_", (m, self.n_features_in_))
-        _check_array(self, "kernel_mean_", (m,))
-        _check_array(self, "components_", (self.n_bits, m))
+        check_state_array(self, "anchors_", (m, self.n_features_in_))
+        check_state_array(self, "kernel_mean_", (m,))
+        check_state_array(self, "components_", (self.n_bits, m))
         sigma = getattr(self, "sigma_", None)
         if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not float(sigma) > 0:
             raise ValueError(f"sigma_ must be a positive float, got {sigma!r}")

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from hashlearn._registry import register
-from hashlearn.hashers._base import BaseHasher, LinearHasherMixin, _check_array
+from hashlearn.hashers._base import BaseHasher, LinearHasherMixin, check_state_array
 
 __all__ = ["LSH", "SignRandomProjection"]
 
@@ -68,7 +68,7 @@ class SignRandomProjection(LinearHasherMixin, BaseHasher):
 
     def _check_loaded_state(self) -> None:
         super()._check_loaded_state()
-        _check_array(self, "mean_", (self.n_features_in_,))
+        check_state_array(self, "mean_", (self.n_features_in_,))
 
 
 LSH = SignRandomProjection

@@ -29,7 +29,8 @@ from threadpoolctl import threadpool_limits
 
 from hashlearn._registry import register
 from hashlearn._validation import check_features, check_int, check_labels, check_random_state
-from hashlearn.hashers._base import BaseHasher, LinearHasherMixin, _check_array
+from hashlearn.hashers._base import BaseHasher, LinearHasherMixin, check_state_array
+from hashlearn.hashers._params import check_non_negative, missing_labels_error
 
 __all__ = [
     "ITML",
@@ -42,6 +43,9 @@ __all__ = [
 #: Constraint difference vectors shorter than this are dropped (as the reference code does):
 #: a zero vector has no Mahalanobis distance to project.
 _MIN_DIFFERENCE_NORM = 1e-9
+
+#: Why the metric learners need labels (for the error when y is missing).
+_NEEDS_LABELS = "it learns its metric from labelled pairs"
 
 
 # --------------------------------------------------------------------------------------
@@ -176,37 +180,16 @@ def itml_bregman_projections(
     for _ in range(max_iter if m else 0):
         n_iter += 1
         for start in range(0, m, block_size):
-            V = differences[start : start + block_size]
-            b = V.shape[0]
-            # With A_s the matrix at the start of the block, A_s v_k = P[:, k] and
-            # v_j^T A_s v_k = C[j, k]. After the block's earlier updates
-            # A = A_s + sum_j beta_j w_j w_j^T, so w_k = A v_k = P @ t_k for a
-            # b-vector t_k: t_k = e_k + sum_{j<k} beta_j (t_j . C[:, k]) t_j.
-            P = blas.dsymm(1.0, A, V.T)
-            C = V @ P
-            T = np.zeros((b, b))
-            betas = np.zeros(b)
-            for k in range(b):
-                column = C[:, k]
-                t = (betas[:k] * (T[:k] @ column)) @ T[:k]
-                t[k] += 1.0
-                p = float(t @ column)
-                i = start + k
-                delta = signs[i]
-                alpha = min(duals[i], delta * shrink * (1.0 / p - 1.0 / slack[i]))
-                if alpha == 0.0:
-                    continue
-                duals[i] -= alpha
-                betas[k] = delta * alpha / (1.0 - delta * alpha * p)
-                slack[i] = 1.0 / (1.0 / slack[i] + delta * alpha * inverse_gamma)
-                T[k] = t
-            if not betas.any():
-                continue
-            W = P @ T.T  # column k is w_k
-            for sign, chosen in ((1.0, betas > 0), (-1.0, betas < 0)):
-                if chosen.any():
-                    scaled = W[:, chosen] * np.sqrt(np.abs(betas[chosen]))
-                    A = blas.dsyrk(sign, scaled, beta=1.0, c=A, overwrite_c=True)
+            A = _project_block(
+                A,
+                differences[start : start + block_size],
+                start,
+                signs,
+                duals,
+                slack,
+                shrink,
+                inverse_gamma,
+            )
         total = float(np.linalg.norm(duals) + np.linalg.norm(previous))
         if total == 0.0:
             converged = True
@@ -218,6 +201,52 @@ def itml_bregman_projections(
     upper = np.triu(A)
     A = upper + np.triu(upper, 1).T
     return A, slack, duals, n_iter, converged
+
+
+def _project_block(
+    A: np.ndarray,
+    V: np.ndarray,
+    start: int,
+    signs: np.ndarray,
+    duals: np.ndarray,
+    slack: np.ndarray,
+    shrink: float,
+    inverse_gamma: float,
+) -> np.ndarray:
+    """One block of :func:`itml_bregman_projections`: the Bregman projections for the
+    constraints ``start .. start + len(V) - 1`` (rows of ``V``), as one low-rank update of the
+    upper triangle of ``A``; ``duals`` and ``slack`` are updated in place."""
+    b = V.shape[0]
+    # With A_s the matrix at the start of the block, A_s v_k = P[:, k] and
+    # v_j^T A_s v_k = C[j, k]. After the block's earlier updates
+    # A = A_s + sum_j beta_j w_j w_j^T, so w_k = A v_k = P @ t_k for a
+    # b-vector t_k: t_k = e_k + sum_{j<k} beta_j (t_j . C[:, k]) t_j.
+    P = blas.dsymm(1.0, A, V.T)
+    C = V @ P
+    T = np.zeros((b, b))
+    betas = np.zeros(b)
+    for k in range(b):
+        column = C[:, k]
+        t = (betas[:k] * (T[:k] @ column)) @ T[:k]
+        t[k] += 1.0
+        p = float(t @ column)
+        i = start + k
+        delta = signs[i]
+        alpha = min(duals[i], delta * shrink * (1.0 / p - 1.0 / slack[i]))
+        if alpha == 0.0:
+            continue
+        duals[i] -= alpha
+        betas[k] = delta * alpha / (1.0 - delta * alpha * p)
+        slack[i] = 1.0 / (1.0 / slack[i] + delta * alpha * inverse_gamma)
+        T[k] = t
+    if not betas.any():
+        return A
+    W = P @ T.T  # column k is w_k
+    for sign, chosen in ((1.0, betas > 0), (-1.0, betas < 0)):
+        if chosen.any():
+            scaled = W[:, chosen] * np.sqrt(np.abs(betas[chosen]))
+            A = blas.dsyrk(sign, scaled, beta=1.0, c=A, overwrite_c=True)
+    return A
 
 
 def _symmetric_square_root(A: np.ndarray) -> np.ndarray:
@@ -249,21 +278,6 @@ def _check_percentile(value: Any, name: str) -> float:
     if not 0.0 <= float(value) <= 100.0:
         raise ValueError(f"{name} must be in [0, 100], got {value}")
     return float(value)
-
-
-def _check_tol(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"tol must be a non-negative float, got {value!r}")
-    if not (np.isfinite(value) and value >= 0):
-        raise ValueError(f"tol must be a non-negative finite float, got {value}")
-    return float(value)
-
-
-def _missing_labels_error(owner: str) -> ValueError:
-    return ValueError(
-        f"{owner} requires y to be passed, but the target y is None; it learns its metric "
-        "from labelled pairs: give class labels (1-D) or a 0/1 label-indicator matrix (2-D)"
-    )
 
 
 def _check_prior(prior: Any, n_features: int) -> np.ndarray:
@@ -436,11 +450,11 @@ class InformationTheoreticMetricLearning(
             self.dissimilar_percentile, "dissimilar_percentile"
         )
         max_iter = check_int(self.max_iter, "max_iter", low=1)
-        tol = _check_tol(self.tol)
+        tol = check_non_negative(self.tol, "tol")
         if self.n_constraints is not None:
             check_int(self.n_constraints, "n_constraints", low=1)
         if y is None:
-            raise _missing_labels_error(type(self).__name__)
+            raise missing_labels_error(type(self).__name__, _NEEDS_LABELS)
         X = check_features(X, name="X", min_samples=2)
         labels = check_labels(y, X.shape[0])
         prior = _check_prior(self.prior, X.shape[1])
@@ -642,7 +656,7 @@ class LearnedMetricLSH(LinearHasherMixin, BaseHasher):
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
         if y is None:
-            raise _missing_labels_error(type(self).__name__)
+            raise missing_labels_error(type(self).__name__, _NEEDS_LABELS)
         learner = InformationTheoreticMetricLearning(
             gamma=self.gamma,
             n_constraints=self.n_constraints,
@@ -670,4 +684,4 @@ class LearnedMetricLSH(LinearHasherMixin, BaseHasher):
 
     def _check_loaded_state(self) -> None:
         super()._check_loaded_state()
-        _check_array(self, "mean_", (self.n_features_in_,))
+        check_state_array(self, "mean_", (self.n_features_in_,))

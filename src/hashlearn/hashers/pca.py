@@ -21,10 +21,12 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
+from hashlearn import codes
 from hashlearn._registry import register
 from hashlearn._validation import check_labels
-from hashlearn.hashers._base import BaseHasher, LinearHasherMixin, _check_array
+from hashlearn.hashers._base import check_state_array
 from hashlearn.hashers._linalg import fix_signs, principal_components
+from hashlearn.hashers._linear import CentredLinearHasher, check_bits_fit_features
 
 __all__ = [
     "CCAITQ",
@@ -34,9 +36,7 @@ __all__ = [
     "IterativeQuantization",
     "PCAHashing",
     "cca_directions",
-    "fix_signs",
     "itq_rotation",
-    "principal_components",
 ]
 
 
@@ -145,7 +145,7 @@ def itq_rotation(
     losses = np.empty(n_iter + 1)
     for iteration in range(n_iter + 1):
         rotated = V @ rotation
-        B = np.where(rotated >= 0, 1.0, -1.0)
+        B = codes.signs(rotated, dtype=np.float64)
         losses[iteration] = float(np.sum((B - rotated) ** 2))
         if iteration == n_iter:
             break
@@ -159,15 +159,6 @@ def itq_rotation(
 # --------------------------------------------------------------------------------------
 
 
-def _check_bits_fit_features(owner: str, n_bits: int, n_features: int) -> None:
-    if n_bits > n_features:
-        raise ValueError(
-            f"{owner} needs n_bits <= n_features: it takes n_bits directions of the "
-            f"{n_features}-dimensional feature space, but X has {n_features} feature(s) "
-            f"(n_features={n_features}) and n_bits={n_bits}; lower n_bits"
-        )
-
-
 def _check_n_iter(n_iter: Any) -> int:
     if isinstance(n_iter, bool) or not isinstance(n_iter, numbers.Integral):
         raise TypeError(f"n_iter must be an int >= 0, got {n_iter!r}")
@@ -176,32 +167,13 @@ def _check_n_iter(n_iter: Any) -> int:
     return int(n_iter)
 
 
-class _CentredLinearHasher(LinearHasherMixin, BaseHasher):
-    """Shared state of the three hashers: ``components_``, ``intercept_`` and ``mean_``."""
-
-    mean_: np.ndarray
-
-    def _min_samples(self) -> int:
-        return 2
-
-    def _set_linear_map(self, mean: np.ndarray, directions: np.ndarray) -> None:
-        """Bit ``j`` of ``x`` is ``(x - mean) . directions[:, j]`` (``directions``: d x n_bits)."""
-        self.mean_ = mean
-        self.components_ = np.ascontiguousarray(directions.T)
-        self.intercept_ = -(self.components_ @ mean)
-
-    def _check_loaded_state(self) -> None:
-        super()._check_loaded_state()
-        _check_array(self, "mean_", (self.n_features_in_,))
-
-
 # --------------------------------------------------------------------------------------
 # PCAH
 # --------------------------------------------------------------------------------------
 
 
 @register
-class PCAHashing(_CentredLinearHasher):
+class PCAHashing(CentredLinearHasher):
     """PCA hashing: the signs of the top ``n_bits`` principal components.
 
     Bit ``j`` of ``x`` is ``1`` when ``p_j . (x - mu) >= 0``, where ``mu`` is the training
@@ -255,7 +227,7 @@ class PCAHashing(_CentredLinearHasher):
         self.random_state = random_state
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
-        _check_bits_fit_features(type(self).__name__, self.n_bits, X.shape[1])
+        check_bits_fit_features(type(self).__name__, self.n_bits, X.shape[1])
         X64 = X.astype(np.float64, copy=False)
         mean = X64.mean(axis=0)
         directions, variances = principal_components(X64 - mean, self.n_bits)
@@ -264,7 +236,7 @@ class PCAHashing(_CentredLinearHasher):
 
     def _check_loaded_state(self) -> None:
         super()._check_loaded_state()
-        _check_array(self, "explained_variance_", (self.n_bits,))
+        check_state_array(self, "explained_variance_", (self.n_bits,))
 
 
 PCAH = PCAHashing
@@ -276,7 +248,7 @@ PCAH = PCAHashing
 
 
 @register
-class IterativeQuantization(_CentredLinearHasher):
+class IterativeQuantization(CentredLinearHasher):
     """Iterative quantisation (ITQ): PCA, then the rotation that best fits the hypercube.
 
     The training data are centred and projected on their top ``n_bits`` principal
@@ -344,7 +316,7 @@ class IterativeQuantization(_CentredLinearHasher):
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
         n_iter = _check_n_iter(self.n_iter)
-        _check_bits_fit_features(type(self).__name__, self.n_bits, X.shape[1])
+        check_bits_fit_features(type(self).__name__, self.n_bits, X.shape[1])
         X64 = X.astype(np.float64, copy=False)
         mean = X64.mean(axis=0)
         centred = X64 - mean
@@ -358,8 +330,8 @@ class IterativeQuantization(_CentredLinearHasher):
 
     def _check_loaded_state(self) -> None:
         super()._check_loaded_state()
-        _check_array(self, "pca_components_", (self.n_bits, self.n_features_in_))
-        _check_array(self, "explained_variance_", (self.n_bits,))
+        check_state_array(self, "pca_components_", (self.n_bits, self.n_features_in_))
+        check_state_array(self, "explained_variance_", (self.n_bits,))
         _check_rotation_state(self)
 
 
@@ -372,7 +344,7 @@ ITQ = IterativeQuantization
 
 
 @register
-class CCAITQ(_CentredLinearHasher):
+class CCAITQ(CentredLinearHasher):
     """ITQ on canonical correlation directions (supervised ITQ, "ITQ+CCA").
 
     The training features are centred and related to the labels by regularised canonical
@@ -482,7 +454,7 @@ class CCAITQ(_CentredLinearHasher):
                 "supervised: give class labels (1-D) or a 0/1 label-indicator matrix (2-D)"
             )
         indicator = _label_indicator(check_labels(y, X.shape[0]))
-        _check_bits_fit_features(type(self).__name__, self.n_bits, X.shape[1])
+        check_bits_fit_features(type(self).__name__, self.n_bits, X.shape[1])
         X64 = X.astype(np.float64, copy=False)
         mean = X64.mean(axis=0)
         centred = X64 - mean
@@ -507,8 +479,8 @@ class CCAITQ(_CentredLinearHasher):
 
     def _check_loaded_state(self) -> None:
         super()._check_loaded_state()
-        _check_array(self, "cca_components_", (self.n_bits, self.n_features_in_))
-        _check_array(self, "canonical_correlations_", (self.n_bits,))
+        check_state_array(self, "cca_components_", (self.n_bits, self.n_features_in_))
+        check_state_array(self, "canonical_correlations_", (self.n_bits,))
         _check_rotation_state(self)
 
 
@@ -517,7 +489,7 @@ CCA_ITQ = CCAITQ
 
 def _check_rotation_state(hasher: Any) -> None:
     """The ITQ rotation and loss history of a loaded ITQ or CCA-ITQ model."""
-    _check_array(hasher, "rotation_", (hasher.n_bits, hasher.n_bits))
+    check_state_array(hasher, "rotation_", (hasher.n_bits, hasher.n_bits))
     losses = getattr(hasher, "quantization_loss_", None)
     if not isinstance(losses, np.ndarray) or losses.ndim != 1 or losses.size < 1:
         raise ValueError("quantization_loss_ must be a non-empty 1-D array")

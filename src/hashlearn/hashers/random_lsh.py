@@ -34,7 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from hashlearn._registry import register
 from hashlearn._validation import check_features
-from hashlearn.hashers._base import BaseHasher, _check_array
+from hashlearn.hashers._base import BaseHasher, check_state_array
 
 __all__ = [
     "KLSH",
@@ -404,8 +404,8 @@ class PStableLSH(BaseHasher):
 
     def _check_loaded_state(self) -> None:
         super()._check_loaded_state()
-        _check_array(self, "components_", (self.n_bits, self.n_features_in_))
-        _check_array(self, "offsets_", (self.n_bits,))
+        check_state_array(self, "components_", (self.n_bits, self.n_features_in_))
+        check_state_array(self, "offsets_", (self.n_bits,))
         _check_positive_scalar(self, "w_")
 
 
@@ -501,9 +501,9 @@ class ShiftInvariantKernelLSH(BaseHasher):
 
     def _check_loaded_state(self) -> None:
         super()._check_loaded_state()
-        _check_array(self, "components_", (self.n_bits, self.n_features_in_))
-        _check_array(self, "phases_", (self.n_bits,))
-        _check_array(self, "thresholds_", (self.n_bits,))
+        check_state_array(self, "components_", (self.n_bits, self.n_features_in_))
+        check_state_array(self, "phases_", (self.n_bits,))
+        check_state_array(self, "thresholds_", (self.n_bits,))
         _check_positive_scalar(self, "gamma_")
 
 
@@ -694,9 +694,9 @@ class KernelizedLSH(BaseHasher):
         if not isinstance(samples, np.ndarray) or samples.ndim != 2:
             raise ValueError("samples_ is missing")
         p = samples.shape[0]
-        _check_array(self, "samples_", (p, self.n_features_in_))
-        _check_array(self, "components_", (self.n_bits, p))
-        _check_array(self, "kernel_column_mean_", (p,))
+        check_state_array(self, "samples_", (p, self.n_features_in_))
+        check_state_array(self, "components_", (self.n_bits, p))
+        check_state_array(self, "kernel_column_mean_", (p,))
         mean = getattr(self, "kernel_mean_", None)
         if (
             isinstance(mean, bool)

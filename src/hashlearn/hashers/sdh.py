@@ -8,16 +8,15 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
+from hashlearn import codes as codes_module
 from hashlearn._registry import register
 from hashlearn._validation import check_int, check_labels
-from hashlearn.hashers._base import BaseHasher, _check_array
-from hashlearn.hashers.ksh import (
-    _anchor_kernel_projection,
-    _check_non_negative,
-    _check_positive_or_none,
-    _missing_labels_error,
-    _signs,
-    _squared_distances,
+from hashlearn.hashers._anchors import anchor_kernel_projection, squared_distances
+from hashlearn.hashers._base import BaseHasher, check_state_array
+from hashlearn.hashers._params import (
+    check_non_negative,
+    check_positive_or_none,
+    missing_labels_error,
 )
 
 __all__ = ["SDH", "SupervisedDiscreteHashing", "discrete_cyclic_coordinate_descent"]
@@ -73,7 +72,7 @@ def discrete_cyclic_coordinate_descent(
         before = codes.copy()
         for k in range(codes.shape[1]):
             others = codes @ coupling[:, k] - codes[:, k] * coupling[k, k]
-            codes[:, k] = _signs(Q[:, k] - others)
+            codes[:, k] = codes_module.signs(Q[:, k] - others, dtype=np.float64)
         n_sweeps += 1
         if np.linalg.norm(codes - before) < _SWEEP_TOL * np.linalg.norm(before):
             break
@@ -217,14 +216,14 @@ class SupervisedDiscreteHashing(BaseHasher):
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
         n_anchors = check_int(self.n_anchors, "n_anchors", low=1)
-        sigma = _check_positive_or_none(self.sigma, "sigma")
-        nu = _check_non_negative(self.nu, "nu")
-        reg_lambda = _check_non_negative(self.reg_lambda, "reg_lambda")
-        reg_projection = _check_non_negative(self.reg_projection, "reg_projection")
+        sigma = check_positive_or_none(self.sigma, "sigma")
+        nu = check_non_negative(self.nu, "nu")
+        reg_lambda = check_non_negative(self.reg_lambda, "reg_lambda")
+        reg_projection = check_non_negative(self.reg_projection, "reg_projection")
         n_iter = check_int(self.n_iter, "n_iter", low=1)
-        tol = _check_non_negative(self.tol, "tol")
+        tol = check_non_negative(self.tol, "tol")
         if y is None:
-            raise _missing_labels_error(type(self).__name__)
+            raise missing_labels_error(type(self).__name__)
         n = X.shape[0]
         labels = check_labels(y, n)
         if labels.ndim == 1:
@@ -236,7 +235,7 @@ class SupervisedDiscreteHashing(BaseHasher):
         m = min(n_anchors, n)
         anchor_rows = rng.choice(n, size=m, replace=False)
         anchors = X[anchor_rows].astype(np.float64)
-        distances = _squared_distances(X, anchors)
+        distances = squared_distances(X, anchors)
         if sigma is None:
             sigma = _nearest_anchor_width(distances, anchor_rows)
         features = np.empty((n, m + 1))
@@ -244,7 +243,7 @@ class SupervisedDiscreteHashing(BaseHasher):
         features[:, m] = 1.0
         del distances
 
-        codes = _signs(rng.standard_normal((n, self.n_bits)))
+        codes = codes_module.signs(rng.standard_normal((n, self.n_bits)), dtype=np.float64)
         # phi is fixed: factorise (phi^T phi + reg I) once for every F-step.
         system = features.T @ features + reg_projection * np.eye(m + 1)
         try:
@@ -283,7 +282,7 @@ class SupervisedDiscreteHashing(BaseHasher):
         self.n_iter_ = iterations
 
     def _project(self, X: np.ndarray) -> np.ndarray:
-        return _anchor_kernel_projection(
+        return anchor_kernel_projection(
             X, self.anchors_, 2.0 * self.sigma_**2, None, self.components_.T, self.intercept_
         )
 
@@ -298,9 +297,9 @@ class SupervisedDiscreteHashing(BaseHasher):
         if not isinstance(anchors, np.ndarray) or anchors.ndim != 2:
             raise ValueError("anchors_ is missing")
         m = anchors.shape[0]
-        _check_array(self, "anchors_", (m, self.n_features_in_))
-        _check_array(self, "components_", (self.n_bits, m))
-        _check_array(self, "intercept_", (self.n_bits,))
+        check_state_array(self, "anchors_", (m, self.n_features_in_))
+        check_state_array(self, "components_", (self.n_bits, m))
+        check_state_array(self, "intercept_", (self.n_bits,))
         sigma = getattr(self, "sigma_", None)
         if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not float(sigma) > 0:
             raise ValueError(f"sigma_ must be a positive float, got {sigma!r}")

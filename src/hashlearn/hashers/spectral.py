@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from hashlearn._registry import register
-from hashlearn.hashers._base import BaseHasher, _check_array
+from hashlearn.hashers._base import BaseHasher, check_state_array
 from hashlearn.hashers._linalg import principal_components
 
 __all__ = ["SH", "SpectralHashing"]
@@ -117,11 +117,11 @@ class SpectralHashing(BaseHasher):
             raise ValueError("modes_ must hold one positive integer mode per row")
         if (modes < 0).any():
             raise ValueError("modes_ must be non-negative")
-        _check_array(self, "mean_", (self.n_features_in_,))
-        _check_array(self, "components_", (n_components, self.n_features_in_))
-        _check_array(self, "min_", (n_components,))
-        _check_array(self, "max_", (n_components,))
-        _check_array(self, "eigenvalues_", (self.n_bits,))
+        check_state_array(self, "mean_", (self.n_features_in_,))
+        check_state_array(self, "components_", (n_components, self.n_features_in_))
+        check_state_array(self, "min_", (n_components,))
+        check_state_array(self, "max_", (n_components,))
+        check_state_array(self, "eigenvalues_", (self.n_bits,))
         if not (self.max_ > self.min_).all():
             raise ValueError("max_ must exceed min_ on every direction")
 
