@@ -41,6 +41,7 @@ __all__ = [
     "n_bytes",
     "pack_bits",
     "popcount",
+    "signs",
     "signs_to_bits",
     "unpack_bits",
 ]
