@@ -275,14 +275,13 @@ def _hamming(queries, q, source, plane, row):
 
 
 @numba.njit(inline="always", nogil=True, cache=True, boundscheck=False)
-def _is_new(source, plane, row, table, starts, lengths, query):
-    """Whether no table but ``table``, probed so far to ``query.radii``, has returned the
-    code ``source[plane, row]``."""
-    radii = query.radii
+def _is_new(source, plane, row, table, starts, lengths, query_keys, radii):
+    """Whether no table but ``table``, probed so far to ``radii``, has returned the code
+    ``source[plane, row]``."""
     for j in range(starts.shape[0]):
         if j != table and radii[j] >= 0:
             key = _extract3(source, plane, row, starts[j], lengths[j])
-            if popcount64(key ^ query.keys[j]) <= radii[j]:
+            if popcount64(key ^ query_keys[j]) <= radii[j]:
                 return False
     return True
 
@@ -299,16 +298,9 @@ def _over_budget(search, state):
 
 
 @numba.njit(inline="always", nogil=True, cache=True, boundscheck=False)
-def _admit(search, tables, query, state, table, p, row, d):
-    """Take code ``row`` (at position ``p`` of ``table``, distance ``d``) if no other table
-    returned it before: into the k-NN buffer, the count, or the output keys."""
-    if tables.copy:
-        new = _is_new(tables.codes, table, p, table, tables.starts, tables.lengths, query)
-    else:
-        new = _is_new(search.database, 0, row, table, tables.starts, tables.lengths, query)
-    if not new:
-        return
-    n = tables.ids.shape[1]
+def _take(search, query, state, row, d, n):
+    """Take the new code ``row`` at distance ``d``: into the k-NN buffer, the count, or
+    the output keys."""
     if search.mode == MODE_KNN:
         buffer = query.buffer
         size = state.size
@@ -342,39 +334,46 @@ def _visit_bucket(search, tables, query, state, table, p0, p1):
     """
     state.hit += 1
     state.candidates += p1 - p0
+    # Record fields are read once per bucket, not per member: each read of an array
+    # field costs reference counting, and so would array views.
     queries = search.queries
+    ids = tables.ids
+    copy = tables.copy
+    # Without its own copy of the codes, a table reads them from the database (one plane).
+    source = tables.codes if copy else search.database
     q = query.row
-    n = tables.ids.shape[1]
+    n = ids.shape[1]
     knn = search.mode == MODE_KNN
-    # No array views here: creating one costs reference counting, per bucket. Without
-    # its own copy of the codes, a table reads them from the database (one plane).
-    if tables.copy:
-        codes = tables.codes
+    if copy:
         # Most buckets hold nothing good enough once the limit has dropped: find that
         # out from the distances alone (a branch-free pass over contiguous codes).
         closest = 1 << 30
         if queries.shape[1] == 1:  # one word: a loop LLVM vectorises
             word = queries[q, 0]
             for p in range(p0, p1):
-                closest = min(closest, popcount64(word ^ codes[table, p, 0]))
+                closest = min(closest, popcount64(word ^ source[table, p, 0]))
         else:
             for p in range(p0, p1):
-                closest = min(closest, _hamming(queries, q, codes, table, p))
+                closest = min(closest, _hamming(queries, q, source, table, p))
         bound = state.limit // n if knn else state.limit
         if closest > bound:
             return
+    starts = tables.starts
+    lengths = tables.lengths
+    query_keys = query.keys
+    radii = query.radii
     for p in range(p0, p1):
-        row = np.int64(tables.ids[table, p])
-        if tables.copy:
-            d = _hamming(queries, q, tables.codes, table, p)
-        else:
-            d = _hamming(queries, q, search.database, 0, row)
+        row = np.int64(ids[table, p])
+        plane = table if copy else 0
+        position = p if copy else row
+        d = _hamming(queries, q, source, plane, position)
         if knn:
             if d * n + row > state.limit:
                 continue
         elif d > state.limit:
             continue
-        _admit(search, tables, query, state, table, p, row, d)
+        if _is_new(source, plane, position, table, starts, lengths, query_keys, radii):
+            _take(search, query, state, row, d, n)
 
 
 @numba.njit(inline="always", nogil=True, cache=True, boundscheck=False)
@@ -387,6 +386,9 @@ def _lookup_batch(tables, query, table, mask, count):
     a binary search of the table's distinct keys.
     """
     batch = query.batch
+    occupancy = tables.occupancy
+    bucket_keys = tables.bucket_keys
+    direct = tables.direct
     query_key = query.keys[table]
     n_keys = tables.n_buckets[table]
     hits = 0
@@ -394,23 +396,23 @@ def _lookup_batch(tables, query, table, mask, count):
         key = query_key ^ mask
         if c + 1 < count:
             mask = next_combination(mask)
-        if tables.direct:
+        if direct:
             block = np.int64(key >> np.uint64(6))
             bit = key & np.uint64(63)
-            bitmap = tables.occupancy[table, block, 0]
+            bitmap = occupancy[table, block, 0]
             below = bitmap & ((np.uint64(1) << bit) - np.uint64(1))
-            batch[0, hits] = np.int64(tables.occupancy[table, block, 1]) + popcount64(below)
+            batch[0, hits] = np.int64(occupancy[table, block, 1]) + popcount64(below)
             hits += np.int64((bitmap >> bit) & np.uint64(1))
         else:
             lo = 0
             hi = n_keys
             while lo < hi:
                 mid = (lo + hi) >> 1
-                if tables.bucket_keys[table, mid] < key:
+                if bucket_keys[table, mid] < key:
                     lo = mid + 1
                 else:
                     hi = mid
-            if lo < n_keys and tables.bucket_keys[table, lo] == key:
+            if lo < n_keys and bucket_keys[table, lo] == key:
                 batch[0, hits] = lo
                 hits += 1
     return hits, mask
@@ -429,10 +431,11 @@ def _probe_ring(search, tables, query, state, table, s):
     n_keys = tables.n_buckets[table]
     offsets = tables.bucket_offsets
     if count > n_keys:
+        bucket_keys = tables.bucket_keys
         query_key = query.keys[table]
         for b in range(n_keys):
             state.scanned += 1
-            if popcount64(tables.bucket_keys[table, b] ^ query_key) == s:
+            if popcount64(bucket_keys[table, b] ^ query_key) == s:
                 _visit_bucket(
                     search, tables, query, state, table, offsets[table, b], offsets[table, b + 1]
                 )
@@ -441,6 +444,9 @@ def _probe_ring(search, tables, query, state, table, s):
         _over_budget(search, state)
         return
     batch = query.batch
+    codes = tables.codes
+    ids = tables.ids
+    copy = tables.copy
     mask = _first_combination(s)
     done = 0
     while done < count:
@@ -454,10 +460,10 @@ def _probe_ring(search, tables, query, state, table, s):
         # Touch each bucket's first entry now, so their cache misses overlap.
         touched = 0
         for h in range(hits):
-            if tables.copy:
-                touched ^= np.int64(tables.codes[table, batch[1, h], 0] & np.uint64(1))
+            if copy:
+                touched ^= np.int64(codes[table, batch[1, h], 0] & np.uint64(1))
             else:
-                touched ^= tables.ids[table, batch[1, h]]
+                touched ^= ids[table, batch[1, h]]
         state.touched = touched
         for h in range(hits):
             _visit_bucket(search, tables, query, state, table, batch[1, h], batch[2, h])
