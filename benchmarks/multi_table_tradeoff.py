@@ -67,8 +67,8 @@ for flip in FLIPS:
     cells[flip, "scan"] = f"1.000 | {N:,} | {scan_ms:.3f}"
     for kind, n_tables, bits, radius, grow in CONFIGS:
         index = MultiTableIndex(
-            N_BITS, n_tables, bits, tables=kind, probe_radius=radius, grow=grow,
-            random_state=0, n_threads=1,
+            N_BITS, n_tables=n_tables, bits_per_table=bits, tables=kind,
+            probe_radius=radius, grow=grow, random_state=0, n_threads=1,
         ).add(database)  # fmt: skip
         index.search(queries[:10], K)  # compile
         (distances, _), ms = timed(lambda index=index, queries=queries: index.search(queries, K))

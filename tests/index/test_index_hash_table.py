@@ -275,3 +275,29 @@ def test_bucket_statistics_majority_ties_and_edge_cases():
     assert np.isnan(empty.label_purity)
     with pytest.raises(ValueError, match="one label per stored item"):
         table.bucket_statistics(labels=[0, 1])
+
+
+@pytest.mark.parametrize("n_threads", [None, -1, 1, 2])
+def test_n_threads_does_not_change_results(n_threads):
+    rng = np.random.default_rng(3)
+    database = random_codes(rng, 2000, 20)
+    queries = random_codes(rng, 40, 20)
+    want = HashTableIndex(20).add(database)
+    got = HashTableIndex(20, n_threads=n_threads).add(database)
+    for a, b in zip(want.search(queries, 9), got.search(queries, 9), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(want.range_search(queries, 2), got.range_search(queries, 2), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True])
+def test_n_threads_is_validated(bad):
+    with pytest.raises((TypeError, ValueError), match="n_threads"):
+        HashTableIndex(8, n_threads=bad)
+
+
+def test_n_threads_is_saved(tmp_path):
+    from hashlearn import load
+
+    index = HashTableIndex(8, n_threads=1).add(random_codes(np.random.default_rng(0), 5, 8))
+    assert load(index.save(tmp_path / "index.hashlearn")).n_threads == 1

@@ -18,7 +18,7 @@ whose key ``K`` satisfies ``popcount(K XOR q) <= r``. The index finds them by XO
 query key with every mask of ``d`` set bits, ``d = 0 .. r`` (``sum_d C(n_bits, d)``
 masks, enumerated once per ``(n_bits, d)`` and cached), and looking each probe key up in an
 open-addressing table of the bucket keys, in a compiled kernel parallel over queries
-(:func:`hashlearn._kernels.probe_table`).
+(:func:`hashlearn.index._kernels.table.probe_table`).
 
 The ball grows combinatorially with ``r``: past some radius, looking up its keys costs more
 than comparing the query with every bucket key. The index then **scans** the bucket keys
@@ -45,11 +45,13 @@ from typing import Any
 
 import numpy as np
 
-from hashlearn import _kernels
+from hashlearn._numba import check_n_threads, threads
 from hashlearn._registry import register
 from hashlearn._validation import check_int
-from hashlearn.codes import bucket_keys, keys_to_codes
+from hashlearn.codes import as_words, bucket_keys, keys_to_codes
 from hashlearn.index._base import BinaryIndex
+from hashlearn.index._kernels.scan import knn_scan, range_scan
+from hashlearn.index._kernels.table import build_key_table, probe_table
 
 __all__ = [
     "BucketInfo",
@@ -334,6 +336,9 @@ class HashTableIndex(BinaryIndex):
     ----------
     n_bits : int
         Code length in bits, in ``[1, 64]`` (bucket keys are 64-bit integers).
+    n_threads : int or None, default=None
+        Threads used by the probing and scanning kernels (queries are split across
+        them); ``None`` or ``-1`` use numba's whole pool.
     hasher : hasher, optional
         The hasher that produced the codes; enables :meth:`add_vectors` /
         :meth:`search_vectors` and is saved with the index.
@@ -388,13 +393,14 @@ class HashTableIndex(BinaryIndex):
 
     _key_table_cache: tuple[np.ndarray, int] | None
 
-    def __init__(self, n_bits: int, *, hasher: Any = None) -> None:
+    def __init__(self, n_bits: int, *, n_threads: int | None = None, hasher: Any = None) -> None:
         if isinstance(n_bits, (int, np.integer)) and not isinstance(n_bits, bool) and n_bits > 64:
             raise ValueError(
                 f"n_bits must be in [1, 64] for HashTableIndex (bucket keys are 64-bit), "
                 f"got {n_bits}; use LinearScanIndex for longer codes"
             )
         super().__init__(n_bits, hasher=hasher)
+        self.n_threads = check_n_threads(n_threads)
         self._clear_table()
 
     def _storage_width(self) -> int:
@@ -413,12 +419,12 @@ class HashTableIndex(BinaryIndex):
 
     def _words(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Queries and stored codes as ``uint64`` words, for the scan kernels."""
-        return _kernels.as_words(queries), self._store.view().view(np.uint64)
+        return as_words(queries), self._store.view().view(np.uint64)
 
     def _key_table(self) -> tuple[np.ndarray, int]:
         """The open-addressing table of the bucket keys (built on first use after a change)."""
         if self._key_table_cache is None:
-            self._key_table_cache = _kernels.build_key_table(self.bucket_keys_)
+            self._key_table_cache = build_key_table(self.bucket_keys_)
         return self._key_table_cache
 
     def _clear_table(self) -> None:
@@ -514,8 +520,8 @@ class HashTableIndex(BinaryIndex):
             )
             # The bucket keys are the distinct codes as 64-bit words: the exhaustive range
             # kernel finds every bucket within the radius, then the members are gathered.
-            with _kernels.threads(None):
-                key_lims, key_distances, buckets = _kernels.range_scan(
+            with threads(self.n_threads):
+                key_lims, key_distances, buckets = range_scan(
                     query_keys.reshape(-1, 1), self.bucket_keys_.reshape(-1, 1), radius
                 )
             owner = np.repeat(np.arange(n_queries, dtype=np.int64), np.diff(key_lims))
@@ -531,8 +537,8 @@ class HashTableIndex(BinaryIndex):
             )
             return lims, distances, indices
         masks, mask_distances = _masks_up_to(self._n_bits, radius)
-        with _kernels.threads(None):
-            lims, distances, indices, hits = _kernels.probe_table(
+        with threads(self.n_threads):
+            lims, distances, indices, hits = probe_table(
                 query_keys,
                 masks,
                 mask_distances,
@@ -631,10 +637,8 @@ class HashTableIndex(BinaryIndex):
         top_i[probed_rows] = indices[keep_first].reshape(-1, kk)
         if active.size:
             query_words, database = self._words(queries[active])
-            with _kernels.threads(None):
-                top_d[active], top_i[active] = _kernels.knn_scan(
-                    query_words, database, kk, self._n_bits
-                )
+            with threads(self.n_threads):
+                top_d[active], top_i[active] = knn_scan(query_words, database, kk, self._n_bits)
             reached[active] = top_d[active, -1]
             candidates[active] = self.ntotal
         self.last_stats_ = ProbeStatistics(
@@ -757,6 +761,11 @@ class HashTableIndex(BinaryIndex):
         return counts[winners], pair_class[winners], classes
 
     # -- persistence ---------------------------------------------------------------------------
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
+        params, attributes, arrays = super()._get_state()
+        params["n_threads"] = self.n_threads
+        return params, attributes, arrays
+
     def _extra_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         arrays["bucket_keys"] = self.bucket_keys_
         arrays["bucket_offsets"] = self.bucket_offsets_

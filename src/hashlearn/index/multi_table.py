@@ -53,34 +53,37 @@ covers all its keys). :meth:`MultiTableIndex.certified_radius` gives ``R(r)``. H
   is exact when its ``k``-th distance is ``<= R(r)``; ``grow="exact"`` raises the probe
   radius per query until that holds.
 
-The kernels (:func:`table_keys` and the probing and verification passes) are numba
-functions, tested against numpy references and brute force.
+The kernels (key extraction and the probing and verification pass) are the numba
+functions of :mod:`hashlearn.index._kernels.multi_table`, tested against numpy references
+and brute force; the bit groups are resolved in :mod:`hashlearn.index._table_groups`.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, NamedTuple
 
-import numba
 import numpy as np
-from numba import prange
 
-from hashlearn import _kernels
-from hashlearn._kernels import popcount64
+from hashlearn._numba import check_n_threads, thread_count, threads
 from hashlearn._registry import register
-from hashlearn._validation import check_int, check_random_state
-from hashlearn.codes import check_codes
-from hashlearn.index._base import BinaryIndex, check_radius
-from hashlearn.index.hash_table import flip_masks
+from hashlearn._validation import check_int, check_radius
+from hashlearn.codes import as_words, check_codes
+from hashlearn.index._base import BinaryIndex
+from hashlearn.index._kernels import multi_table as kernels
+from hashlearn.index._kernels.scan import knn_scan
+from hashlearn.index._table_groups import (
+    TABLE_KINDS,
+    check_groups,
+    flatten,
+    merge_table,
+    probe_plan,
+    resolve_groups,
+)
 
 __all__ = ["GROWTH", "TABLE_KINDS", "MultiTableIndex", "MultiTableStatistics", "table_keys"]
 
-TABLE_KINDS = ("disjoint", "random")
 GROWTH = (None, "candidates", "exact")
 # Candidate ids gathered per block of queries before verification (int64 + int32 each):
 # bounds scratch memory to about 50 MiB whatever the number of queries.
@@ -92,239 +95,6 @@ _CHUNKS_PER_THREAD = 4
 # Work (keys probed plus candidates gathered) per thread: below it, fewer threads run,
 # since starting a parallel loop costs more than a small batch of queries.
 _WORK_PER_THREAD = 2**15
-# A table scans its bucket keys instead of looking up masks once the masks exceed
-# n_buckets / (_LOOKUP_COST * log2(n_buckets)): a lookup is a binary search of dependent
-# reads, a scan one sequential popcount per bucket. Measured on 10^5 codes of 64 bits
-# (4 tables of 16 bits, 1,000 queries, one thread): 1 instead of the naive 1 / log2
-# (switch when masks > buckets) cut exact k-NN from 6.2 s to 2.2 s, 4 to 1.9 s, with no
-# change where no table switches.
-_LOOKUP_COST = 4.0
-# Ball sizes above this are "more than any table has buckets" (avoids uint64 overflow).
-_BALL_CAP = 2**62
-
-
-# -- kernels ---------------------------------------------------------------------------------
-@numba.njit(nogil=True, cache=True, boundscheck=False)
-def _table_keys(words, positions, group_offsets):
-    """``keys[i, t] = sum_j bit(positions[group_offsets[t] + j]) of words[i] << j``.
-
-    Serial: a few bit operations per key bit, far cheaper than the merge that follows
-    in ``add`` (and a parallel loop would triple the compile time).
-    """
-    n = words.shape[0]
-    n_tables = group_offsets.shape[0] - 1
-    keys = np.zeros((n, n_tables), dtype=np.uint64)
-    for i in range(n):
-        for t in range(n_tables):
-            key = np.uint64(0)
-            start = group_offsets[t]
-            for j in range(group_offsets[t + 1] - start):
-                p = positions[start + j]
-                bit = (words[i, p >> 6] >> np.uint64(p & 63)) & np.uint64(1)
-                key |= bit << np.uint64(j)
-            keys[i, t] = key
-    return keys
-
-
-@numba.njit(inline="always", nogil=True, cache=True, boundscheck=False)
-def _find_key(keys, lo, hi, target):
-    """Position of ``target`` in the ascending ``keys[lo:hi]``, or -1."""
-    end = hi
-    while lo < hi:
-        middle = (lo + hi) >> 1
-        if keys[middle] < target:
-            lo = middle + 1
-        else:
-            hi = middle
-    if lo < end and keys[lo] == target:
-        return lo
-    return -1
-
-
-@numba.njit(nogil=True, cache=True, boundscheck=False)
-def _take_bucket(bucket, bucket_offsets, bucket_ids, seen, buffer, position, count):
-    """Append the members of ``bucket`` not yet in the bitset ``seen`` to the buffer."""
-    for p in range(bucket_offsets[bucket], bucket_offsets[bucket + 1]):
-        item = bucket_ids[p]
-        bit = np.uint64(1) << np.uint64(item & 63)
-        if (seen[item >> 6] & bit) == 0:
-            seen[item >> 6] |= bit
-            buffer[position + count] = item
-            count += 1
-    return count
-
-
-@numba.njit(nogil=True, cache=True, boundscheck=False)
-def _probe_row(
-    keys, row, radius, tables, plan, fill, seen, buffer, position, probed, hit, collisions, scanned
-):
-    """Probe every table for query ``row``; with ``fill``, collect its distinct candidates.
-
-    Table ``t`` is probed with the first ``ball[t, radius]`` masks of
-    ``masks[mask_offsets[t]:]`` (ordered by popcount) when they are at most
-    ``mask_limit[t]``, else by comparing every bucket key with the query's. Records per table:
-    keys looked up or compared (``probed``), buckets hit, members read
-    (``collisions``), ``scanned``. With ``fill``, appends the members not in ``seen``
-    to ``buffer[position:]`` (marking them) and returns how many; else returns 0.
-    """
-    table_offsets, bucket_keys, bucket_offsets, bucket_ids = tables
-    masks, mask_offsets, ball, mask_limit = plan
-    count = 0
-    for t in range(keys.shape[1]):
-        lo = table_offsets[t]
-        hi = table_offsets[t + 1]
-        key = keys[row, t]
-        n_masks = ball[t, radius]
-        scan = n_masks > mask_limit[t]
-        n_probes = hi - lo if scan else n_masks
-        n_hit = 0
-        n_read = 0
-        for j in range(n_probes):
-            if scan:
-                bucket = lo + j
-                if popcount64(bucket_keys[bucket] ^ key) > radius:
-                    continue
-            else:
-                bucket = _find_key(bucket_keys, lo, hi, key ^ masks[mask_offsets[t] + j])
-                if bucket < 0:
-                    continue
-            n_hit += 1
-            n_read += bucket_offsets[bucket + 1] - bucket_offsets[bucket]
-            if fill:
-                count = _take_bucket(
-                    bucket, bucket_offsets, bucket_ids, seen, buffer, position, count
-                )
-        probed[row, t] = n_probes
-        hit[row, t] = n_hit
-        collisions[row, t] = n_read
-        scanned[row, t] = scan
-    return count
-
-
-@numba.njit(inline="always", nogil=True, cache=True, boundscheck=False)
-def _sift_down(heap, base, root, size):
-    """Restore the max-heap ``heap[base:base + size]`` below ``root``."""
-    while True:
-        child = 2 * root + 1
-        if child >= size:
-            return
-        if child + 1 < size and heap[base + child + 1] > heap[base + child]:
-            child += 1
-        if heap[base + root] >= heap[base + child]:
-            return
-        heap[base + root], heap[base + child] = heap[base + child], heap[base + root]
-        root = child
-
-
-@numba.njit(nogil=True, cache=True, boundscheck=False)
-def _smallest_sorted(values, base, n, keep):
-    """Move the ``min(keep, n)`` smallest of ``values[base:base + n]`` to its start, ascending.
-
-    A max-heap of the best ``keep`` values so far grows in place at the start of the
-    segment (a value is read before its slot is overwritten), then is heap-sorted:
-    ``O(n log keep)``. Returns ``min(keep, n)``.
-    """
-    size = 0
-    for j in range(n):
-        value = values[base + j]
-        if size < keep:
-            child = size
-            values[base + child] = value
-            size += 1
-            while child > 0:
-                parent = (child - 1) // 2
-                if values[base + parent] >= values[base + child]:
-                    break
-                values[base + parent], values[base + child] = (
-                    values[base + child],
-                    values[base + parent],
-                )
-                child = parent
-        elif value < values[base]:
-            values[base] = value
-            _sift_down(values, base, 0, size)
-    for end in range(size - 1, 0, -1):
-        values[base], values[base + end] = values[base + end], values[base]
-        _sift_down(values, base, 0, end)
-    return size
-
-
-@numba.njit(nogil=True, cache=True, boundscheck=False)
-def _verify_row(query_words, row, database, buffer, distances, start, n, limit, keep):
-    """Verify the candidates ``buffer[start:start + n]`` of query ``row``; keep the best.
-
-    Computes ``d = sum_w popcount(query_words[row, w] XOR database[id, w])`` for each
-    candidate; of those with ``d <= limit``, the ``keep`` smallest pairs ``(d, id)``,
-    sorted, overwrite the start of the segment (ids in ``buffer``, distances in
-    ``distances``). Returns their number.
-    """
-    n_items = database.shape[0]
-    n_within = 0
-    for j in range(start, start + n):
-        item = buffer[j]
-        d = 0
-        for w in range(query_words.shape[1]):
-            d += popcount64(query_words[row, w] ^ database[item, w])
-        if d <= limit:
-            # (distance, id) as one integer: ids are < n_items, distances <= 4096.
-            buffer[start + n_within] = d * n_items + item
-            n_within += 1
-    n_kept = _smallest_sorted(buffer, start, n_within, keep)
-    for j in range(start, start + n_kept):
-        distances[j] = buffer[j] // n_items
-        buffer[j] = buffer[j] % n_items
-    return n_kept
-
-
-@numba.njit(parallel=True, nogil=True, cache=True, boundscheck=False)
-def _probe_pass(queries, radii, tables, plan, n_chunks, fill, limit, keep, out, stats):
-    """Probe, and with ``fill`` collect, verify and select, every query row.
-
-    ``queries = (keys, words)``: each row's table keys ``uint64 (n, L)`` and code words.
-    ``tables``: ``(table_offsets, bucket_keys, bucket_offsets, bucket_ids)``; ``plan``:
-    ``(masks, mask_offsets, ball, mask_limit)`` (see ``MultiTableIndex._plan``). ``stats =
-    (probed, hit, collisions, scanned)``, ``(n, L)`` each, is always filled (see
-    :func:`_probe_row`); summed over tables, ``collisions`` bounds the row's distinct
-    candidates. With ``fill``, ``out = (database, starts, buffer, distances, found,
-    kept)``: row ``i``'s distinct candidates go to ``buffer[starts[i]:]`` (room for
-    ``collisions[i].sum()`` of them), ``found[i]`` counts them, and
-    :func:`_verify_row` keeps at the start of that segment the ``keep`` best within
-    ``limit``, ``kept[i]`` of them. Rows are split into ``n_chunks`` chunks, one per
-    parallel task, each with its own bitset of seen ids.
-    """
-    keys, words = queries
-    database, starts, buffer, distances, found, kept = out
-    probed, hit, collisions, scanned = stats
-    n_rows = keys.shape[0]
-    seen_words = (database.shape[0] + 63) // 64 if fill else 1
-    per_chunk = (n_rows + n_chunks - 1) // n_chunks
-    for chunk in prange(n_chunks):
-        seen = np.zeros(seen_words, dtype=np.uint64)
-        for row in range(chunk * per_chunk, min((chunk + 1) * per_chunk, n_rows)):
-            position = starts[row] if fill else 0
-            count = _probe_row(
-                keys,
-                row,
-                radii[row],
-                tables,
-                plan,
-                fill,
-                seen,
-                buffer,
-                position,
-                probed,
-                hit,
-                collisions,
-                scanned,
-            )
-            if fill:
-                found[row] = count
-                for j in range(position, position + count):
-                    item = buffer[j]
-                    seen[item >> 6] &= ~(np.uint64(1) << np.uint64(item & 63))
-                kept[row] = _verify_row(
-                    words, row, database, buffer, distances, position, count, limit, keep
-                )
 
 
 def table_keys(codes: Any, n_bits: int, table_bits: Sequence[Any]) -> np.ndarray:
@@ -348,151 +118,10 @@ def table_keys(codes: Any, n_bits: int, table_bits: Sequence[Any]) -> np.ndarray
     >>> table_keys(pack_bits([[1, 0, 1, 1]]), 4, [[0, 1], [3, 2], [2]])
     array([[1, 3, 1]], dtype=uint64)
     """
-    groups = _check_groups(table_bits, check_int(n_bits, "n_bits", low=1))
-    positions, group_offsets = _flatten(groups)
+    groups = check_groups(table_bits, check_int(n_bits, "n_bits", low=1))
+    positions, group_offsets = flatten(groups)
     array = check_codes(codes, n_bits)
-    return np.asarray(_table_keys(_kernels.as_words(array), positions, group_offsets))
-
-
-# -- bit groups --------------------------------------------------------------------------------
-def _flatten(groups: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenated positions and ``(L + 1,)`` offsets of the groups."""
-    sizes = np.array([group.shape[0] for group in groups], dtype=np.int64)
-    offsets = np.zeros(len(groups) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=offsets[1:])
-    return np.concatenate(groups).astype(np.int64), offsets
-
-
-def _check_groups(tables: Any, n_bits: int) -> list[np.ndarray]:
-    """Validate explicit bit groups; return them as read-only int64 arrays."""
-    if isinstance(tables, np.ndarray) and tables.ndim == 2:
-        candidates: list[Any] = list(tables)
-    elif isinstance(tables, np.ndarray):
-        raise TypeError(
-            f"tables must be a sequence of arrays of bit positions, one per table, got a "
-            f"{tables.ndim}-D array; wrap a single group in a list: tables=[group]"
-        )
-    elif isinstance(tables, (list, tuple)):
-        candidates = list(tables)
-    else:
-        raise TypeError(
-            "tables must be 'disjoint', 'random' or a sequence of arrays of bit positions, "
-            f"got {type(tables).__name__}"
-        )
-    if not candidates:
-        raise ValueError("tables must hold at least one group of bit positions, got none")
-    groups = []
-    for t, candidate in enumerate(candidates):
-        group = np.asarray(candidate)
-        if group.ndim != 1 or not (group.dtype.kind in "iu" or group.size == 0):
-            raise TypeError(
-                f"tables[{t}] must be a 1-D sequence of integer bit positions, got "
-                f"{group.dtype} of shape {group.shape}"
-            )
-        if not 1 <= group.size <= 64:
-            raise ValueError(
-                f"tables[{t}] has {group.size} bit positions; a table key holds 1 to 64 bits"
-            )
-        outside = group[(group < 0) | (group >= n_bits)]
-        if outside.size:
-            raise ValueError(
-                f"tables[{t}] holds bit position {int(outside[0])}, outside [0, {n_bits - 1}] "
-                f"for n_bits={n_bits}"
-            )
-        values, counts = np.unique(group, return_counts=True)
-        if values.size != group.size:
-            raise ValueError(
-                f"tables[{t}] repeats bit position {int(values[counts > 1][0])}; the positions "
-                "of one table must be distinct"
-            )
-        group = group.astype(np.int64)
-        group.flags.writeable = False
-        groups.append(group)
-    return groups
-
-
-def _resolve_groups(
-    n_bits: int, n_tables: Any, bits_per_table: Any, tables: Any, random_state: Any
-) -> tuple[list[np.ndarray], str]:
-    """The tables' bit groups, and their kind: ``"disjoint"``, ``"random"`` or ``"explicit"``."""
-    if n_tables is not None:
-        n_tables = check_int(n_tables, "n_tables", low=1)
-    if bits_per_table is not None:
-        bits_per_table = check_int(bits_per_table, "bits_per_table", low=1, high=64)
-    if not isinstance(tables, str):
-        groups = _check_groups(tables, n_bits)
-        if n_tables is not None and n_tables != len(groups):
-            raise ValueError(
-                f"n_tables={n_tables} but tables lists {len(groups)} groups of bit positions; "
-                "leave n_tables=None with explicit tables"
-            )
-        sizes = {group.shape[0] for group in groups}
-        if bits_per_table is not None and sizes != {bits_per_table}:
-            raise ValueError(
-                f"bits_per_table={bits_per_table} but the explicit tables have "
-                f"{sorted(sizes)} bits; leave bits_per_table=None with explicit tables"
-            )
-        return groups, "explicit"
-    if tables not in TABLE_KINDS:
-        raise ValueError(
-            f"tables must be 'disjoint', 'random' or a sequence of arrays of bit positions, "
-            f"got {tables!r}"
-        )
-    if bits_per_table is None:
-        bits_per_table = min(n_bits, 16) if n_tables is None else min(n_bits // n_tables, 64)
-        if bits_per_table < 1:
-            raise ValueError(
-                f"n_tables={n_tables} exceeds n_bits={n_bits}, so the default "
-                f"bits_per_table = n_bits // n_tables is 0; pass bits_per_table"
-            )
-    if bits_per_table > n_bits:
-        raise ValueError(f"bits_per_table must be <= n_bits={n_bits}, got {bits_per_table}")
-    if n_tables is None:
-        n_tables = n_bits // bits_per_table
-    if tables == "disjoint":
-        if n_tables * bits_per_table > n_bits:
-            raise ValueError(
-                f"disjoint tables need n_tables * bits_per_table <= n_bits, got {n_tables} * "
-                f"{bits_per_table} = {n_tables * bits_per_table} > {n_bits}; use "
-                "tables='random' for overlapping groups"
-            )
-        groups = [np.arange(t * bits_per_table, (t + 1) * bits_per_table) for t in range(n_tables)]
-    else:
-        rng = check_random_state(random_state)
-        groups = [
-            np.sort(rng.choice(n_bits, size=bits_per_table, replace=False)) for _ in range(n_tables)
-        ]
-    return _check_groups(groups, n_bits), tables
-
-
-@lru_cache(maxsize=256)
-def _masks_up_to(n_bits: int, radius: int) -> np.ndarray:
-    """Every mask of ``0 .. radius`` set bits among ``n_bits``, by popcount (read-only)."""
-    masks = np.concatenate([flip_masks(n_bits, d) for d in range(radius + 1)])
-    masks.flags.writeable = False
-    return masks
-
-
-def _merge_table(
-    keys: np.ndarray, sizes: np.ndarray, ids: np.ndarray, new_keys: np.ndarray, first_id: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Merge new items (ids from ``first_id``) into one CSR table sorted by ``(key, id)``.
-
-    Returns the distinct keys, the start of each bucket in the new ids, and the ids.
-    """
-    order = np.argsort(new_keys, kind="stable")
-    new_sorted = new_keys[order]
-    new_ids = order.astype(np.int64) + first_id
-    if ids.shape[0]:
-        member_keys = np.repeat(keys, sizes)
-        # side="right": the new ids (all larger) go after a bucket's old members.
-        where = np.searchsorted(member_keys, new_sorted, side="right")
-        member_keys = np.insert(member_keys, where, new_sorted)
-        ids = np.insert(ids, where, new_ids)
-    else:
-        member_keys, ids = new_sorted, new_ids
-    starts = np.flatnonzero(np.r_[True, member_keys[1:] != member_keys[:-1]])
-    return member_keys[starts], starts.astype(np.int64), ids
+    return np.asarray(kernels.table_keys(as_words(array), positions, group_offsets))
 
 
 # -- statistics --------------------------------------------------------------------------------
@@ -739,9 +368,9 @@ class MultiTableIndex(BinaryIndex):
     def __init__(
         self,
         n_bits: int,
+        *,
         n_tables: int | None = None,
         bits_per_table: int | None = None,
-        *,
         tables: str | Sequence[Any] = "disjoint",
         probe_radius: int = 0,
         grow: str | None = None,
@@ -750,15 +379,15 @@ class MultiTableIndex(BinaryIndex):
         hasher: Any = None,
     ) -> None:
         super().__init__(n_bits, hasher=hasher)
-        groups, kind = _resolve_groups(self._n_bits, n_tables, bits_per_table, tables, random_state)
+        groups, kind = resolve_groups(self._n_bits, n_tables, bits_per_table, tables, random_state)
         self._groups = tuple(groups)
         self._table_kind = kind
-        self._positions, self._group_offsets = _flatten(groups)
+        self._positions, self._group_offsets = flatten(groups)
         self._sizes = np.diff(self._group_offsets)
         self._multiplicity = int(np.bincount(self._positions, minlength=self._n_bits).max())
         self.probe_radius = probe_radius
         self.grow = grow
-        self.n_threads = _kernels.check_n_threads(n_threads)
+        self.n_threads = check_n_threads(n_threads)
         self._clear_tables()
 
     @classmethod
@@ -900,7 +529,7 @@ class MultiTableIndex(BinaryIndex):
         ``min(floor(m radius / L), min_t K_t)``; ``floor(radius / L)`` for disjoint groups
         (the smallest ``r`` with ``R(r) >= radius``, see :meth:`certified_radius`).
         """
-        radius = check_radius(radius, self._n_bits)
+        radius = min(check_radius(radius), self._n_bits)
         return min(self._multiplicity * radius // self.n_tables, self._full_radius)
 
     # -- building ----------------------------------------------------------------------------
@@ -913,14 +542,14 @@ class MultiTableIndex(BinaryIndex):
         self.bucket_offsets_ = np.zeros(1, dtype=np.int64)
         self.bucket_ids_ = np.empty(0, dtype=np.int64)
         self.last_stats_: MultiTableStatistics | None = None
-        self._plans: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._plans: dict[int, kernels.Plan] = {}
 
     def _reset(self) -> None:
         self._clear_tables()
 
     def _keys(self, codes: np.ndarray) -> np.ndarray:
-        with _kernels.threads(self.n_threads):
-            keys = _table_keys(_kernels.as_words(codes), self._positions, self._group_offsets)
+        with threads(self.n_threads):
+            keys = kernels.table_keys(as_words(codes), self._positions, self._group_offsets)
         return np.asarray(keys)
 
     def _add(self, codes: np.ndarray, first_id: int) -> None:
@@ -930,7 +559,7 @@ class MultiTableIndex(BinaryIndex):
         table_offsets = np.zeros(self.n_tables + 1, dtype=np.int64)
         for t in range(self.n_tables):
             lo, hi = self.table_offsets_[t], self.table_offsets_[t + 1]
-            table = _merge_table(
+            table = merge_table(
                 self.bucket_keys_[lo:hi],
                 np.diff(self.bucket_offsets_[lo : hi + 1]),
                 self.bucket_ids_[t * n_old : (t + 1) * n_old],
@@ -963,42 +592,13 @@ class MultiTableIndex(BinaryIndex):
         )
 
     # -- probing -----------------------------------------------------------------------------
-    def _plan(self, max_radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """How each table is probed, for radii up to ``max_radius``.
-
-        Returns ``(masks, mask_offsets, ball, mask_limit)``. ``ball[t, r] = sum_{d <= r}
-        C(K_t, d)`` (capped) is the number of masks a radius-``r`` probe of table ``t``
-        looks up; the table scans its bucket keys instead when that exceeds
-        ``mask_limit[t] = max(1, n_buckets_t / (_LOOKUP_COST * log2(n_buckets_t + 1)))``, as a
-        lookup (a binary search) costs about ``log2(n_buckets)`` dependent reads where
-        the scan costs one sequential popcount per bucket. Table ``t``'s masks, ordered
-        by popcount, start at ``masks[mask_offsets[t]]``, as many as its largest probe
-        below the limit needs.
-        """
+    def _plan(self, max_radius: int) -> kernels.Plan:
+        """How each table is probed, for radii up to ``max_radius`` (cached until an add;
+        see :func:`hashlearn.index._table_groups.probe_plan`)."""
         plan = self._plans.get(max_radius)
-        if plan is not None:
-            return plan
-        n_buckets = self.n_buckets
-        mask_limit = np.maximum(1, n_buckets / (_LOOKUP_COST * np.log2(n_buckets + 1.0)))
-        mask_limit = mask_limit.astype(np.int64)
-        ball = np.empty((self.n_tables, max_radius + 1), dtype=np.int64)
-        masks, mask_offsets, total = [], np.zeros(self.n_tables, dtype=np.int64), 0
-        for t, size in enumerate(self._sizes.tolist()):
-            counts = itertools.accumulate(math.comb(size, d) for d in range(max_radius + 1))
-            ball[t] = [min(count, _BALL_CAP) for count in counts]
-            fits = np.flatnonzero(ball[t] <= mask_limit[t])
-            mask_offsets[t] = total
-            if fits.size:
-                table_masks = _masks_up_to(size, min(int(fits[-1]), size))
-                masks.append(table_masks)
-                total += table_masks.shape[0]
-        plan = (
-            np.concatenate(masks) if masks else np.empty(0, dtype=np.uint64),
-            mask_offsets,
-            ball,
-            mask_limit,
-        )
-        self._plans[max_radius] = plan
+        if plan is None:
+            plan = probe_plan(self._sizes, self.n_buckets, max_radius)
+            self._plans[max_radius] = plan
         return plan
 
     def _probe(self, queries: np.ndarray, radii: np.ndarray, keep: int, limit: int) -> _Probe:
@@ -1011,36 +611,46 @@ class MultiTableIndex(BinaryIndex):
         """
         n_rows, n_tables = queries.shape[0], self.n_tables
         query_keys = self._keys(queries)
-        query_words = _kernels.as_words(queries)
+        query_words = as_words(queries)
         database = self._store.view().view(np.uint64)
-        tables = (self.table_offsets_, self.bucket_keys_, self.bucket_offsets_, self.bucket_ids_)
+        tables = kernels.Tables(
+            self.table_offsets_, self.bucket_keys_, self.bucket_offsets_, self.bucket_ids_
+        )
         plan = self._plan(int(radii.max()))
         found = np.zeros(n_rows, dtype=np.int64)
         kept = np.zeros(n_rows, dtype=np.int64)
-        stats = (
-            np.zeros((n_rows, n_tables), dtype=np.int64),
-            np.zeros((n_rows, n_tables), dtype=np.int64),
-            np.zeros((n_rows, n_tables), dtype=np.int64),
-            np.zeros((n_rows, n_tables), dtype=bool),
+        stats = kernels.Stats(
+            probed=np.zeros((n_rows, n_tables), dtype=np.int64),
+            hit=np.zeros((n_rows, n_tables), dtype=np.int64),
+            collisions=np.zeros((n_rows, n_tables), dtype=np.int64),
+            scanned=np.zeros((n_rows, n_tables), dtype=bool),
         )
-        no_output = (database, found, found, np.empty(0, np.int32), found, kept)
-        pool = _kernels.thread_count(self.n_threads)
+        no_output = kernels.Gather(database, found, found, np.empty(0, np.int32), found, kept)
+        pool = thread_count(self.n_threads)
         max_chunks = max(1, _SEEN_BITS // self.ntotal)  # bounds the bitsets' memory
         # Keys looked up or compared per query, at most (the count pass's work per row).
-        probes = int(np.minimum(plan[2][:, -1], self.n_buckets).sum())
+        probes = int(np.minimum(plan.ball[:, -1], self.n_buckets).sum())
 
-        def run(queries: tuple, radii: np.ndarray, fill: bool, out: tuple, stats: tuple) -> None:
+        def run(
+            rows: kernels.Queries,
+            radii: np.ndarray,
+            fill: bool,
+            gather: kernels.Gather,
+            stats: kernels.Stats,
+        ) -> None:
             # Threads in proportion to the work: a parallel launch must pay for itself.
-            work = radii.shape[0] * probes + (int(out[2].shape[0]) if fill else 0)
-            threads = int(min(pool, max(1, work // _WORK_PER_THREAD)))
-            chunks = int(min(radii.shape[0], _CHUNKS_PER_THREAD * threads, max_chunks))
-            with _kernels.threads(threads):
-                _probe_pass(queries, radii, tables, plan, chunks, fill, limit, keep, out, stats)
+            work = radii.shape[0] * probes + (int(gather.buffer.shape[0]) if fill else 0)
+            n_threads = int(min(pool, max(1, work // _WORK_PER_THREAD)))
+            chunks = int(min(radii.shape[0], _CHUNKS_PER_THREAD * n_threads, max_chunks))
+            with threads(n_threads):
+                kernels.probe_pass(
+                    rows, radii, tables, plan, chunks, fill, limit, keep, gather, stats
+                )
 
         # Count pass: the statistics, and each query's members read, which bound its
         # distinct candidates (the room it needs in the buffer).
-        run((query_keys, query_words), radii, False, no_output, stats)
-        needed = stats[2].sum(axis=1)
+        run(kernels.Queries(query_keys, query_words), radii, False, no_output, stats)
+        needed = stats.collisions.sum(axis=1)
         pieces_d, pieces_i = [], []
         for a, b in _blocks(needed, _BUFFER_ITEMS):
             starts = np.zeros(b - a, dtype=np.int64)
@@ -1048,11 +658,11 @@ class MultiTableIndex(BinaryIndex):
             buffer = np.empty(int(needed[a:b].sum()), dtype=np.int64)
             distances = np.empty(buffer.shape[0], dtype=np.int32)
             run(
-                (query_keys[a:b], query_words[a:b]),
+                kernels.Queries(query_keys[a:b], query_words[a:b]),
                 radii[a:b],
                 True,
-                (database, starts, buffer, distances, found[a:b], kept[a:b]),
-                tuple(array[a:b] for array in stats),
+                kernels.Gather(database, starts, buffer, distances, found[a:b], kept[a:b]),
+                kernels.Stats(*(array[a:b] for array in stats)),
             )
             block_kept = kept[a:b]
             lims = np.cumsum(block_kept) - block_kept
@@ -1064,10 +674,10 @@ class MultiTableIndex(BinaryIndex):
             distances=np.concatenate(pieces_d) if pieces_d else np.empty(0, np.int32),
             indices=np.concatenate(pieces_i) if pieces_i else np.empty(0, np.int64),
             found=found,
-            probed=stats[0],
-            hit=stats[1],
-            collisions=stats[2],
-            scanned=stats[3],
+            probed=stats.probed,
+            hit=stats.hit,
+            collisions=stats.collisions,
+            scanned=stats.scanned,
         )
 
     def _start_radius(self) -> int:
@@ -1179,10 +789,10 @@ class MultiTableIndex(BinaryIndex):
         verified: np.ndarray,
     ) -> None:
         """Answer ``rows`` with the exhaustive k-NN kernel (exact, like the last round)."""
-        with _kernels.threads(self.n_threads):
-            out_d[rows], out_i[rows] = _kernels.knn_scan(
-                _kernels.as_words(queries[rows]),
-                _kernels.as_words(self._store.view()),
+        with threads(self.n_threads):
+            out_d[rows], out_i[rows] = knn_scan(
+                as_words(queries[rows]),
+                as_words(self._store.view()),
                 kk,
                 self._n_bits,
             )

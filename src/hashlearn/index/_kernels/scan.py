@@ -1,23 +1,21 @@
-"""Compiled Hamming-search kernels (numba), kept apart from the indexes that call them.
+"""Exhaustive Hamming scans: exact k nearest codes and range search over every code.
 
-Every kernel reads codes as rows of 64-bit words: ``uint64 (n, n_words)``, the packed
-format of :mod:`hashlearn.codes` zero-padded to a multiple of 8 bytes (padding bits are
-zero in queries and codes alike, so they never count). The Hamming distance of two rows is
+Codes are rows of 64-bit words: ``uint64 (n, n_words)``, the packed format of
+:mod:`hashlearn.codes` zero-padded to a multiple of 8 bytes (:func:`hashlearn.codes.as_words`;
+padding bits are zero in queries and codes alike, so they never count). The distance is
 
     ``d(q, c) = sum_w popcount(q[w] XOR c[w])``,
 
-computed with the hardware ``popcnt`` instruction (LLVM's ``ctpop``; vectorised to
-``vpopcntq`` where the CPU has it). Kernels are pure functions: arrays in, arrays out, no
-state; each has a numpy reference (:mod:`hashlearn.codes`, :mod:`hashlearn.index.linear_scan`)
-that the tests compare it with.
+computed with the hardware ``popcnt`` instruction (:func:`hashlearn._numba.popcount64`;
+vectorised to ``vpopcntq`` where the CPU has it). :func:`knn_scan` returns, per query, the
+``k`` smallest pairs ``(d(q, c), c)``; :func:`range_scan` every ``c`` with
+``d(q, c) <= radius``, both sorted by ``(distance, id)``. Pure functions: arrays in, arrays
+out; the tests compare them with a numpy reference.
 
-Threads: the ``parallel`` kernels split *queries* across numba's threads (``prange``), so
-each thread streams the whole database once per block of queries. The number of threads
-is numba's (``NUMBA_NUM_THREADS``, or :func:`numba.set_num_threads`); indexes set it per
-call from their ``n_threads`` parameter.
-
-Compilation happens on first use (a few seconds, then cached on disk by numba), never at
-``import hashlearn``.
+Threads: the threaded compilations split *queries* across numba's threads (``prange``), so
+each thread streams the whole database once per block of queries; small problems run the
+serial compilation (:func:`hashlearn._numba.pick`). Indexes set the thread count per call
+from their ``n_threads`` parameter (:func:`hashlearn._numba.threads`).
 """
 
 from __future__ import annotations
@@ -26,30 +24,9 @@ import numba
 import numpy as np
 from numba import prange
 
-from hashlearn._numba import (
-    check_n_threads,
-    popcount64,
-    thread_count,
-    threads,
-)
-from hashlearn._numba import compile_both as _compile_both
-from hashlearn._numba import pick as _pick
-from hashlearn.codes import as_words
+from hashlearn._numba import compile_both, pick, popcount64
 
-__all__ = [
-    "CODE_BLOCK",
-    "QUERY_BLOCK",
-    "QUERY_GROUP",
-    "as_words",
-    "build_key_table",
-    "check_n_threads",
-    "knn_scan",
-    "popcount64",
-    "probe_table",
-    "range_scan",
-    "thread_count",
-    "threads",
-]
+__all__ = ["CODE_BLOCK", "QUERY_BLOCK", "QUERY_GROUP", "knn_scan", "range_scan"]
 
 # QUERY_GROUP queries share every code loaded (register blocking); a thread takes
 # QUERY_BLOCK queries and streams the database in blocks of CODE_BLOCK // n_words codes
@@ -273,7 +250,7 @@ def _knn_scan_py(queries, database, k, n_bits):
     return out_d, out_i
 
 
-_knn_scan = _compile_both(_knn_scan_py)
+_knn_scan = compile_both(_knn_scan_py)
 
 
 def knn_scan(
@@ -313,7 +290,7 @@ def knn_scan(
     n_queries = queries.shape[0]
     padded = _pad_queries(queries)
     work = padded.shape[0] * database.shape[0] * database.shape[1]
-    distances, indices = _pick(_knn_scan, work)(padded, database, k, n_bits)
+    distances, indices = pick(_knn_scan, work)(padded, database, k, n_bits)
     return distances[:n_queries], indices[:n_queries]
 
 
@@ -354,7 +331,7 @@ def _range_pass_py(queries, n_real, database, radius, positions, out_d, out_i, f
                                 positions[q, d] += 1
 
 
-_range_pass = _compile_both(_range_pass_py)
+_range_pass = compile_both(_range_pass_py)
 
 
 def range_scan(
@@ -378,7 +355,7 @@ def range_scan(
     histograms = np.zeros((padded.shape[0], radius + 1), dtype=np.int64)
     empty_d = np.empty(0, dtype=np.int32)
     empty_i = np.empty(0, dtype=np.int64)
-    range_pass = _pick(_range_pass, padded.shape[0] * database.shape[0] * database.shape[1])
+    range_pass = pick(_range_pass, padded.shape[0] * database.shape[0] * database.shape[1])
     range_pass(padded, n_queries, database, radius, histograms, empty_d, empty_i, False)
     histograms = histograms[:n_queries]
     lims = np.zeros(n_queries + 1, dtype=np.int64)
@@ -389,159 +366,3 @@ def range_scan(
     out_i = np.empty(int(lims[-1]), dtype=np.int64)
     range_pass(padded, n_queries, database, radius, positions, out_d, out_i, True)
     return lims, out_d, out_i
-
-
-# -- hash-table probing ----------------------------------------------------------------------
-_FIBONACCI = np.uint64(0x9E3779B97F4A7C15)
-
-
-@numba.njit(inline="always", nogil=True, cache=True)
-def _slot_of(key, shift):
-    """Home slot of ``key``: Fibonacci (multiply-shift) hashing, ``(key * phi) >> shift``."""
-    return np.int64((key * _FIBONACCI) >> np.uint64(shift))
-
-
-@numba.njit(nogil=True, cache=True)
-def build_key_table(keys):
-    """An open-addressing table (linear probing) mapping each key to its position in ``keys``.
-
-    ``keys`` are distinct ``uint64``. The table is one ``uint64 (capacity, 2)`` array of
-    ``(key, position + 1)`` slots, so a lookup touches one cache line; ``position + 1 = 0``
-    marks an empty slot. The capacity is a power of two of at least twice ``len(keys)``
-    (load factor <= 1/2), so a lookup reads one or two adjacent slots on average. Returns
-    ``(slots, shift)``.
-    """
-    n = keys.shape[0]
-    bits = 1
-    while (1 << bits) < 2 * max(n, 1):
-        bits += 1
-    capacity = 1 << bits
-    shift = 64 - bits
-    slots = np.zeros((capacity, 2), dtype=np.uint64)
-    mask = capacity - 1
-    for position in range(n):
-        slot = _slot_of(keys[position], shift)
-        while slots[slot, 1] != 0:
-            slot = (slot + 1) & mask
-        slots[slot, 0] = keys[position]
-        slots[slot, 1] = position + 1
-    return slots, shift
-
-
-@numba.njit(inline="always", nogil=True, cache=True)
-def _lookup(slots, shift, key):
-    """Position of ``key`` in the table built by :func:`build_key_table`, or -1."""
-    mask = slots.shape[0] - 1
-    slot = _slot_of(key, shift)
-    while True:
-        value = slots[slot, 1]
-        if value == 0:
-            return np.int64(-1)
-        if slots[slot, 0] == key:
-            return np.int64(value) - 1
-        slot = (slot + 1) & mask
-
-
-def _probe_lookup_py(query_keys, masks, slots, shift, offsets, buckets, counts, hits):
-    """Pass 1 of :func:`probe_table`: ``buckets[q, m]`` = bucket of ``key_q XOR mask_m`` or -1."""
-    for q in prange(query_keys.shape[0]):
-        found = 0
-        hit = 0
-        for m in range(masks.shape[0]):
-            bucket = _lookup(slots, shift, query_keys[q] ^ masks[m])
-            buckets[q, m] = bucket
-            if bucket >= 0:
-                hit += 1
-                found += offsets[bucket + 1] - offsets[bucket]
-        counts[q] = found
-        hits[q] = hit
-
-
-def _probe_fill_py(buckets, mask_distances, offsets, ids, lims, out_d, out_i):
-    """Pass 2 of :func:`probe_table`: copy the members out, ring by ring, ids sorted per ring."""
-    for q in prange(buckets.shape[0]):
-        position = lims[q]
-        ring_start = position
-        for m in range(buckets.shape[1]):
-            if m > 0 and mask_distances[m] != mask_distances[m - 1]:
-                # A ring is complete: its ids come from several buckets, order them.
-                out_i[ring_start:position].sort()
-                ring_start = position
-            bucket = buckets[q, m]
-            if bucket < 0:
-                continue
-            for p in range(offsets[bucket], offsets[bucket + 1]):
-                out_d[position] = mask_distances[m]
-                out_i[position] = ids[p]
-                position += 1
-        out_i[ring_start:position].sort()
-
-
-# Two compilations of each pass: threads for large batches, one thread for small ones, where
-# waking the thread pool (tens of microseconds, more under OMP_WAIT_POLICY=PASSIVE) would
-# cost more than the lookups themselves.
-_probe_lookup = _compile_both(_probe_lookup_py)
-_probe_fill = _compile_both(_probe_fill_py)
-# Lookups (queries x masks) below which a probe runs on one thread.
-SERIAL_PROBES = 2**15
-# Found buckets (queries x masks, int64) kept between the two passes per block of queries.
-_PROBE_SCRATCH = 2**21
-
-
-def probe_table(
-    query_keys: np.ndarray,
-    masks: np.ndarray,
-    mask_distances: np.ndarray,
-    key_table: tuple[np.ndarray, int],
-    offsets: np.ndarray,
-    ids: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Members of every bucket whose key is ``query_key XOR mask``, in CSR layout.
-
-    ``masks`` are ordered by ``mask_distances`` (the popcount of each mask), so results come
-    ring by ring; within a ring the ids (from several buckets) are sorted, which gives the
-    ``(distance, id)`` order. Buckets are found in the open-addressing ``key_table``
-    (:func:`build_key_table`) in O(1); bucket ``b`` holds ``ids[offsets[b]:offsets[b + 1]]``.
-    Per block of queries, a first pass looks every key up and counts the members, a second
-    copies them to their final place, so the output is allocated once at its exact size.
-
-    Returns
-    -------
-    lims : int64 (n_queries + 1,)
-    distances : int32 (lims[-1],)
-    indices : int64 (lims[-1],)
-    buckets_hit : int64 (n_queries,)
-    """
-    slots, shift = key_table
-    n_queries, n_masks = query_keys.shape[0], masks.shape[0]
-    block = max(1, _PROBE_SCRATCH // n_masks)
-    counts = np.zeros(n_queries, dtype=np.int64)
-    hits = np.zeros(n_queries, dtype=np.int64)
-    pieces = []
-    for start in range(0, n_queries, block):
-        stop = min(start + block, n_queries)
-        threaded = int((stop - start) * n_masks >= SERIAL_PROBES)
-        buckets = np.empty((stop - start, n_masks), dtype=np.int64)
-        _probe_lookup[threaded](
-            query_keys[start:stop],
-            masks,
-            slots,
-            shift,
-            offsets,
-            buckets,
-            counts[start:stop],
-            hits[start:stop],
-        )
-        block_lims = np.zeros(stop - start + 1, dtype=np.int64)
-        np.cumsum(counts[start:stop], out=block_lims[1:])
-        out_d = np.empty(int(block_lims[-1]), dtype=np.int32)
-        out_i = np.empty(int(block_lims[-1]), dtype=np.int64)
-        _probe_fill[threaded](buckets, mask_distances, offsets, ids, block_lims, out_d, out_i)
-        pieces.append((out_d, out_i))
-    lims = np.zeros(n_queries + 1, dtype=np.int64)
-    np.cumsum(counts, out=lims[1:])
-    if len(pieces) == 1:
-        return lims, pieces[0][0], pieces[0][1], hits
-    distances = np.concatenate([piece[0] for piece in pieces])
-    indices = np.concatenate([piece[1] for piece in pieces])
-    return lims, distances, indices, hits
