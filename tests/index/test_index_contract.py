@@ -129,11 +129,11 @@ def test_wrong_width_dtype_and_parameters_are_refused(cls):
         index.search(np.zeros((2, 2), dtype=np.int64), 1)
     with pytest.raises(ValueError, match="2-D"):
         index.search(np.zeros(2, dtype=np.uint8), 1)
-    with pytest.raises(ValueError, match=r"k must be >= 1.*got 0"):
+    with pytest.raises(ValueError, match=r"k must be an int >= 1.*got 0"):
         index.search(np.zeros((1, 2), dtype=np.uint8), 0)
     with pytest.raises(TypeError, match="k must be an int"):
         index.search(np.zeros((1, 2), dtype=np.uint8), 2.5)
-    with pytest.raises(ValueError, match=r"radius must be >= 0.*got -1"):
+    with pytest.raises(ValueError, match=r"radius must be an int >= 0.*got -1"):
         index.range_search(np.zeros((1, 2), dtype=np.uint8), -1)
     with pytest.raises(ValueError, match="n_bits must be in"):
         cls(0)
