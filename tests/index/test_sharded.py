@@ -19,6 +19,7 @@ import hashlearn.index.sharded as sharded_module  # noqa: E402
 from hashlearn.codes import pack_bits  # noqa: E402
 from hashlearn.hashers import LSH  # noqa: E402
 from hashlearn.index import (  # noqa: E402
+    BinaryIndex,
     HashTableIndex,
     LinearScanIndex,
     ShardedIndex,
@@ -156,24 +157,17 @@ def test_random_adds_match_linear_scan(client, seed):
     assert_same_results(sharded, single, queries, ks=(k,), radii=(radius,))
 
 
-def test_empty_index_and_no_queries(client):
+def test_empty_adds_and_reset(client):
     sharded = ShardedIndex(16, client=client, timeout=TIMEOUT)
     queries = random_codes(np.random.default_rng(0), 3, 16)
-    assert sharded.ntotal == 0 and sharded.n_shards == 0
-    assert_same(sharded.search(queries, 4), LinearScanIndex(16).search(queries, 4))
-    assert_same(sharded.range_search(queries, 16), LinearScanIndex(16).range_search(queries, 16))
     sharded.add(np.zeros((0, 2), dtype=np.uint8))
     sharded.add(da.zeros((0, 2), dtype=np.uint8, chunks=1))
     assert sharded.ntotal == 0 and sharded.n_shards == 0
     sharded.add(queries)
-    no_queries = np.zeros((0, 2), dtype=np.uint8)
-    distances, indices = sharded.search(no_queries, 3)
-    assert distances.shape == indices.shape == (0, 3)
-    lims, distances, indices = sharded.range_search(no_queries, 2)
-    np.testing.assert_array_equal(lims, [0])
     assert sharded.gather().ntotal == 3
     sharded.reset()
-    assert sharded.ntotal == 0 and (sharded.search(queries, 2)[1] == -1).all()
+    assert sharded.ntotal == 0 and sharded.n_shards == 0
+    assert (sharded.search(queries, 2)[1] == -1).all()
     assert isinstance(sharded.gather(), LinearScanIndex)
 
 
@@ -249,6 +243,12 @@ def test_repr_and_properties(client):
     )
     assert sharded.n_bits == 24 and sharded.client is client
     assert sharded.index_cls is LinearScanIndex
+    assert isinstance(sharded, BinaryIndex)  # one contract: the base's checks and layout
+    np.testing.assert_array_equal(sharded.codes, sharded.gather().codes)  # gathered
+    sharded.timeout = 20
+    assert sharded.timeout == 20.0
+    with pytest.raises(ValueError, match="timeout must be > 0"):
+        sharded.timeout = -1
 
 
 # -- hasher, persistence -----------------------------------------------------------------------
@@ -352,26 +352,15 @@ def test_sharded_index_refuses_bad_input(client):
     with pytest.raises(ValueError, match="n_bits=8 but this index holds n_bits=16"):
         ShardedIndex(16, client=client, hasher=LSH(n_bits=8))
 
+    # The generic argument checks are in the contract suite; these are about dask arrays.
     sharded = ShardedIndex(13, client=client, timeout=TIMEOUT)
     sharded.add(random_codes(np.random.default_rng(7), 10, 13))
-    with pytest.raises(ValueError, match=r"3 bytes per code.*n_bits=13.*queries of the wrong"):
-        sharded.search(np.zeros((2, 3), dtype=np.uint8), 1)
-    with pytest.raises(ValueError, match="codes of the wrong width"):
-        sharded.add(np.zeros((2, 1), dtype=np.uint8))
     with pytest.raises(ValueError, match="codes of the wrong width"):
         sharded.add(da.zeros((4, 3), dtype=np.uint8, chunks=2))
     with pytest.raises(TypeError, match="uint8"):
         sharded.add(da.zeros((4, 2), dtype=np.int64, chunks=2))
     with pytest.raises(ValueError, match="2-D"):
         sharded.add(da.zeros(4, dtype=np.uint8, chunks=2))
-    with pytest.raises(TypeError, match="uint8"):
-        sharded.search(np.zeros((2, 2), dtype=np.int64), 1)
-    with pytest.raises(ValueError, match=r"k must be an int >= 1.*got 0"):
-        sharded.search(np.zeros((1, 2), dtype=np.uint8), 0)
-    with pytest.raises(ValueError, match=r"radius must be an int >= 0.*got -1"):
-        sharded.range_search(np.zeros((1, 2), dtype=np.uint8), -1)
-    with pytest.raises(ValueError, match="padding bits"):
-        sharded.add(np.array([[0, 0xFF]], dtype=np.uint8))
     # Padding bits inside a dask array are found by the shard on its worker.
     with pytest.raises(ValueError, match="padding bits"):
         sharded.add(da.from_array(np.array([[0, 0], [0, 0xFF]], dtype=np.uint8), chunks=1))

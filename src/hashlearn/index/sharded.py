@@ -394,9 +394,6 @@ class _ShardStore:
                 offset += int(size)
 
     # -- cluster helpers ------------------------------------------------------------------
-    def workers(self) -> list[str]:
-        return sorted(self.client.nthreads())
-
     def resolve_n_shards(self, n_shards: int | None) -> int:
         if n_shards is not None:
             return n_shards
@@ -509,7 +506,7 @@ class _ShardStore:
             return
         n_groups = min(self.resolve_n_shards(n_shards), total)
         sizes = [total // n_groups + (1 if g < total % n_groups else 0) for g in range(n_groups)]
-        workers = self.workers()
+        workers = sorted(self.client.nthreads())
         futures = []
         start = 0
         for group, size in enumerate(sizes):

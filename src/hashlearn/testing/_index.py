@@ -511,7 +511,7 @@ def _clustered_codes(rng: np.random.Generator, n: int, n_bits: int) -> np.ndarra
 def _check_n_bits(n_bits: Any) -> tuple[int, ...]:
     values = (n_bits,) if isinstance(n_bits, numbers.Integral) else tuple(n_bits)
     if not values or not all(
-        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in values
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) and int(v) >= 1 for v in values
     ):
         raise ValueError(f"n_bits must be an int >= 1 or a sequence of them, got {n_bits!r}")
     return tuple(int(v) for v in values)
