@@ -124,22 +124,22 @@ def test_tie_completion_is_blocked_and_exact(faiss, monkeypatch):
 
 
 # -- hash indexes: exactly their candidates, hence exact under the stated conditions --------
-def hash_candidates(database, queries, tables, nflip):
-    """(n_queries, n) mask of the codes faiss probes: a key within nflip flips of the query's."""
+def hash_candidates(database, queries, tables, probe_radius):
+    """(n_queries, n) mask of the codes faiss probes: keys within probe_radius of the query's."""
     n_bits = database.shape[1] * 8
     bits_db = unpack_bits(database, n_bits)
     bits_q = unpack_bits(queries, n_bits)
     mask = np.zeros((queries.shape[0], database.shape[0]), dtype=bool)
     for start, stop in tables:
         key_distance = (bits_q[:, None, start:stop] != bits_db[None, :, start:stop]).sum(axis=2)
-        mask |= key_distance <= nflip
+        mask |= key_distance <= probe_radius
     return mask
 
 
-def expected_results(database, queries, k, radius, tables, nflip):
+def expected_results(database, queries, k, radius, tables, probe_radius):
     """k-NN and range results restricted to the probed candidates, in (distance, id) order."""
     D = hamming_distances_reference(queries, database)
-    probed = hash_candidates(database, queries, tables, nflip)
+    probed = hash_candidates(database, queries, tables, probe_radius)
     dist = np.full((queries.shape[0], k), -1, dtype=np.int32)
     ids = np.full((queries.shape[0], k), -1, dtype=np.int64)
     lims, range_d, range_i = [0], [], []
@@ -159,11 +159,14 @@ def expected_results(database, queries, k, radius, tables, nflip):
     )
 
 
-def affordable_nflip(b, nflip, max_probes=3000):
-    """``nflip`` lowered until a table needs at most ``max_probes`` probes (tests stay fast)."""
-    while nflip > 0 and sum(math.comb(b, i) for i in range(min(nflip, b) + 1)) > max_probes:
-        nflip -= 1
-    return nflip
+def affordable_probe_radius(b, probe_radius, max_probes=3000):
+    """``probe_radius`` lowered until a table needs at most ``max_probes`` probes (fast tests)."""
+    while (
+        probe_radius > 0
+        and sum(math.comb(b, i) for i in range(min(probe_radius, b) + 1)) > max_probes
+    ):
+        probe_radius -= 1
+    return probe_radius
 
 
 def check_against_exact(index, database, queries, k, radius, exact_range, exact_knn_when):
@@ -198,19 +201,21 @@ def check_against_exact(index, database, queries, k, radius, exact_range, exact_
 @given(
     data=code_sets(max_items=80),
     b_frac=st.floats(0, 1),
-    nflip=st.integers(0, 6),
+    probe_radius=st.integers(0, 6),
     k=st.integers(1, 100),
     radius=st.integers(0, 12),
 )
 def test_hash_returns_exactly_its_candidates_and_is_exact_when_promised(
-    data, b_frac, nflip, k, radius
+    data, b_frac, probe_radius, k, radius
 ):
     pytest.importorskip("faiss")
     n_bits, database, queries = data
     b = max(1, round(b_frac * min(n_bits, 63)))
-    nflip = affordable_nflip(b, nflip)
-    index = FaissBinaryHash(n_bits, b=b, nflip=nflip, n_threads=1).add(database)
-    knn, rng = expected_results(database, queries, k, radius, [(0, b)], min(nflip, b))
+    probe_radius = affordable_probe_radius(b, probe_radius)
+    index = FaissBinaryHash(n_bits, bits_per_table=b, probe_radius=probe_radius, n_threads=1).add(
+        database
+    )
+    knn, rng = expected_results(database, queries, k, radius, [(0, b)], min(probe_radius, b))
     assert_same(index.search(queries, k), knn)
     assert_same(index.range_search(queries, radius), rng)
     check_against_exact(
@@ -219,32 +224,34 @@ def test_hash_returns_exactly_its_candidates_and_is_exact_when_promised(
         queries,
         k,
         radius,
-        exact_range=nflip >= min(radius, b),
-        exact_knn_when=lambda kth: nflip >= np.minimum(kth, b),
+        exact_range=probe_radius >= min(radius, b),
+        exact_knn_when=lambda kth: probe_radius >= np.minimum(kth, b),
     )
 
 
 @PROPERTY_SETTINGS
 @given(
     data=code_sets(max_items=80),
-    nhash_frac=st.floats(0, 1),
+    n_tables_frac=st.floats(0, 1),
     b_frac=st.floats(0, 1),
-    nflip=st.integers(0, 4),
+    probe_radius=st.integers(0, 4),
     k=st.integers(1, 100),
     radius=st.integers(0, 16),
 )
 def test_multihash_returns_exactly_its_candidates_and_is_exact_when_promised(
-    data, nhash_frac, b_frac, nflip, k, radius
+    data, n_tables_frac, b_frac, probe_radius, k, radius
 ):
     pytest.importorskip("faiss")
     n_bits, database, queries = data
     b = max(1, round(b_frac * min(n_bits, 63)))
-    nhash = max(1, round(nhash_frac * (n_bits // b)))
-    nflip = affordable_nflip(b, nflip)
-    index = FaissBinaryMultiHash(n_bits, nhash=nhash, b=b, nflip=nflip, n_threads=1)
+    n_tables = max(1, round(n_tables_frac * (n_bits // b)))
+    probe_radius = affordable_probe_radius(b, probe_radius)
+    index = FaissBinaryMultiHash(
+        n_bits, n_tables=n_tables, bits_per_table=b, probe_radius=probe_radius, n_threads=1
+    )
     index.add(database)
-    tables = [(h * b, (h + 1) * b) for h in range(nhash)]
-    knn, rng = expected_results(database, queries, k, radius, tables, min(nflip, b))
+    tables = [(h * b, (h + 1) * b) for h in range(n_tables)]
+    knn, rng = expected_results(database, queries, k, radius, tables, min(probe_radius, b))
     assert_same(index.search(queries, k), knn)
     assert_same(index.range_search(queries, radius), rng)
     check_against_exact(
@@ -253,15 +260,15 @@ def test_multihash_returns_exactly_its_candidates_and_is_exact_when_promised(
         queries,
         k,
         radius,
-        exact_range=nflip >= min(radius // nhash, b),
-        exact_knn_when=lambda kth: nflip >= np.minimum(kth // nhash, b),
+        exact_range=probe_radius >= min(radius // n_tables, b),
+        exact_knn_when=lambda kth: probe_radius >= np.minimum(kth // n_tables, b),
     )
 
 
 @pytest.mark.parametrize("n_bits", [13, 64, 70])
 def test_hash_range_is_exact_at_the_boundary_nflip_equals_radius(faiss, n_bits):
-    # faiss's wiki says buckets "at a Hamming distance < nflip" are visited; the code
-    # visits <= nflip, which is what makes nflip == radius exact.
+    # faiss's wiki says buckets "at a Hamming distance < probe_radius" are visited; the code
+    # visits <= probe_radius, which is what makes probe_radius == radius exact.
     rng = np.random.default_rng(n_bits)
     query = pack_bits(rng.integers(0, 2, (1, n_bits)))
     bits = np.repeat(unpack_bits(query, n_bits), 40, axis=0)
@@ -270,11 +277,13 @@ def test_hash_range_is_exact_at_the_boundary_nflip_equals_radius(faiss, n_bits):
     database = pack_bits(bits)
     exact = LinearScanIndex(n_bits).add(database)
     for radius in range(5):
-        hashed = FaissBinaryHash(n_bits, b=8, nflip=radius).add(database)
+        hashed = FaissBinaryHash(n_bits, bits_per_table=8, probe_radius=radius).add(database)
         assert_same(hashed.range_search(query, radius), exact.range_search(query, radius))
-        multi = FaissBinaryMultiHash(n_bits, nhash=2, b=4, nflip=radius // 2).add(database)
+        multi = FaissBinaryMultiHash(
+            n_bits, n_tables=2, bits_per_table=4, probe_radius=radius // 2
+        ).add(database)
         assert_same(multi.range_search(query, radius), exact.range_search(query, radius))
-    below = FaissBinaryHash(n_bits, b=8, nflip=3).add(database)
+    below = FaissBinaryHash(n_bits, bits_per_table=8, probe_radius=3).add(database)
     assert below.range_search(query, 4)[0][-1] < exact.range_search(query, 4)[0][-1]
 
 
@@ -283,15 +292,15 @@ def test_results_grow_with_nflip_and_are_exact_once_every_bucket_is_probed(faiss
     rng = np.random.default_rng(3)
     database = pack_bits(rng.integers(0, 2, (300, 24)))
     queries = pack_bits(rng.integers(0, 2, (20, 24)))
-    index = cls(24, b=6).add(database)
+    index = cls(24, bits_per_table=6).add(database)
     exact = LinearScanIndex(24).add(database)
     previous = np.zeros(21, dtype=np.int64)
-    for nflip in range(8):
-        index.nflip = nflip
+    for probe_radius in range(8):
+        index.probe_radius = probe_radius
         lims = index.range_search(queries, 9)[0]
         assert np.all(lims >= previous)
         previous = lims
-    assert index.nflip == 7
+    assert index.probe_radius == 7
     assert_same(index.search(queries, 10), exact.search(queries, 10))
     assert_same(index.range_search(queries, 24), exact.range_search(queries, 24))
 
@@ -301,76 +310,28 @@ def test_more_queries_than_faiss_parallel_threshold(faiss):
     rng = np.random.default_rng(4)
     database = pack_bits(rng.integers(0, 2, (2000, 20)))
     queries = pack_bits(rng.integers(0, 2, (300, 20)))
-    one = FaissBinaryMultiHash(20, b=5, nflip=5, n_threads=1).add(database)
-    two = FaissBinaryMultiHash(20, b=5, nflip=5, n_threads=2).add(database)
+    one = FaissBinaryMultiHash(20, bits_per_table=5, probe_radius=5, n_threads=1).add(database)
+    two = FaissBinaryMultiHash(20, bits_per_table=5, probe_radius=5, n_threads=2).add(database)
     exact = LinearScanIndex(20).add(database)
     for index in (one, two):
         assert_same(index.search(queries, 15), exact.search(queries, 15))
         assert_same(index.range_search(queries, 6), exact.range_search(queries, 6))
 
 
-# -- the contract: types, padding, empty index, k > N, widths, reset, batches ---------------
-@pytest.mark.parametrize("cls", FAISS_CLASSES)
-@pytest.mark.parametrize("n_bits", [5, 64])
-def test_empty_index(faiss, cls, n_bits):
-    index = cls(n_bits)
-    queries = pack_bits(np.ones((3, n_bits), dtype=np.uint8))
-    dist, ids = index.search(queries, 4)
-    assert dist.dtype == np.int32 and ids.dtype == np.int64
-    assert (dist == -1).all() and (ids == -1).all() and dist.shape == (3, 4)
-    lims, dist, ids = index.range_search(queries, n_bits)
-    assert_same(
-        (lims, dist, ids), (np.zeros(4, np.int64), np.empty(0, np.int32), np.empty(0, np.int64))
-    )
-    assert len(index) == 0 and index.codes.shape == (0, (n_bits + 7) // 8)
-
-
-@pytest.mark.parametrize("cls", FAISS_CLASSES)
-def test_k_larger_than_ntotal_pads_both_arrays(faiss, cls):
-    database = pack_bits([[0] * 13, [1] + [0] * 12, [1] * 13])
-    index = cls(13, nflip=13) if cls is not FaissBinaryFlat else cls(13)
-    dist, ids = index.add(database).search(database[:1], 5)
-    assert_same(
-        (dist, ids), (np.array([[0, 1, 13, -1, -1]], np.int32), np.array([[0, 1, 2, -1, -1]]))
-    )
-
-
+# -- beyond the shared contract (tests/index/test_index_contract.py) -------------------------
 def test_hash_pads_when_fewer_candidates_than_k(faiss):
     database = pack_bits([[0, 0, 0, 0], [0, 0, 0, 0], [1, 0, 0, 0], [1, 1, 1, 1]])
-    dist, ids = FaissBinaryHash(4, b=4).add(database).search(database[:1], 3)
+    dist, ids = FaissBinaryHash(4, bits_per_table=4).add(database).search(database[:1], 3)
     assert_same((dist, ids), (np.array([[0, 0, -1]], np.int32), np.array([[0, 1, -1]])))
 
 
 @pytest.mark.parametrize("cls", FAISS_CLASSES)
-def test_wrong_width_and_dtype_are_refused(faiss, cls):
-    index = cls(13).add(np.zeros((2, 2), np.uint8))
-    with pytest.raises(ValueError, match="bytes per code"):
-        index.search(np.zeros((1, 3), np.uint8), 1)
-    with pytest.raises(ValueError, match="bytes per code"):
-        index.range_search(np.zeros((1, 1), np.uint8), 1)
-    with pytest.raises(ValueError, match="bytes per code"):
-        index.add(np.zeros((1, 8), np.uint8))
-    with pytest.raises(ValueError, match="padding bits"):
-        index.add(np.full((1, 2), 255, np.uint8))
-    with pytest.raises(TypeError, match="uint8"):
-        index.search(np.zeros((1, 2), np.int64), 1)
-    with pytest.raises(ValueError, match="k must be"):
-        index.search(np.zeros((1, 2), np.uint8), 0)
-    with pytest.raises(ValueError, match="radius must be"):
-        index.range_search(np.zeros((1, 2), np.uint8), -1)
-
-
-@pytest.mark.parametrize("cls", FAISS_CLASSES)
-def test_batches_append_and_reset_rebuilds(faiss, cls):
+def test_reset_rebuilds_the_faiss_index(faiss, cls):
     rng = np.random.default_rng(5)
     database = pack_bits(rng.integers(0, 2, (200, 16)))
     queries = pack_bits(rng.integers(0, 2, (10, 16)))
-    kwargs = {} if cls is FaissBinaryFlat else {"b": 8, "nflip": 8}
-    index = cls(16, **kwargs)
-    index.add(database[:50]).add(database[50:50]).add(database[50:])
-    exact = LinearScanIndex(16).add(database)
-    assert_same(index.search(queries, 20), exact.search(queries, 20))
-    np.testing.assert_array_equal(index.codes, database)
+    kwargs = {} if cls is FaissBinaryFlat else {"bits_per_table": 8, "probe_radius": 8}
+    index = cls(16, **kwargs).add(database)
     index.reset()  # faiss's IndexBinaryMultiHash::reset leaves its maps filled
     assert index.ntotal == 0 and index.faiss_index.ntotal == 0
     index.add(database[:30])
@@ -381,34 +342,39 @@ def test_batches_append_and_reset_rebuilds(faiss, cls):
 
 # -- parameters, threads, persistence ------------------------------------------------------
 def test_parameters_defaults_and_validation(faiss):
-    assert FaissBinaryHash(64).b == 16 and FaissBinaryHash(13).b == 13
-    assert FaissBinaryHash(70, b=63).faiss_d == 72
-    hashed = FaissBinaryHash(32, b=10, nflip=2)
-    assert (hashed.b, hashed.nflip, hashed.n_probes) == (10, 2, 1 + 10 + 45)
+    assert FaissBinaryHash(64).bits_per_table == 16 and FaissBinaryHash(13).bits_per_table == 13
+    assert FaissBinaryHash(70, bits_per_table=63).faiss_d == 72
+    hashed = FaissBinaryHash(32, bits_per_table=10, probe_radius=2)
+    assert (hashed.bits_per_table, hashed.probe_radius, hashed.n_probes) == (10, 2, 1 + 10 + 45)
     multi = FaissBinaryMultiHash(64)
-    assert (multi.nhash, multi.b) == (4, 16)
-    assert (FaissBinaryMultiHash(64, nhash=3).b, FaissBinaryMultiHash(64, b=20).nhash) == (21, 3)
-    assert FaissBinaryMultiHash(256, nhash=2).b == 63
-    assert FaissBinaryMultiHash(13, nhash=2, b=4, nflip=1).n_probes == 2 * 5
-    with pytest.raises(ValueError, match=r"b \(bits per hash key\) must be in \[1, 13\]"):
-        FaissBinaryHash(13, b=14)
+    assert (multi.n_tables, multi.bits_per_table) == (4, 16)
+    assert (
+        FaissBinaryMultiHash(64, n_tables=3).bits_per_table,
+        FaissBinaryMultiHash(64, bits_per_table=20).n_tables,
+    ) == (21, 3)
+    assert FaissBinaryMultiHash(256, n_tables=2).bits_per_table == 63
+    assert FaissBinaryMultiHash(13, n_tables=2, bits_per_table=4, probe_radius=1).n_probes == 2 * 5
+    with pytest.raises(
+        ValueError, match=r"bits_per_table \(bits per hash key\) must be in \[1, 13\]"
+    ):
+        FaissBinaryHash(13, bits_per_table=14)
     with pytest.raises(ValueError, match=r"\[1, 63\]"):
-        FaissBinaryHash(64, b=64)
-    with pytest.raises(ValueError, match="nflip must be in"):
-        FaissBinaryHash(16, nflip=-1)
-    with pytest.raises(ValueError, match="nflip must be in"):
-        hashed.nflip = -2
-    with pytest.raises(ValueError, match="nhash \\* b must be <= n_bits"):
-        FaissBinaryMultiHash(16, nhash=3, b=6)
-    with pytest.raises(ValueError, match="nhash must be in"):
-        FaissBinaryMultiHash(8, nhash=9)
+        FaissBinaryHash(64, bits_per_table=64)
+    with pytest.raises(ValueError, match="probe_radius must be in"):
+        FaissBinaryHash(16, probe_radius=-1)
+    with pytest.raises(ValueError, match="probe_radius must be in"):
+        hashed.probe_radius = -2
+    with pytest.raises(ValueError, match="n_tables \\* bits_per_table must be <= n_bits"):
+        FaissBinaryMultiHash(16, n_tables=3, bits_per_table=6)
+    with pytest.raises(ValueError, match="n_tables must be in"):
+        FaissBinaryMultiHash(8, n_tables=9)
     with pytest.raises(ValueError, match="n_threads must be in"):
         FaissBinaryFlat(8, n_threads=0)
     with pytest.raises(TypeError, match="n_threads must be an int"):
         FaissBinaryFlat(8, n_threads=1.5)
     with pytest.raises(ValueError, match="n_bits must be in"):
         FaissBinaryFlat(0)
-    assert "b=10, nflip=2" in repr(hashed)
+    assert "bits_per_table=10, probe_radius=2" in repr(hashed)
 
 
 def test_n_threads_is_set_during_calls_and_restored(faiss):
@@ -451,8 +417,11 @@ def test_n_threads_is_set_during_calls_and_restored(faiss):
     ("cls", "kwargs"),
     [
         (FaissBinaryFlat, {"n_threads": 2}),
-        (FaissBinaryHash, {"b": 9, "nflip": 2}),
-        (FaissBinaryMultiHash, {"nhash": 3, "b": 4, "nflip": 1, "n_threads": 1}),
+        (FaissBinaryHash, {"bits_per_table": 9, "probe_radius": 2}),
+        (
+            FaissBinaryMultiHash,
+            {"n_tables": 3, "bits_per_table": 4, "probe_radius": 1, "n_threads": 1},
+        ),
     ],
 )
 @pytest.mark.parametrize("n_bits", [13, 64])

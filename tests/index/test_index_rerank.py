@@ -118,7 +118,7 @@ def test_rerank_validation():
     queries = np.ones((2, 3))
     with pytest.raises(ValueError, match="metric must be one of"):
         rerank(queries, database, [0, 1, 2], [0, 1], 1, metric="manhattan")
-    with pytest.raises(ValueError, match="k must be >= 1"):
+    with pytest.raises(ValueError, match="k must be an int >= 1"):
         rerank(queries, database, [0, 1, 2], [0, 1], 0)
     with pytest.raises(ValueError, match=r"lims must be integers of shape \(n_queries \+ 1,\)"):
         rerank(queries, database, [0, 2], [0, 1], 1)

@@ -18,11 +18,20 @@ Results are sorted by ``(distance, database id)``: ties break by the smaller id,
   same contract over faiss's binary indexes (``pip install 'hashlearn[faiss]'``; faiss is
   imported only when one is created). :func:`make_index` switches backend with one
   argument.
+* :class:`ShardedIndex`: any of the above split into shards held by Dask workers, with
+  results identical to one index holding every code; :func:`encode_dask` encodes chunked
+  features on the workers (``pip install 'hashlearn[dask]'``; dask is imported only when
+  one is used).
 * :func:`rerank`, :class:`Reranker`, :class:`CosineReranker`: order candidates by an
   exact float distance on the original vectors.
 
+The structure parameters share one name per concept: ``n_tables`` (number of tables or
+substrings), ``bits_per_table`` (bits per table key) and ``probe_radius`` (key bits
+flipped when probing a table).
+
 Indexes save without pickle (``index.save(path)``, :func:`hashlearn.load`), with their
-hasher when they hold one.
+hasher when they hold one. :func:`hashlearn.testing.check_index` runs this contract on an
+index of your own.
 """
 
 from hashlearn.index._base import BinaryIndex
@@ -39,6 +48,7 @@ from hashlearn.index.linear_scan import LinearScanIndex
 from hashlearn.index.multi_index import MIH, MultiIndexHashing
 from hashlearn.index.multi_table import MultiTableIndex, MultiTableStatistics
 from hashlearn.index.rerank import CosineReranker, Reranker, rerank
+from hashlearn.index.sharded import ShardedIndex, encode_dask
 
 __all__ = [
     "MIH",
@@ -57,6 +67,8 @@ __all__ = [
     "ProbeCostWarning",
     "ProbeStatistics",
     "Reranker",
+    "ShardedIndex",
+    "encode_dask",
     "make_index",
     "rerank",
 ]

@@ -28,40 +28,28 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
+from hashlearn import _validation
 from hashlearn.codes import check_codes, n_bytes
 from hashlearn.persistence import nest_state, unnest_state
 from hashlearn.persistence import save as _save
 
-__all__ = ["BinaryIndex", "check_k", "check_radius", "pad_results", "require_hasher"]
-
-
-def check_k(k: Any) -> int:
-    """Return ``k`` as an int after checking it is an integer ``>= 1``."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"k must be an int >= 1 (the number of neighbours), got {k!r}")
-    if k < 1:
-        raise ValueError(f"k must be >= 1 (the number of neighbours), got {int(k)}")
-    return int(k)
+__all__ = ["BinaryIndex", "CodeStore", "check_radius"]
 
 
 def check_radius(radius: Any, n_bits: int) -> int:
-    """Return ``radius`` as an int in ``[0, n_bits]``.
+    """Return ``radius`` as an int in ``[0, n_bits]``: the radius rule of every index.
 
-    Negative radii are refused; radii above ``n_bits`` mean "everything" and are clipped
-    to ``n_bits``.
+    The type and sign are checked by :func:`hashlearn._validation.check_radius`; radii
+    above ``n_bits`` mean "everything" and are clipped to ``n_bits``.
     """
-    if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)):
-        raise TypeError(f"radius must be an int >= 0 (a Hamming distance), got {radius!r}")
-    if radius < 0:
-        raise ValueError(f"radius must be >= 0 (a Hamming distance), got {int(radius)}")
-    return min(int(radius), n_bits)
+    return min(_validation.check_radius(radius), n_bits)
 
 
-def pad_results(
+def _pad_results(
     distances: np.ndarray, indices: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pad ``(n, m)`` result arrays with ``-1`` columns to ``(n, k)`` (``m <= k``).
@@ -78,14 +66,28 @@ def pad_results(
     return out_d, out_i
 
 
-def require_hasher(hasher: Any, owner: str, method: str) -> Any:
-    """``hasher``, or a ValueError saying that ``owner.method`` needs one and how to set it."""
-    if hasher is None:
-        raise ValueError(
-            f"{method} needs a hasher: pass hasher=... to {owner}() or set "
-            "index.hasher, or encode the vectors yourself and call the code-based method"
-        )
-    return hasher
+class CodeStore(Protocol):
+    """Where an index keeps its codes (see :meth:`BinaryIndex._new_store`).
+
+    The default, an in-memory growable buffer, suits every local index; a store may keep
+    the codes elsewhere (on cluster workers, for :class:`~hashlearn.index.ShardedIndex`)
+    as long as it answers these four.
+    """
+
+    @property
+    def size(self) -> int:
+        """Number of codes held."""
+        ...
+
+    def append(self, rows: np.ndarray) -> None:
+        """Append validated, non-empty codes (ids continue from :attr:`size`)."""
+
+    def view(self) -> np.ndarray:
+        """Every code held, ``uint8 (size, width)`` in id order (do not write to it)."""
+        ...
+
+    def clear(self) -> None:
+        """Drop every code."""
 
 
 class _CodeStore:
@@ -120,7 +122,8 @@ class BinaryIndex(ABC):
 
     Subclasses implement ``_add``, ``_search``, ``_range_search`` and ``_reset`` on
     validated input; this class validates, pads, and saves. See the module docstring
-    for the search contract and the ``(distance, id)`` tie rule.
+    for the search contract and the ``(distance, id)`` tie rule. Codes live in the
+    :class:`CodeStore` that :meth:`_new_store` returns (in memory by default).
 
     Parameters
     ----------
@@ -136,11 +139,9 @@ class BinaryIndex(ABC):
     _max_bits = 4096
 
     def __init__(self, n_bits: int, *, hasher: Any = None) -> None:
-        from hashlearn._validation import check_n_bits
-
-        self._n_bits = check_n_bits(n_bits, max_bits=self._max_bits)
+        self._n_bits = _validation.check_n_bits(n_bits, max_bits=self._max_bits)
         self._n_bytes = n_bytes(self._n_bits)
-        self._store = _CodeStore(self._storage_width())
+        self._store: CodeStore = self._new_store()
         self.hasher = hasher
 
     # -- properties -------------------------------------------------------------------
@@ -187,7 +188,10 @@ class BinaryIndex(ABC):
         self._hasher = hasher
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(n_bits={self._n_bits}, ntotal={self.ntotal})"
+        fields = [f"n_bits={self._n_bits}"]
+        fields += [f"{name}={text}" for name, text in self._repr_fields().items()]
+        fields.append(f"ntotal={self.ntotal}")
+        return f"{type(self).__name__}({', '.join(fields)})"
 
     # -- the public contract ------------------------------------------------------------
     def add(self, codes: Any) -> BinaryIndex:
@@ -226,13 +230,13 @@ class BinaryIndex(ABC):
             when fewer than ``k`` results exist.
         """
         queries = self._check_codes(query_codes, "query_codes")
-        k = check_k(k)
+        k = _validation.check_k(k)
         if self.ntotal == 0 or queries.shape[0] == 0:
             self._empty_search_stats(queries.shape[0])
             empty = np.empty((queries.shape[0], 0), dtype=np.int64)
-            return pad_results(empty.astype(np.int32), empty, k)
+            return _pad_results(empty.astype(np.int32), empty, k)
         distances, indices = self._search(queries, k)
-        return pad_results(distances, indices, k)
+        return _pad_results(distances, indices, k)
 
     def range_search(
         self, query_codes: Any, radius: int
@@ -273,21 +277,31 @@ class BinaryIndex(ABC):
 
     # -- with the hasher -----------------------------------------------------------------
     def _require_hasher(self, method: str) -> Any:
-        return require_hasher(self._hasher, type(self).__name__, method)
+        """:attr:`hasher`, or a ValueError saying that ``method`` needs one and how to set it."""
+        if self._hasher is None:
+            raise ValueError(
+                f"{method} needs a hasher: pass hasher=... to {type(self).__name__}() or set "
+                "index.hasher, or encode the vectors yourself and call the code-based method"
+            )
+        return self._hasher
+
+    def _encode(self, X: Any, method: str) -> Any:
+        """Codes of ``X`` by :attr:`hasher`, for the vector method ``method``."""
+        return self._require_hasher(method).encode(X)
 
     def add_vectors(self, X: Any) -> BinaryIndex:
         """Encode ``X`` with :attr:`hasher` and :meth:`add` the codes; returns ``self``."""
-        return self.add(self._require_hasher("add_vectors").encode(X))
+        return self.add(self._encode(X, "add_vectors"))
 
     def search_vectors(self, X: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Encode ``X`` with :attr:`hasher`, then :meth:`search` the codes."""
-        return self.search(self._require_hasher("search_vectors").encode(X), k)
+        return self.search(self._encode(X, "search_vectors"), k)
 
     def range_search_vectors(
         self, X: Any, radius: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Encode ``X`` with :attr:`hasher`, then :meth:`range_search` the codes."""
-        return self.range_search(self._require_hasher("range_search_vectors").encode(X), radius)
+        return self.range_search(self._encode(X, "range_search_vectors"), radius)
 
     # -- validation ------------------------------------------------------------------------
     def _check_codes(self, codes: Any, name: str) -> np.ndarray:
@@ -363,6 +377,14 @@ class BinaryIndex(ABC):
             self._add(codes, 0)
 
     # -- what subclasses provide -----------------------------------------------------------
+    def _new_store(self) -> CodeStore:
+        """Where the codes live (default: a growable in-memory buffer, see :class:`CodeStore`)."""
+        return _CodeStore(self._storage_width())
+
+    def _repr_fields(self) -> dict[str, str]:
+        """Parameters ``repr`` shows between ``n_bits`` and ``ntotal``, as text (default: none)."""
+        return {}
+
     def _storage_width(self) -> int:
         """Bytes per stored row (``>= ceil(n_bits / 8)``; extra bytes stay zero)."""
         return self._n_bytes

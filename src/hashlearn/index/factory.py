@@ -16,32 +16,36 @@ indexes are exact and return identical arrays, ``HashTableIndex`` is exact while
 the search contract of :mod:`hashlearn.index._base`, including the ``(distance, id)``
 tie rule.
 
-Classes are imported when asked for, so this module imports neither faiss nor the
-indexes of kinds not used.
+Every class is imported here; the faiss wrappers import faiss only when an index is
+created, so importing this module needs neither faiss nor its extra.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from typing import Any
 
 from hashlearn.index._base import BinaryIndex
+from hashlearn.index.faiss_backend import FaissBinaryFlat, FaissBinaryHash, FaissBinaryMultiHash
+from hashlearn.index.hash_table import HashTableIndex
+from hashlearn.index.linear_scan import LinearScanIndex
+from hashlearn.index.multi_index import MultiIndexHashing
+from hashlearn.index.multi_table import MultiTableIndex
 
 __all__ = ["BACKENDS", "KINDS", "index_class", "make_index"]
 
 KINDS = ("flat", "hash", "multihash", "mih")
 BACKENDS = ("hashlearn", "faiss")
 
-# (kind, backend) -> (module, class name); None: that backend has no such index.
-_CLASSES: dict[tuple[str, str], tuple[str, str] | None] = {
-    ("flat", "hashlearn"): ("hashlearn.index.linear_scan", "LinearScanIndex"),
-    ("flat", "faiss"): ("hashlearn.index.faiss_backend", "FaissBinaryFlat"),
-    ("hash", "hashlearn"): ("hashlearn.index.hash_table", "HashTableIndex"),
-    ("hash", "faiss"): ("hashlearn.index.faiss_backend", "FaissBinaryHash"),
-    ("multihash", "hashlearn"): ("hashlearn.index.multi_table", "MultiTableIndex"),
-    ("multihash", "faiss"): ("hashlearn.index.faiss_backend", "FaissBinaryMultiHash"),
-    ("mih", "hashlearn"): ("hashlearn.index.multi_index", "MultiIndexHashing"),
+# (kind, backend) -> class; None: that backend has no such index.
+_CLASSES: dict[tuple[str, str], type[BinaryIndex] | None] = {
+    ("flat", "hashlearn"): LinearScanIndex,
+    ("flat", "faiss"): FaissBinaryFlat,
+    ("hash", "hashlearn"): HashTableIndex,
+    ("hash", "faiss"): FaissBinaryHash,
+    ("multihash", "hashlearn"): MultiTableIndex,
+    ("multihash", "faiss"): FaissBinaryMultiHash,
+    ("mih", "hashlearn"): MultiIndexHashing,
     ("mih", "faiss"): None,
 }
 
@@ -74,13 +78,11 @@ def index_class(kind: str, backend: str = "hashlearn") -> type[BinaryIndex]:
     ------
     ValueError
         For an unknown kind or backend, or a kind the backend does not provide.
-    ImportError
-        When the module of that index is not part of this installation.
     """
     kind = _check_choice(kind, "kind", KINDS)
     backend = _check_choice(backend, "backend", BACKENDS)
-    location = _CLASSES[(kind, backend)]
-    if location is None:
+    cls = _CLASSES[(kind, backend)]
+    if cls is None:
         others = [b for b in BACKENDS if _CLASSES[(kind, b)] is not None]
         raise ValueError(
             f"backend={backend!r} has no index of kind={kind!r} (faiss has no multi-index "
@@ -88,17 +90,6 @@ def index_class(kind: str, backend: str = "hashlearn") -> type[BinaryIndex]:
             "with backend='faiss' (IndexBinaryMultiHash: substring tables probed with a "
             "fixed number of flips)"
         )
-    module_name, class_name = location
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise ImportError(
-            f"kind={kind!r} with backend={backend!r} needs {module_name}.{class_name}, "
-            "which this installation of hashlearn does not include"
-        ) from exc
-    cls: type[BinaryIndex] = getattr(module, class_name)
     return cls
 
 
@@ -128,12 +119,10 @@ def _check_params(kind: str, backend: str, cls: type, params: dict[str, Any]) ->
         f"{', '.join(unknown)}; its parameters: {takes}"
     )
     for other in BACKENDS:
-        if other == backend or _CLASSES[(kind, other)] is None:
+        other_cls = _CLASSES[(kind, other)]
+        if other == backend or other_cls is None:
             continue
-        try:
-            other_params, _ = _accepted_params(index_class(kind, other))
-        except ImportError:
-            continue
+        other_params, _ = _accepted_params(other_cls)
         elsewhere = [name for name in unknown if name in other_params]
         if elsewhere:
             message += f" ({', '.join(elsewhere)}: a parameter of backend={other!r})"
@@ -165,8 +154,9 @@ def make_index(
         The hasher that produced the codes (see
         :meth:`~hashlearn.index.BinaryIndex.add_vectors`).
     **params
-        Parameters of that class (e.g. ``b=16, nflip=2`` for ``kind="hash",
-        backend="faiss"``); a parameter the class does not take raises ``TypeError``.
+        Parameters of that class (e.g. ``bits_per_table=16, probe_radius=2`` for
+        ``kind="hash", backend="faiss"``); a parameter the class does not take raises
+        ``TypeError``.
 
     Returns
     -------
@@ -196,9 +186,4 @@ def make_index(
     """
     cls = index_class(kind, backend)
     _check_params(kind, backend, cls, params)
-    if "hasher" in inspect.signature(cls).parameters:
-        return cls(n_bits, hasher=hasher, **params)
-    index = cls(n_bits, **params)
-    if hasher is not None:
-        index.hasher = hasher
-    return index
+    return cls(n_bits, hasher=hasher, **params)

@@ -4,9 +4,13 @@ Three wrappers, each a :class:`~hashlearn.index.BinaryIndex`:
 
 * :class:`FaissBinaryFlat` wraps ``faiss.IndexBinaryFlat`` (exhaustive, exact);
 * :class:`FaissBinaryHash` wraps ``faiss.IndexBinaryHash(d, b)`` (one hash table keyed
-  by the first ``b`` bits, ``nflip`` bit flips probed);
+  by the first ``bits_per_table`` bits, keys within ``probe_radius`` bit flips probed);
 * :class:`FaissBinaryMultiHash` wraps ``faiss.IndexBinaryMultiHash(d, nhash, b)``
-  (``nhash`` tables keyed by consecutive ``b``-bit substrings, ``nflip`` flips each).
+  (``n_tables`` tables keyed by consecutive ``bits_per_table``-bit substrings, keys within
+  ``probe_radius`` flips probed in each).
+
+Parameter names follow hashlearn's other indexes, one name per concept: faiss's ``nhash``
+is ``n_tables``, its ``b`` is ``bits_per_table`` and its ``nflip`` is ``probe_radius``.
 
 They need the optional dependency faiss (``pip install 'hashlearn[faiss]'``). This module
 imports it only when an index is created, so ``import hashlearn`` and importing this
@@ -53,8 +57,8 @@ every list is sorted by ``(distance, id)``.
 ``FaissBinaryFlat`` is exact: ``search`` and ``range_search`` return the same arrays as
 :class:`~hashlearn.index.LinearScanIndex`.
 
-``FaissBinaryHash(n_bits, b=b, nflip=f)`` keys each code by its first ``b`` bits
-(bits ``0 .. b - 1``) and visits every bucket whose key is within Hamming distance ``f``
+``FaissBinaryHash(n_bits, bits_per_table=b, probe_radius=f)`` keys each code by its first
+``b`` bits (bits ``0 .. b - 1``) and visits every bucket whose key is within Hamming distance ``f``
 of the query's key, ``f`` included (``sum_{i <= f} C(b, i)`` probes per query). The
 *candidates* of a query are the members of those buckets; their full distances are
 computed. ``range_search`` returns exactly the candidates within ``radius`` and
@@ -62,26 +66,27 @@ computed. ``range_search`` returns exactly the candidates within ``radius`` and
 with ``-1``, when there are fewer than ``k`` candidates). Since the distance between two
 keys never exceeds the distance between the codes:
 
-* ``range_search`` is exact when ``nflip >= min(radius, b)``; otherwise it returns a
-  subset of the exact results (those found), growing with ``nflip``;
+* ``range_search`` is exact when ``f >= min(radius, b)``; otherwise it returns a subset of
+  the exact results (those found), growing with ``f``;
 * ``search`` is exact (equal to :class:`~hashlearn.index.LinearScanIndex`) when
-  ``nflip >= min(D_k, b)``, ``D_k`` being the true distance of the query's ``k``-th
-  nearest code (of the farthest code when ``ntotal < k``); ``nflip >= b``: always exact.
+  ``f >= min(D_k, b)``, ``D_k`` being the true distance of the query's ``k``-th nearest
+  code (of the farthest code when ``ntotal < k``); ``f >= b``: always exact.
 
-``FaissBinaryMultiHash(n_bits, nhash=m, b=b, nflip=f)`` keys table ``h`` by bits
+``FaissBinaryMultiHash(n_bits, n_tables=m, bits_per_table=b, probe_radius=f)`` keys table
+``h`` by bits
 ``h * b .. (h + 1) * b - 1`` and takes as candidates the union, over the ``m`` tables,
 of the buckets within ``f`` flips of the query's substring. A code within distance
 ``r`` of the query has, by the pigeonhole principle, a substring within
 ``floor(r / m)`` of the query's, so:
 
-* ``range_search`` is exact when ``nflip >= min(floor(radius / nhash), b)``; otherwise it
-  returns a subset of the exact results;
-* ``search`` is exact when ``nflip >= min(floor(D_k / nhash), b)``.
+* ``range_search`` is exact when ``f >= min(floor(radius / m), b)``; otherwise it returns
+  a subset of the exact results;
+* ``search`` is exact when ``f >= min(floor(D_k / m), b)``.
 
 These are sufficient conditions; below them results are exact for the codes that
 happen to share a close enough key. (faiss's wiki describes the probe set as buckets
 "at a Hamming distance < nflip"; faiss's code, and the tests of this module, visit
-distances ``<= nflip``.)
+distances ``<= nflip``, i.e. ``<= probe_radius``.)
 """
 
 from __future__ import annotations
@@ -95,7 +100,7 @@ from typing import Any
 import numpy as np
 
 from hashlearn._registry import register
-from hashlearn._validation import check_int
+from hashlearn._validation import check_int, check_n_bits
 from hashlearn.index._base import BinaryIndex
 
 __all__ = [
@@ -242,9 +247,8 @@ class _FaissBinaryIndex(BinaryIndex):
         """The dimension given to faiss: ``8 * ceil(n_bits / 8)`` (padding bits are zero)."""
         return 8 * self._n_bytes
 
-    def __repr__(self) -> str:
-        params = ", ".join(f"{name}={value!r}" for name, value in self._params().items())
-        return f"{type(self).__name__}(n_bits={self._n_bits}, {params}, ntotal={self.ntotal})"
+    def _repr_fields(self) -> dict[str, str]:
+        return {name: repr(value) for name, value in self._params().items()}
 
     # -- calls into faiss ----------------------------------------------------------------------
     def _prepared(self, codes: np.ndarray) -> np.ndarray:
@@ -387,13 +391,18 @@ class FaissBinaryFlat(_FaissBinaryIndex):
         return self._faiss.IndexBinaryFlat(self.faiss_d)
 
 
-def _check_nflip(nflip: Any) -> int:
-    return check_int(nflip, "nflip", low=0)
+def _check_probe_radius(probe_radius: Any) -> int:
+    return check_int(probe_radius, "probe_radius", low=0)
 
 
-def _check_key_bits(b: Any, n_bits: int, *, name: str = "b") -> int:
+def _check_bits_per_table(bits_per_table: Any, n_bits: int) -> int:
+    name = "bits_per_table"
     high = min(n_bits, _MAX_KEY_BITS)
-    value = check_int(b, name) if b is not None else min(n_bits, _DEFAULT_KEY_BITS)
+    value = (
+        check_int(bits_per_table, name)
+        if bits_per_table is not None
+        else min(n_bits, _DEFAULT_KEY_BITS)
+    )
     if not 1 <= value <= high:
         raise ValueError(
             f"{name} (bits per hash key) must be in [1, {high}] for n_bits={n_bits}, got "
@@ -403,62 +412,65 @@ def _check_key_bits(b: Any, n_bits: int, *, name: str = "b") -> int:
     return value
 
 
-def _n_probes(b: int, nflip: int) -> int:
-    return sum(math.comb(b, i) for i in range(min(nflip, b) + 1))
+def _n_probes(bits_per_table: int, probe_radius: int) -> int:
+    return sum(math.comb(bits_per_table, i) for i in range(min(probe_radius, bits_per_table) + 1))
 
 
 class _FaissProbingIndex(_FaissBinaryIndex):
-    """A faiss hash index: keys of ``b`` bits probed within ``nflip`` flipped bits."""
+    """A faiss hash index: keys of ``bits_per_table`` bits probed within ``probe_radius`` flips."""
 
-    _b: int
-    _nflip: int
+    _bits_per_table: int
+    _probe_radius: int
 
     @property
-    def b(self) -> int:
+    def bits_per_table(self) -> int:
         """Bits in each hash key (per table for the multi-hash index)."""
-        return self._b
+        return self._bits_per_table
 
     @property
-    def nflip(self) -> int:
+    def probe_radius(self) -> int:
         """Largest number of key bits flipped when probing a table (settable)."""
-        return self._nflip
+        return self._probe_radius
 
-    @nflip.setter
-    def nflip(self, nflip: int) -> None:
-        self._nflip = _check_nflip(nflip)
-        self._index.nflip = min(self._nflip, self._b)
+    @probe_radius.setter
+    def probe_radius(self, probe_radius: int) -> None:
+        self._probe_radius = _check_probe_radius(probe_radius)
+        self._index.nflip = min(self._probe_radius, self._bits_per_table)
 
 
 @register
 class FaissBinaryHash(_FaissProbingIndex):
-    """One hash table on the first ``b`` bits, with ``nflip``-flip probing (faiss).
+    """One hash table on the first ``bits_per_table`` bits, probed with flips (faiss).
 
-    Wraps ``faiss.IndexBinaryHash(d, b)``: each code goes to the bucket keyed by its bits
-    ``0 .. b - 1``; a query visits every bucket whose key is within Hamming distance
-    ``nflip`` of its own (``nflip`` included) and computes the full distance of their
-    members, its *candidates*. Requires faiss (``pip install 'hashlearn[faiss]'``).
+    Wraps ``faiss.IndexBinaryHash(d, b)`` with ``b = bits_per_table``: each code goes to
+    the bucket keyed by its bits ``0 .. b - 1``; a query visits every bucket whose key is
+    within Hamming distance ``probe_radius`` of its own (``probe_radius`` included; faiss's
+    ``nflip``) and computes the full distance of their members, its *candidates*. Requires
+    faiss (``pip install 'hashlearn[faiss]'``).
 
     Guarantees: ``range_search`` returns exactly the candidates within ``radius``, which
-    is every code within ``radius`` when ``nflip >= min(radius, b)`` (otherwise a
-    subset); ``search`` returns the ``k`` smallest ``(distance, id)`` pairs among the
-    candidates, which is the exact answer of :class:`~hashlearn.index.LinearScanIndex`
-    when ``nflip >= min(D_k, b)`` (``D_k``: the true distance of the ``k``-th nearest
-    code, or of the farthest when ``ntotal < k``), and
-    fewer than ``k`` results (padded with ``-1``) when fewer candidates exist. Lists are
-    sorted by ``(distance, database id)``.
+    is every code within ``radius`` when ``probe_radius >= min(radius, bits_per_table)``
+    (otherwise a subset); ``search`` returns the ``k`` smallest ``(distance, id)`` pairs
+    among the candidates, which is the exact answer of
+    :class:`~hashlearn.index.LinearScanIndex` when
+    ``probe_radius >= min(D_k, bits_per_table)`` (``D_k``: the true distance of the
+    ``k``-th nearest code, or of the farthest when ``ntotal < k``), and fewer than ``k``
+    results (padded with ``-1``) when fewer candidates exist. Lists are sorted by
+    ``(distance, database id)``.
 
     Parameters
     ----------
     n_bits : int
         Code length in bits, in ``[1, 4096]``.
-    b : int, optional
-        Bits in the hash key (the first ``b`` bits of the code), in
-        ``[1, min(n_bits, 63)]``; default ``min(n_bits, 16)``. Pick ``b`` near
+    bits_per_table : int, optional
+        Bits in the hash key (the first ``bits_per_table`` bits of the code), in
+        ``[1, min(n_bits, 63)]``; default ``min(n_bits, 16)``. Pick it near
         ``log2(ntotal)`` so buckets hold a few codes each.
-    nflip : int, default 0
+    probe_radius : int, default 0
         Largest number of key bits flipped when probing (faiss's default, 0, probes
-        only the query's own bucket). Values above ``b`` act as ``b`` (every bucket).
-        Can be changed between searches (``index.nflip = 2``).
+        only the query's own bucket). Values above ``bits_per_table`` act as
+        ``bits_per_table`` (every bucket). Can be changed between searches
+        (``index.probe_radius = 2``).
     n_threads : int, optional
         OpenMP threads faiss uses during this index's calls (restored afterwards);
         faiss parallelises over queries when there are more than 100.
@@ -468,26 +480,26 @@ class FaissBinaryHash(_FaissProbingIndex):
     Attributes
     ----------
     n_probes : int
-        Buckets visited per query, ``sum_{i <= nflip} C(b, i)``.
+        Buckets visited per query, ``sum_{i <= probe_radius} C(bits_per_table, i)``.
     faiss_index : faiss.IndexBinaryHash
         The wrapped index.
 
     Notes
     -----
     A query costs ``n_probes`` hash-table lookups plus one distance per candidate; with
-    ``b`` and ``nflip`` both large the number of probes explodes (``b = 32, nflip = 6``:
-    about a million per query).
+    ``bits_per_table`` and ``probe_radius`` both large the number of probes explodes
+    (``bits_per_table=32, probe_radius=6``: about a million per query).
 
     Examples
     --------
     >>> import numpy as np
     >>> from hashlearn.codes import pack_bits
     >>> database = pack_bits([[0, 0, 0, 0], [1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]])
-    >>> index = FaissBinaryHash(n_bits=4, b=4, nflip=1).add(database)
+    >>> index = FaissBinaryHash(n_bits=4, bits_per_table=4, probe_radius=1).add(database)
     >>> lims, distances, indices = index.range_search(pack_bits([[0, 0, 0, 0]]), radius=1)
     >>> distances, indices
     (array([0, 1, 1], dtype=int32), array([0, 2, 3]))
-    >>> index.nflip = 0  # only the query's own bucket, which holds code 1 alone
+    >>> index.probe_radius = 0  # only the query's own bucket, which holds code 1 alone
     >>> index.search(pack_bits([[1, 1, 0, 0]]), k=2)
     (array([[ 0, -1]], dtype=int32), array([[ 1, -1]]))
     """
@@ -498,22 +510,23 @@ class FaissBinaryHash(_FaissProbingIndex):
         self,
         n_bits: int,
         *,
-        b: int | None = None,
-        nflip: int = 0,
+        bits_per_table: int | None = None,
+        probe_radius: int = 0,
         n_threads: int | None = None,
         hasher: Any = None,
     ) -> None:
-        from hashlearn._validation import check_n_bits
-
         checked_bits = check_n_bits(n_bits)
-        self._b = _check_key_bits(b, checked_bits)
-        self._nflip = _check_nflip(nflip)
+        self._bits_per_table = _check_bits_per_table(bits_per_table, checked_bits)
+        self._probe_radius = _check_probe_radius(probe_radius)
         super().__init__(checked_bits, n_threads=n_threads, hasher=hasher)
 
     @property
     def n_probes(self) -> int:
-        """Buckets visited per query: ``sum_{i <= min(nflip, b)} C(b, i)``."""
-        return _n_probes(self._b, self._nflip)
+        """Buckets visited per query: ``sum_{i <= min(f, b)} C(b, i)``.
+
+        ``f = probe_radius``, ``b = bits_per_table``.
+        """
+        return _n_probes(self._bits_per_table, self._probe_radius)
 
     @property
     def n_buckets(self) -> int:
@@ -521,48 +534,55 @@ class FaissBinaryHash(_FaissProbingIndex):
         return int(self._index.hashtable_size())
 
     def _params(self) -> dict[str, Any]:
-        return {"b": self._b, "nflip": self._nflip, **super()._params()}
+        return {
+            "bits_per_table": self._bits_per_table,
+            "probe_radius": self._probe_radius,
+            **super()._params(),
+        }
 
     def _new_faiss_index(self) -> Any:
-        index = self._faiss.IndexBinaryHash(self.faiss_d, self._b)
-        # faiss enumerates flips of up to nflip bits of a b-bit key: beyond b it shifts
-        # by a negative amount, so nflip is clipped (b flips already reach every key).
-        index.nflip = min(self._nflip, self._b)
+        index = self._faiss.IndexBinaryHash(self.faiss_d, self._bits_per_table)
+        # faiss enumerates flips of up to nflip bits of a b-bit key: beyond b it shifts by a
+        # negative amount, so nflip is clipped (b flips already reach every key).
+        index.nflip = min(self._probe_radius, self._bits_per_table)
         return index
 
 
 @register
 class FaissBinaryMultiHash(_FaissProbingIndex):
-    """``nhash`` hash tables on consecutive ``b``-bit substrings, with flips (faiss).
+    """``n_tables`` hash tables on consecutive substrings of the code, probed with flips (faiss).
 
-    Wraps ``faiss.IndexBinaryMultiHash(d, nhash, b)``: table ``h`` keys each code by its
-    bits ``h * b .. (h + 1) * b - 1``; a query's candidates are the union over tables of
-    the buckets within ``nflip`` flips (included) of its own substring, de-duplicated,
-    whose full distances are then computed (the multi-index hashing idea of Norouzi et
-    al., without its radius-growing search). Requires faiss
+    Wraps ``faiss.IndexBinaryMultiHash(d, nhash, b)`` with ``nhash = n_tables`` and
+    ``b = bits_per_table``: table ``h`` keys each code by its bits
+    ``h * b .. (h + 1) * b - 1``; a query's candidates are the union over tables of the
+    buckets within ``probe_radius`` flips (included; faiss's ``nflip``) of its own
+    substring, de-duplicated, whose full distances are then computed (the multi-index
+    hashing idea of Norouzi et al., without its radius-growing search). Requires faiss
     (``pip install 'hashlearn[faiss]'``).
 
     Guarantees: ``range_search`` returns exactly the candidates within ``radius``, which
-    is every code within ``radius`` when ``nflip >= min(floor(radius / nhash), b)``
-    (pigeonhole: some substring is that close); otherwise a subset. ``search`` returns
-    the ``k`` smallest ``(distance, id)`` pairs among the candidates, exact when
-    ``nflip >= min(floor(D_k / nhash), b)``, padded with ``-1`` when fewer than ``k``
-    candidates exist. Lists are sorted by ``(distance, database id)``.
+    is every code within ``radius`` when
+    ``probe_radius >= min(floor(radius / n_tables), bits_per_table)`` (pigeonhole: some
+    substring is that close); otherwise a subset. ``search`` returns the ``k`` smallest
+    ``(distance, id)`` pairs among the candidates, exact when
+    ``probe_radius >= min(floor(D_k / n_tables), bits_per_table)``, padded with ``-1``
+    when fewer than ``k`` candidates exist. Lists are sorted by ``(distance, database id)``.
 
     Parameters
     ----------
     n_bits : int
         Code length in bits, in ``[1, 4096]``.
-    nhash : int, optional
-        Number of tables, with ``nhash * b <= n_bits``. Default: ``n_bits // b``, so the
-        substrings cover the code (up to ``n_bits % b`` bits left over).
-    b : int, optional
+    n_tables : int, optional
+        Number of tables, with ``n_tables * bits_per_table <= n_bits``. Default:
+        ``n_bits // bits_per_table``, so the substrings cover the code (up to
+        ``n_bits % bits_per_table`` bits left over).
+    bits_per_table : int, optional
         Bits per substring key, in ``[1, min(n_bits, 63)]``. Default
-        ``min(n_bits, 16)`` when ``nhash`` is not given either, else
-        ``min(n_bits // nhash, 63)``.
-    nflip : int, default 0
+        ``min(n_bits, 16)`` when ``n_tables`` is not given either, else
+        ``min(n_bits // n_tables, 63)``.
+    probe_radius : int, default 0
         Largest number of key bits flipped per table (settable between searches; values
-        above ``b`` act as ``b``).
+        above ``bits_per_table`` act as ``bits_per_table``).
     n_threads : int, optional
         OpenMP threads faiss uses during this index's calls (restored afterwards).
     hasher : hasher, optional
@@ -571,7 +591,8 @@ class FaissBinaryMultiHash(_FaissProbingIndex):
     Attributes
     ----------
     n_probes : int
-        Buckets visited per query, ``nhash * sum_{i <= nflip} C(b, i)``.
+        Buckets visited per query,
+        ``n_tables * sum_{i <= probe_radius} C(bits_per_table, i)``.
     faiss_index : faiss.IndexBinaryMultiHash
         The wrapped index.
 
@@ -585,11 +606,11 @@ class FaissBinaryMultiHash(_FaissProbingIndex):
     >>> import numpy as np
     >>> from hashlearn.codes import pack_bits
     >>> database = pack_bits([[0, 0, 0, 0], [1, 1, 0, 0], [1, 0, 0, 0], [1, 0, 1, 0]])
-    >>> index = FaissBinaryMultiHash(n_bits=4, nhash=2, b=2).add(database)
-    >>> index.nhash, index.b, index.nflip
+    >>> index = FaissBinaryMultiHash(n_bits=4, n_tables=2, bits_per_table=2).add(database)
+    >>> index.n_tables, index.bits_per_table, index.probe_radius
     (2, 2, 0)
     >>> lims, distances, indices = index.range_search(pack_bits([[0, 0, 0, 0]]), radius=3)
-    >>> distances, indices  # nflip=0 is exact up to radius 1: code 3, at 2, is missed
+    >>> distances, indices  # probe_radius=0 is exact up to radius 1: code 3, at 2, is missed
     (array([0, 1, 2], dtype=int32), array([0, 2, 1]))
     """
 
@@ -599,45 +620,52 @@ class FaissBinaryMultiHash(_FaissProbingIndex):
         self,
         n_bits: int,
         *,
-        nhash: int | None = None,
-        b: int | None = None,
-        nflip: int = 0,
+        n_tables: int | None = None,
+        bits_per_table: int | None = None,
+        probe_radius: int = 0,
         n_threads: int | None = None,
         hasher: Any = None,
     ) -> None:
-        from hashlearn._validation import check_n_bits
-
         checked_bits = check_n_bits(n_bits)
-        if nhash is not None:
-            nhash = check_int(nhash, "nhash", low=1, high=checked_bits)
-            if b is None:
-                b = min(checked_bits // nhash, _MAX_KEY_BITS)
-        self._b = _check_key_bits(b, checked_bits)
-        if nhash is None:
-            nhash = checked_bits // self._b
-        if nhash * self._b > checked_bits:
+        if n_tables is not None:
+            n_tables = check_int(n_tables, "n_tables", low=1, high=checked_bits)
+            if bits_per_table is None:
+                bits_per_table = min(checked_bits // n_tables, _MAX_KEY_BITS)
+        self._bits_per_table = _check_bits_per_table(bits_per_table, checked_bits)
+        if n_tables is None:
+            n_tables = checked_bits // self._bits_per_table
+        if n_tables * self._bits_per_table > checked_bits:
             raise ValueError(
-                f"nhash * b must be <= n_bits (the substrings lie inside the code), got "
-                f"nhash={nhash}, b={self._b}, n_bits={checked_bits}"
+                "n_tables * bits_per_table must be <= n_bits (the substrings lie inside the "
+                f"code), got n_tables={n_tables}, bits_per_table={self._bits_per_table}, "
+                f"n_bits={checked_bits}"
             )
-        self._nhash = nhash
-        self._nflip = _check_nflip(nflip)
+        self._n_tables = n_tables
+        self._probe_radius = _check_probe_radius(probe_radius)
         super().__init__(checked_bits, n_threads=n_threads, hasher=hasher)
 
     @property
-    def nhash(self) -> int:
+    def n_tables(self) -> int:
         """Number of hash tables."""
-        return self._nhash
+        return self._n_tables
 
     @property
     def n_probes(self) -> int:
-        """Buckets visited per query: ``nhash * sum_{i <= min(nflip, b)} C(b, i)``."""
-        return self._nhash * _n_probes(self._b, self._nflip)
+        """Buckets visited per query: ``n_tables * sum_{i <= min(f, b)} C(b, i)``.
+
+        ``f = probe_radius``, ``b = bits_per_table``.
+        """
+        return self._n_tables * _n_probes(self._bits_per_table, self._probe_radius)
 
     def _params(self) -> dict[str, Any]:
-        return {"nhash": self._nhash, "b": self._b, "nflip": self._nflip, **super()._params()}
+        return {
+            "n_tables": self._n_tables,
+            "bits_per_table": self._bits_per_table,
+            "probe_radius": self._probe_radius,
+            **super()._params(),
+        }
 
     def _new_faiss_index(self) -> Any:
-        index = self._faiss.IndexBinaryMultiHash(self.faiss_d, self._nhash, self._b)
-        index.nflip = min(self._nflip, self._b)
+        index = self._faiss.IndexBinaryMultiHash(self.faiss_d, self._n_tables, self._bits_per_table)
+        index.nflip = min(self._probe_radius, self._bits_per_table)
         return index

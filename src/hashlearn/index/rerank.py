@@ -33,8 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from hashlearn._validation import check_features
-from hashlearn.index._base import check_k
+from hashlearn._validation import check_features, check_k
 
 __all__ = ["METRICS", "CosineReranker", "Reranker", "rerank"]
 

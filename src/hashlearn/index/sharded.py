@@ -1,14 +1,14 @@
 """Scale-out on Dask: encode chunked features in parallel, search an index sharded over workers.
 
 Two pieces, both optional (they need the ``dask`` extra, ``pip install 'hashlearn[dask]'``;
-``import hashlearn`` and ``import hashlearn.distributed`` never import dask):
+``import hashlearn`` and ``import hashlearn.index`` never import dask):
 
 * :func:`encode_dask` encodes a :class:`dask.array.Array` of features, chunk by chunk, with
   a fitted hasher and returns a lazy dask array of packed codes.
-* :class:`ShardedIndex` keeps a :class:`~hashlearn.index.BinaryIndex` per shard *on the Dask
-  workers* and answers ``search`` / ``range_search`` by querying every shard in parallel and
-  merging the per-shard results, so its output is identical to one index of the same type
-  holding every code.
+* :class:`ShardedIndex`, itself a :class:`~hashlearn.index.BinaryIndex` whose codes live
+  on the Dask workers, keeps an index per shard *on the workers* and answers ``search`` /
+  ``range_search`` by querying every shard in parallel and merging the per-shard results,
+  so its output is identical to one index of the same type holding every code.
 
 How the sharded search works
 ----------------------------
@@ -36,15 +36,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hashlearn.codes import check_codes, n_bytes
-from hashlearn.index._base import (
-    BinaryIndex,
-    check_k,
-    check_radius,
-    pad_results,
-    require_hasher,
-)
+from hashlearn._validation import check_int
+from hashlearn.codes import n_bytes
+from hashlearn.index._base import BinaryIndex
 from hashlearn.index.linear_scan import LinearScanIndex
+from hashlearn.persistence import load as _load
 
 if TYPE_CHECKING:
     import dask.array
@@ -312,7 +308,7 @@ def _merge_ranges(
     return lims, distances[order], indices[order]
 
 
-# -- the sharded index ---------------------------------------------------------------------
+# -- where the codes live: shards on the workers ---------------------------------------------
 class _Shard:
     """Client-side handle of one shard: its future and its global id range."""
 
@@ -324,29 +320,275 @@ class _Shard:
         self.size = size
 
 
-class ShardedIndex:
+class _ShardStore:
+    """The :class:`~hashlearn.index._base.CodeStore` of a :class:`ShardedIndex`.
+
+    The codes are held by shards on the workers; the client keeps only their handles. It
+    appends (one shard per piece), gathers the codes back (:meth:`view`), and runs the
+    per-worker searches and their merges.
+    """
+
+    def __init__(
+        self,
+        client: distributed.Client,
+        distributed_module: Any,
+        factory: IndexFactory,
+        n_bits: int,
+        n_shards: int | None,
+        timeout: float | None,
+    ) -> None:
+        self.client = client
+        self.distributed = distributed_module
+        self.factory = factory
+        self.n_bits = n_bits
+        self.n_shards = n_shards
+        self.timeout = timeout
+        self.shards: list[_Shard] = []
+
+    # -- the CodeStore protocol --------------------------------------------------------
+    @property
+    def size(self) -> int:
+        return sum(shard.size for shard in self.shards)
+
+    def append(self, rows: np.ndarray) -> None:
+        """Split ``rows`` into ``n_shards`` pieces, scatter them and index them on the workers."""
+        n_pieces = min(self.resolve_n_shards(None), rows.shape[0])
+        pieces = np.array_split(rows, n_pieces)
+        scattered = self.client.scatter(pieces, hash=False, timeout=self.timeout)
+        futures = [
+            self.client.submit(_build_shard, self.factory, self.n_bits, piece, pure=False)
+            for piece in scattered
+        ]
+        self.wait(futures, gather=False)
+        self.append_shards(futures, [piece.shape[0] for piece in pieces])
+
+    def view(self) -> np.ndarray:
+        """Every code, gathered from the shards to the client (which needs the memory)."""
+        futures = [
+            self.client.submit(_shard_codes, shard.future, pure=False) for shard in self.shards
+        ]
+        pieces = self.wait(futures)
+        if not pieces:
+            return np.zeros((0, n_bytes(self.n_bits)), dtype=np.uint8)
+        return np.concatenate(pieces)
+
+    def clear(self) -> None:
+        self.shards = []
+
+    # -- adding ------------------------------------------------------------------------
+    def append_dask(self, codes: Any) -> None:
+        """One shard per row chunk of the dask array ``codes``, built where it is computed."""
+        import dask
+
+        build = dask.delayed(_build_shard, pure=False)
+        blocks = codes.to_delayed().ravel()
+        futures = self.client.compute([build(self.factory, self.n_bits, block) for block in blocks])
+        sizes = self.wait([self.client.submit(_shard_size, f, pure=False) for f in futures])
+        self.append_shards(futures, sizes)
+
+    def append_shards(self, futures: list[Any], sizes: Sequence[int]) -> None:
+        offset = self.size
+        for future, size in zip(futures, sizes, strict=True):
+            if size:
+                self.shards.append(_Shard(future, offset, int(size)))
+                offset += int(size)
+
+    # -- cluster helpers ------------------------------------------------------------------
+    def resolve_n_shards(self, n_shards: int | None) -> int:
+        if n_shards is not None:
+            return n_shards
+        if self.n_shards is not None:
+            return self.n_shards
+        return max(1, sum(self.client.nthreads().values()))
+
+    def wait(self, futures: list[Any], *, gather: bool = True) -> list[Any]:
+        """Wait for ``futures`` (within :attr:`timeout`); raise the first task error.
+
+        With ``gather=True`` their results are transferred to the client and returned;
+        otherwise (shards) they stay on the workers.
+        """
+        if not futures:
+            return []
+        self.distributed.wait(futures, timeout=self.timeout)
+        if gather:
+            return list(self.client.gather(futures))
+        for future in futures:
+            if future.status != "finished":
+                future.result(timeout=self.timeout)  # raises the task's exception
+        return []
+
+    def groups(self) -> list[list[_Shard]]:
+        """Shards grouped by the worker holding them, at most one group per worker thread.
+
+        Each group is searched by one task on its worker, so a search costs about one task
+        per worker thread however many shards there are. Groups of a worker are balanced
+        by code count (largest shard first into the lightest group).
+        """
+        holders = self.client.who_has([shard.future for shard in self.shards])
+        threads = self.client.nthreads()
+        by_worker: dict[str | None, list[_Shard]] = {}
+        for shard in self.shards:
+            where = holders.get(shard.future.key) or ()
+            by_worker.setdefault(where[0] if where else None, []).append(shard)
+        groups: list[list[_Shard]] = []
+        for worker, shards in by_worker.items():
+            n_groups = max(1, min(len(shards), threads.get(worker, 1) if worker else 1))
+            mine: list[list[_Shard]] = [[] for _ in range(n_groups)]
+            loads = [0] * n_groups
+            for shard in sorted(shards, key=lambda s: -s.size):
+                lightest = loads.index(min(loads))
+                mine[lightest].append(shard)
+                loads[lightest] += shard.size
+            groups.extend(mine)
+        return groups
+
+    def reduce(self, parts: list[Any], merge: Callable[..., Any], *arguments: int) -> Any:
+        """Merge per-group results: on the workers ``_MERGE_FAN_IN`` at a time, then locally."""
+        while len(parts) > _MERGE_FAN_IN:
+            parts = [
+                self.client.submit(merge, *arguments, *parts[i : i + _MERGE_FAN_IN], pure=False)
+                for i in range(0, len(parts), _MERGE_FAN_IN)
+            ]
+        return merge(*arguments, *self.wait(parts))
+
+    def send_queries(self, queries: np.ndarray) -> Any:
+        if queries.nbytes > _SCATTER_BYTES:
+            return self.client.scatter(queries, hash=False, timeout=self.timeout)
+        return queries
+
+    # -- searching -------------------------------------------------------------------------
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Merged top-k over every shard; missing entries are ``-1`` in both arrays."""
+        sent = self.send_queries(queries)
+        n_total = self.size
+        parts = [
+            self.client.submit(
+                _search_shards,
+                sent,
+                k,
+                n_total,
+                [shard.offset for shard in group],
+                *(shard.future for shard in group),
+                pure=False,
+            )
+            for group in self.groups()
+        ]
+        distances, indices = self.reduce(parts, _merge_topk, k, n_total)
+        return np.where(indices < 0, np.int32(-1), distances), indices
+
+    def range_search(
+        self, queries: np.ndarray, radius: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Merged range results over every shard, in CSR layout."""
+        sent = self.send_queries(queries)
+        parts = [
+            self.client.submit(
+                _range_search_shards,
+                sent,
+                radius,
+                [shard.offset for shard in group],
+                *(shard.future for shard in group),
+                pure=False,
+            )
+            for group in self.groups()
+        ]
+        lims, distances, indices = self.reduce(parts, _merge_ranges)
+        return (
+            lims.astype(np.int64, copy=False),
+            distances.astype(np.int32, copy=False),
+            indices.astype(np.int64, copy=False),
+        )
+
+    def rebalance(self, n_shards: int | None) -> None:
+        """Regroup the codes into contiguous shards of (almost) equal size, worker to worker."""
+        total = self.size
+        if total == 0:
+            return
+        n_groups = min(self.resolve_n_shards(n_shards), total)
+        sizes = [total // n_groups + (1 if g < total % n_groups else 0) for g in range(n_groups)]
+        workers = sorted(self.client.nthreads())
+        futures = []
+        start = 0
+        for group, size in enumerate(sizes):
+            stop = start + size
+            members = [s for s in self.shards if s.offset < stop and s.offset + s.size > start]
+            bounds = [
+                (max(start, s.offset) - s.offset, min(stop, s.offset + s.size) - s.offset)
+                for s in members
+            ]
+            placement = {"workers": [workers[group % len(workers)]]} if workers else {}
+            futures.append(
+                self.client.submit(
+                    _assemble_shard,
+                    self.factory,
+                    self.n_bits,
+                    bounds,
+                    *(s.future for s in members),
+                    pure=False,
+                    allow_other_workers=True,
+                    **placement,
+                )
+            )
+            start = stop
+        self.wait(futures, gather=False)
+        self.shards = []
+        self.append_shards(futures, sizes)
+
+
+# -- the sharded index ---------------------------------------------------------------------
+def _check_timeout(timeout: Any) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
+        raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
+    if not timeout > 0:
+        raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+    return float(timeout)
+
+
+def _check_factory(index_cls: Any, n_bits: Any) -> BinaryIndex:
+    """An empty index built by ``index_cls(n_bits)``, after checking what it is."""
+    if not callable(index_cls):
+        raise TypeError(
+            f"index_cls must be a BinaryIndex subclass or a callable n_bits -> BinaryIndex, "
+            f"got {index_cls!r}"
+        )
+    template = index_cls(n_bits)
+    if not isinstance(template, BinaryIndex):
+        raise TypeError(
+            f"index_cls must build a hashlearn BinaryIndex, but index_cls({n_bits!r}) "
+            f"returned {type(template).__name__}"
+        )
+    if template.n_bits != n_bits:
+        raise ValueError(
+            f"index_cls({n_bits}) built an index of n_bits={template.n_bits}; they must match"
+        )
+    return template
+
+
+class ShardedIndex(BinaryIndex):
     """A binary index split into shards that live on Dask workers.
 
     Each shard is an ordinary hashlearn index (``index_cls(n_bits)``) built and kept in a
     worker's memory, referenced from the client by a :class:`distributed.Future`. Only
     query codes and per-shard results travel; the codes stay on the workers.
 
-    ``search`` and ``range_search`` follow the search contract of
-    :mod:`hashlearn.index._base` and return **exactly** what one index of type
-    ``index_cls`` holding every code (added in the same order) returns, for exact
-    indexes: ids are global (``0 .. ntotal - 1`` in insertion order across all adds),
-    results are sorted by ``(distance, id)`` with ties broken by the smaller id, ``search``
-    pads with ``-1`` when ``k > ntotal``, and an empty index returns padding / empty lists.
-    With an approximate ``index_cls``, each shard's guarantee holds for its own codes and
-    the merge is exact.
+    A :class:`~hashlearn.index.BinaryIndex` like the others: ``search`` and
+    ``range_search`` follow the search contract of :mod:`hashlearn.index._base` and
+    return **exactly** what one index of type ``index_cls`` holding every code (added in
+    the same order) returns, for exact indexes: ids are global (``0 .. ntotal - 1`` in
+    insertion order across all adds), results are sorted by ``(distance, id)`` with ties
+    broken by the smaller id, ``search`` pads with ``-1`` when ``k > ntotal``, and an
+    empty index returns padding / empty lists. With an approximate ``index_cls``, each
+    shard's guarantee holds for its own codes and the merge is exact.
 
     Parameters
     ----------
-    client : distributed.Client
-        A synchronous client of the cluster that holds the shards (``None``: the current
-        default client, :func:`distributed.get_client`).
     n_bits : int
-        Code length in bits.
+        Code length in bits (``index_cls`` may narrow the range).
+    client : distributed.Client, optional
+        A synchronous client of the cluster that holds the shards (default: the current
+        client, :func:`distributed.get_client`).
     index_cls : BinaryIndex subclass or callable, default LinearScanIndex
         Builds one (empty) shard: called as ``index_cls(n_bits)`` on the workers, so it must
         be picklable (a class, a module-level function or a :func:`functools.partial`).
@@ -354,12 +596,12 @@ class ShardedIndex:
         Into how many shards each :meth:`add` of *numpy* codes is split (at most one code
         per shard). Default: the number of worker threads at the time of the add. Dask
         arrays are sharded by their row chunks instead.
-    hasher : fitted hasher, optional
-        Enables :meth:`add_vectors` / :meth:`search_vectors` and is saved by :meth:`save`.
-        It stays on the client (and is shipped with encoding tasks).
     timeout : float, optional
         Seconds to wait for any cluster operation before raising :class:`TimeoutError`
         (default: wait indefinitely).
+    hasher : fitted hasher, optional
+        Enables :meth:`add_vectors` / :meth:`search_vectors` and is saved by :meth:`save`.
+        It stays on the client (and is shipped with encoding tasks).
 
     Attributes
     ----------
@@ -369,6 +611,8 @@ class ShardedIndex:
         Number of shards currently held; it grows with every ``add`` (see Notes).
     shard_sizes : tuple of int
         Codes per shard, in global id order.
+    codes : ndarray of uint8, shape (ntotal, ceil(n_bits / 8))
+        Every code, gathered from the workers on each access (the client needs the memory).
 
     Notes
     -----
@@ -393,27 +637,40 @@ class ShardedIndex:
     >>> client = Client(cluster)
     >>> rng = np.random.default_rng(0)
     >>> database = pack_bits(rng.integers(0, 2, size=(1000, 32)))
-    >>> index = ShardedIndex(client, n_bits=32).add(database)
+    >>> index = ShardedIndex(32, client=client).add(database)
     >>> distances, ids = index.search(database[:3], k=5)
     >>> ids[:, 0]
     array([0, 1, 2])
     >>> index
-    ShardedIndex(n_bits=32, ntotal=1000, n_shards=2, index_cls=LinearScanIndex)
+    ShardedIndex(n_bits=32, n_shards=2, index_cls=LinearScanIndex, ntotal=1000)
     >>> client.close()
     >>> cluster.close()
     """
 
+    _store: _ShardStore
+
     def __init__(
         self,
-        client: distributed.Client | None,
         n_bits: int,
         *,
+        client: distributed.Client | None = None,
         index_cls: IndexFactory = LinearScanIndex,
         n_shards: int | None = None,
-        hasher: Any = None,
         timeout: float | None = None,
+        hasher: Any = None,
     ) -> None:
-        da, distributed = _require_dask("ShardedIndex")
+        self._da, self._distributed = _require_dask("ShardedIndex")
+        self._client = self._check_client(client)
+        self._template = _check_factory(index_cls, n_bits)
+        self._factory = index_cls
+        if n_shards is not None:
+            n_shards = check_int(n_shards, "n_shards", low=1)
+        self._default_n_shards = n_shards
+        self._timeout = _check_timeout(timeout)
+        super().__init__(self._template.n_bits, hasher=hasher)
+
+    def _check_client(self, client: Any) -> distributed.Client:
+        distributed = self._distributed
         if client is None:
             try:
                 client = distributed.get_client()
@@ -426,41 +683,46 @@ class ShardedIndex:
             raise TypeError(f"client must be a distributed.Client, got {type(client).__name__}")
         if client.asynchronous:
             raise ValueError("client must be synchronous; asynchronous clients are not supported")
-        if not callable(index_cls):
-            raise TypeError(
-                f"index_cls must be a BinaryIndex subclass or a callable n_bits -> BinaryIndex, "
-                f"got {index_cls!r}"
-            )
-        template = index_cls(n_bits)
-        if not isinstance(template, BinaryIndex):
-            raise TypeError(
-                f"index_cls must build a hashlearn BinaryIndex, but index_cls({n_bits!r}) "
-                f"returned {type(template).__name__}"
-            )
-        if template.n_bits != n_bits:
-            raise ValueError(
-                f"index_cls({n_bits}) built an index of n_bits={template.n_bits}; they must match"
-            )
-        if n_shards is not None:
-            from hashlearn._validation import check_int
+        return client
 
-            n_shards = check_int(n_shards, "n_shards", low=1)
-        if timeout is not None:
-            if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
-                raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
-            if not timeout > 0:
-                raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
-        self._client = client
-        self._distributed = distributed
-        self._da = da
-        self._factory = index_cls
-        self._template = template
-        self._n_bits = template.n_bits
-        self._n_shards = n_shards
-        self.timeout = None if timeout is None else float(timeout)
-        self._shards: list[_Shard] = []
-        self._hasher: Any = None
-        self.hasher = hasher
+    # -- BinaryIndex hooks: the codes live in shards on the workers ---------------------------
+    def _new_store(self) -> _ShardStore:
+        return _ShardStore(
+            self._client,
+            self._distributed,
+            self._factory,
+            self._template.n_bits,
+            self._default_n_shards,
+            self._timeout,
+        )
+
+    def _repr_fields(self) -> dict[str, str]:
+        kind = getattr(self._factory, "__name__", None) or type(self._template).__name__
+        return {"n_shards": str(self.n_shards), "index_cls": kind}
+
+    def _add(self, codes: np.ndarray, first_id: int) -> None:
+        """Nothing left to do: the store built the new shards on the workers."""
+
+    def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._store.search(queries, k)
+
+    def _range_search(
+        self, queries: np.ndarray, radius: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self._store.range_search(queries, radius)
+
+    def _encode(self, X: Any, method: str) -> Any:
+        """A dask ``X`` is encoded on the workers (:func:`encode_dask`), lazily."""
+        hasher = self._require_hasher(method)
+        if _is_dask_collection(X):
+            return encode_dask(hasher, X)
+        return hasher.encode(X)
+
+    def _local_queries(self, query_codes: Any) -> Any:
+        """Query codes on the client: a dask array is computed on the cluster first."""
+        if _is_dask_collection(query_codes):
+            return self._client.compute(query_codes).result(timeout=self.timeout)
+        return query_codes
 
     # -- properties -------------------------------------------------------------------
     @property
@@ -469,143 +731,30 @@ class ShardedIndex:
         return self._client
 
     @property
-    def n_bits(self) -> int:
-        """Code length in bits."""
-        return self._n_bits
-
-    @property
     def index_cls(self) -> IndexFactory:
         """What builds one shard: ``index_cls(n_bits)``."""
         return self._factory
 
     @property
-    def ntotal(self) -> int:
-        """Number of codes stored, over all shards."""
-        return sum(shard.size for shard in self._shards)
-
-    def __len__(self) -> int:
-        return self.ntotal
-
-    @property
     def n_shards(self) -> int:
         """Number of shards currently held (each a non-empty index on a worker)."""
-        return len(self._shards)
+        return len(self._store.shards)
 
     @property
     def shard_sizes(self) -> tuple[int, ...]:
         """Codes per shard, in global id order."""
-        return tuple(shard.size for shard in self._shards)
+        return tuple(shard.size for shard in self._store.shards)
 
     @property
-    def hasher(self) -> Any:
-        """The hasher used by :meth:`add_vectors` / :meth:`search_vectors` (or None)."""
-        return self._hasher
+    def timeout(self) -> float | None:
+        """Seconds to wait for a cluster operation (None: indefinitely); settable."""
+        return self._timeout
 
-    @hasher.setter
-    def hasher(self, hasher: Any) -> None:
-        self._template.hasher = hasher  # validates the encode method and n_bits
-        self._template.hasher = None
-        self._hasher = hasher
+    @timeout.setter
+    def timeout(self, timeout: float | None) -> None:
+        self._timeout = self._store.timeout = _check_timeout(timeout)
 
-    def __repr__(self) -> str:
-        kind = getattr(self._factory, "__name__", None) or type(self._template).__name__
-        return (
-            f"ShardedIndex(n_bits={self._n_bits}, ntotal={self.ntotal}, "
-            f"n_shards={self.n_shards}, index_cls={kind})"
-        )
-
-    # -- cluster helpers ------------------------------------------------------------------
-    def _workers(self) -> list[str]:
-        return sorted(self._client.nthreads())
-
-    def _resolve_n_shards(self, n_shards: int | None) -> int:
-        if n_shards is not None:
-            return n_shards
-        if self._n_shards is not None:
-            return self._n_shards
-        return max(1, sum(self._client.nthreads().values()))
-
-    def _wait(self, futures: list[Any], *, gather: bool = True) -> list[Any]:
-        """Wait for ``futures`` (within :attr:`timeout`); raise the first task error.
-
-        With ``gather=True`` their results are transferred to the client and returned;
-        otherwise (shards) they stay on the workers.
-        """
-        if not futures:
-            return []
-        self._distributed.wait(futures, timeout=self.timeout)
-        if gather:
-            return list(self._client.gather(futures))
-        for future in futures:
-            if future.status != "finished":
-                future.result(timeout=self.timeout)  # raises the task's exception
-        return []
-
-    def _append_shards(self, futures: list[Any], sizes: Sequence[int]) -> None:
-        offset = self.ntotal
-        for future, size in zip(futures, sizes, strict=True):
-            if size:
-                self._shards.append(_Shard(future, offset, int(size)))
-                offset += int(size)
-
-    def _check_codes(self, codes: Any, name: str) -> np.ndarray:
-        array = np.asarray(codes)
-        width = n_bytes(self._n_bits)
-        if array.dtype == np.uint8 and array.ndim == 2 and array.shape[1] != width:
-            what = "queries" if name.startswith("query") else "codes"
-            raise ValueError(
-                f"{name} has {array.shape[1]} bytes per code, but this ShardedIndex holds "
-                f"codes of n_bits={self._n_bits} ({width} bytes per code); {what} of the "
-                "wrong width cannot be compared"
-            )
-        return check_codes(array, self._n_bits, name=name)
-
-    def _local_queries(self, query_codes: Any) -> np.ndarray:
-        if _is_dask_collection(query_codes):
-            query_codes = self._client.compute(query_codes).result(timeout=self.timeout)
-        return self._check_codes(query_codes, "query_codes")
-
-    def _groups(self) -> list[list[_Shard]]:
-        """Shards grouped by the worker holding them, at most one group per worker thread.
-
-        Each group is searched by one task on its worker, so a search costs about one task
-        per worker thread however many shards there are. Groups of a worker are balanced
-        by code count (largest shard first into the lightest group).
-        """
-        holders = self._client.who_has([shard.future for shard in self._shards])
-        threads = self._client.nthreads()
-        by_worker: dict[str | None, list[_Shard]] = {}
-        for shard in self._shards:
-            where = holders.get(shard.future.key) or ()
-            by_worker.setdefault(where[0] if where else None, []).append(shard)
-        groups: list[list[_Shard]] = []
-        for worker, shards in by_worker.items():
-            n_groups = max(1, min(len(shards), threads.get(worker, 1) if worker else 1))
-            mine: list[list[_Shard]] = [[] for _ in range(n_groups)]
-            loads = [0] * n_groups
-            for shard in sorted(shards, key=lambda s: -s.size):
-                lightest = loads.index(min(loads))
-                mine[lightest].append(shard)
-                loads[lightest] += shard.size
-            groups.extend(mine)
-        return groups
-
-    def _reduce(self, parts: list[Any], merge: Callable[..., Any], *arguments: int) -> Any:
-        """Merge per-group results: on the workers ``_MERGE_FAN_IN`` at a time, then locally."""
-        client = self._client
-        while len(parts) > _MERGE_FAN_IN:
-            parts = [
-                client.submit(merge, *arguments, *parts[i : i + _MERGE_FAN_IN], pure=False)
-                for i in range(0, len(parts), _MERGE_FAN_IN)
-            ]
-        return merge(*arguments, *self._wait(parts))
-
-    def _send_queries(self, queries: np.ndarray) -> Any:
-        if queries.nbytes > _SCATTER_BYTES:
-            return self._client.scatter(queries, hash=False, timeout=self.timeout)
-        return queries
-
-    # -- the public contract ------------------------------------------------------------
+    # -- the public contract, with dask arrays ----------------------------------------------
     def add(self, codes: Any) -> ShardedIndex:
         """Append packed codes as new shards; their global ids continue from :attr:`ntotal`.
 
@@ -621,31 +770,14 @@ class ShardedIndex:
         -------
         self
         """
-        if _is_dask_collection(codes):
-            return self._add_dask(codes)
-        array = self._check_codes(codes, "codes")
-        if array.shape[0] == 0:
+        if not _is_dask_collection(codes):
+            super().add(codes)
             return self
-        n_pieces = min(self._resolve_n_shards(None), array.shape[0])
-        pieces = np.array_split(array, n_pieces)
-        scattered = self._client.scatter(pieces, hash=False, timeout=self.timeout)
-        futures = [
-            self._client.submit(_build_shard, self._factory, self._n_bits, piece, pure=False)
-            for piece in scattered
-        ]
-        self._wait(futures, gather=False)
-        self._append_shards(futures, [piece.shape[0] for piece in pieces])
-        return self
-
-    def _add_dask(self, codes: Any) -> ShardedIndex:
-        da = self._da
-        if not isinstance(codes, da.Array):
+        if not isinstance(codes, self._da.Array):
             raise TypeError(
                 f"codes must be a numpy or dask array, got the dask collection "
                 f"{type(codes).__name__}"
             )
-        import dask
-
         # Check dtype, dimensions and width from the metadata, without computing (the
         # values, e.g. padding bits, are checked by each shard's add on its worker).
         width = n_bytes(self._n_bits)
@@ -655,106 +787,26 @@ class ShardedIndex:
             self._check_codes(np.empty((0, codes.shape[1]), dtype=np.uint8), "codes")
         if len(codes.chunks[1]) > 1:
             codes = codes.rechunk({1: -1})
-        build = dask.delayed(_build_shard, pure=False)
-        blocks = codes.to_delayed().ravel()
-        futures = self._client.compute(
-            [build(self._factory, self._n_bits, block) for block in blocks]
-        )
-        sizes = self._wait([self._client.submit(_shard_size, f, pure=False) for f in futures])
-        self._append_shards(futures, sizes)
+        self._store.append_dask(codes)
         return self
 
     def search(self, query_codes: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` nearest codes of each query over all shards.
+        """The ``k`` nearest codes of each query over all shards (global ids).
 
-        Parameters
-        ----------
-        query_codes : ndarray (or dask array) of uint8, shape (n_queries, ceil(n_bits / 8))
-            A dask array is computed on the cluster first (queries come to the client).
-        k : int
-            Number of neighbours, ``>= 1``.
-
-        Returns
-        -------
-        distances : ndarray of int32, shape (n_queries, k)
-        indices : ndarray of int64, shape (n_queries, k)
-            Global ids sorted by ``(distance, id)``; padded with ``-1`` (in both arrays)
-            when fewer than ``k`` results exist.
+        As :meth:`BinaryIndex.search <hashlearn.index.BinaryIndex.search>`; a dask array
+        of query codes is computed on the cluster first (queries come to the client).
         """
-        queries = self._local_queries(query_codes)
-        k = check_k(k)
-        if not self._shards or queries.shape[0] == 0:
-            empty = np.empty((queries.shape[0], 0), dtype=np.int64)
-            return pad_results(empty.astype(np.int32), empty, k)
-        sent = self._send_queries(queries)
-        n_total = self.ntotal
-        parts = [
-            self._client.submit(
-                _search_shards,
-                sent,
-                k,
-                n_total,
-                [shard.offset for shard in group],
-                *(shard.future for shard in group),
-                pure=False,
-            )
-            for group in self._groups()
-        ]
-        distances, indices = self._reduce(parts, _merge_topk, k, n_total)
-        distances = np.where(indices < 0, np.int32(-1), distances)
-        return pad_results(distances, indices, k)
+        return super().search(self._local_queries(query_codes), k)
 
     def range_search(
         self, query_codes: Any, radius: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every stored code within Hamming distance ``radius`` of each query, over all shards.
 
-        Parameters
-        ----------
-        query_codes : ndarray (or dask array) of uint8, shape (n_queries, ceil(n_bits / 8))
-        radius : int
-            Largest Hamming distance returned, ``>= 0`` (values above ``n_bits`` act as
-            ``n_bits``).
-
-        Returns
-        -------
-        lims : ndarray of int64, shape (n_queries + 1,)
-        distances : ndarray of int32, shape (lims[-1],)
-        indices : ndarray of int64, shape (lims[-1],)
-            Query ``i``'s results are ``[lims[i]:lims[i + 1]]``, global ids sorted by
-            ``(distance, id)``.
+        As :meth:`BinaryIndex.range_search <hashlearn.index.BinaryIndex.range_search>`; a
+        dask array of query codes is computed on the cluster first.
         """
-        queries = self._local_queries(query_codes)
-        radius = check_radius(radius, self._n_bits)
-        if not self._shards or queries.shape[0] == 0:
-            return (
-                np.zeros(queries.shape[0] + 1, dtype=np.int64),
-                np.empty(0, dtype=np.int32),
-                np.empty(0, dtype=np.int64),
-            )
-        sent = self._send_queries(queries)
-        parts = [
-            self._client.submit(
-                _range_search_shards,
-                sent,
-                radius,
-                [shard.offset for shard in group],
-                *(shard.future for shard in group),
-                pure=False,
-            )
-            for group in self._groups()
-        ]
-        lims, distances, indices = self._reduce(parts, _merge_ranges)
-        return (
-            lims.astype(np.int64, copy=False),
-            distances.astype(np.int32, copy=False),
-            indices.astype(np.int64, copy=False),
-        )
-
-    def reset(self) -> ShardedIndex:
-        """Release every shard (the hasher is kept); returns ``self``."""
-        self._shards = []
-        return self
+        return super().range_search(self._local_queries(query_codes), radius)
 
     def rebalance(self, n_shards: int | None = None) -> ShardedIndex:
         """Regroup the codes into ``n_shards`` contiguous shards of (almost) equal size.
@@ -773,75 +825,9 @@ class ShardedIndex:
         self
         """
         if n_shards is not None:
-            from hashlearn._validation import check_int
-
             n_shards = check_int(n_shards, "n_shards", low=1)
-        total = self.ntotal
-        if total == 0:
-            return self
-        n_groups = min(self._resolve_n_shards(n_shards), total)
-        sizes = [total // n_groups + (1 if g < total % n_groups else 0) for g in range(n_groups)]
-        workers = self._workers()
-        futures = []
-        start = 0
-        for group, size in enumerate(sizes):
-            stop = start + size
-            members = [s for s in self._shards if s.offset < stop and s.offset + s.size > start]
-            bounds = [
-                (max(start, s.offset) - s.offset, min(stop, s.offset + s.size) - s.offset)
-                for s in members
-            ]
-            placement = {"workers": [workers[group % len(workers)]]} if workers else {}
-            futures.append(
-                self._client.submit(
-                    _assemble_shard,
-                    self._factory,
-                    self._n_bits,
-                    bounds,
-                    *(s.future for s in members),
-                    pure=False,
-                    allow_other_workers=True,
-                    **placement,
-                )
-            )
-            start = stop
-        self._wait(futures, gather=False)
-        self._shards = []
-        self._append_shards(futures, sizes)
+        self._store.rebalance(n_shards)
         return self
-
-    # -- with the hasher -----------------------------------------------------------------
-    def _require_hasher(self, method: str) -> Any:
-        return require_hasher(self._hasher, "ShardedIndex", method)
-
-    def add_vectors(self, X: Any) -> ShardedIndex:
-        """Encode ``X`` with :attr:`hasher` and :meth:`add` the codes; returns ``self``.
-
-        A dask array is encoded on the workers (:func:`encode_dask`) and sharded by its
-        row chunks; a numpy array is encoded on the client.
-        """
-        hasher = self._require_hasher("add_vectors")
-        if _is_dask_collection(X):
-            return self.add(encode_dask(hasher, X))
-        return self.add(hasher.encode(X))
-
-    def _encode_queries(self, X: Any, method: str) -> np.ndarray:
-        hasher = self._require_hasher(method)
-        if _is_dask_collection(X):
-            return np.asarray(
-                self._client.compute(encode_dask(hasher, X)).result(timeout=self.timeout)
-            )
-        return np.asarray(hasher.encode(X))
-
-    def search_vectors(self, X: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Encode ``X`` with :attr:`hasher`, then :meth:`search` the codes."""
-        return self.search(self._encode_queries(X, "search_vectors"), k)
-
-    def range_search_vectors(
-        self, X: Any, radius: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Encode ``X`` with :attr:`hasher`, then :meth:`range_search` the codes."""
-        return self.range_search(self._encode_queries(X, "range_search_vectors"), radius)
 
     # -- local copies and persistence ----------------------------------------------------------
     def gather(self) -> BinaryIndex:
@@ -851,12 +837,9 @@ class ShardedIndex:
         for them. The hasher, when set, is attached to the returned index.
         """
         index = self._factory(self._n_bits)
-        futures = [
-            self._client.submit(_shard_codes, shard.future, pure=False) for shard in self._shards
-        ]
-        pieces = self._wait(futures)
-        if pieces:
-            index.add(np.concatenate(pieces))
+        codes = self._store.view()
+        if codes.shape[0]:
+            index.add(codes)
         index.hasher = self._hasher
         return index
 
@@ -874,7 +857,7 @@ class ShardedIndex:
     def load(
         cls,
         path: str | os.PathLike[str],
-        client: distributed.Client | None,
+        client: distributed.Client | None = None,
         *,
         index_cls: IndexFactory | None = None,
         n_shards: int | None = None,
@@ -886,8 +869,8 @@ class ShardedIndex:
         ----------
         path : str or path-like
             A hashlearn index file.
-        client : distributed.Client
-            The cluster that will hold the shards (``None``: the default client).
+        client : distributed.Client, optional
+            The cluster that will hold the shards (default: the current client).
         index_cls : BinaryIndex subclass or callable, optional
             What builds each shard; default: the class of the saved index.
         n_shards : int, optional
@@ -900,20 +883,18 @@ class ShardedIndex:
         ShardedIndex
             With the same codes, ids and hasher as the saved index.
         """
-        from hashlearn.persistence import load
-
-        local = load(path)
+        local = _load(path)
         if not isinstance(local, BinaryIndex):
             raise TypeError(
                 f"{path} holds a {type(local).__name__}, not an index; ShardedIndex.load "
                 "reads files written by ShardedIndex.save or an index's save"
             )
         sharded = cls(
-            client,
             local.n_bits,
+            client=client,
             index_cls=type(local) if index_cls is None else index_cls,
             n_shards=n_shards,
-            hasher=local.hasher,
             timeout=timeout,
+            hasher=local.hasher,
         )
         return sharded.add(local.codes)

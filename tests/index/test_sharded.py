@@ -15,11 +15,16 @@ da = pytest.importorskip("dask.array")
 
 
 import hashlearn  # noqa: E402
-import hashlearn.distributed  # noqa: E402
+import hashlearn.index.sharded as sharded_module  # noqa: E402
 from hashlearn.codes import pack_bits  # noqa: E402
-from hashlearn.distributed import ShardedIndex, encode_dask  # noqa: E402
 from hashlearn.hashers import LSH  # noqa: E402
-from hashlearn.index import HashTableIndex, LinearScanIndex  # noqa: E402
+from hashlearn.index import (  # noqa: E402
+    BinaryIndex,
+    HashTableIndex,
+    LinearScanIndex,
+    ShardedIndex,
+    encode_dask,
+)
 
 # Every wait on the cluster is bounded, so a broken cluster fails the test instead of hanging.
 TIMEOUT = 30
@@ -77,7 +82,7 @@ def test_numpy_and_dask_adds_match_one_linear_scan(client, n_bits):
     rng = np.random.default_rng(n_bits)
     database = crowded_codes(rng, 300, n_bits)
     queries = np.concatenate([crowded_codes(rng, 12, n_bits), database[:4]])
-    sharded = ShardedIndex(client, n_bits, n_shards=3, timeout=TIMEOUT)
+    sharded = ShardedIndex(n_bits, client=client, n_shards=3, timeout=TIMEOUT)
     # Uneven pieces, a single code, and a dask array with uneven (and empty) row chunks.
     sharded.add(database[:101]).add(database[101:102])
     sharded.add(da.from_array(database[102:], chunks=((90, 0, 57, 51), (database.shape[1],))))
@@ -102,7 +107,7 @@ def test_same_index_type_hash_table_and_callable_factory(client):
     queries = crowded_codes(rng, 10, 16)
     single = HashTableIndex(16).add(database)
     for factory in (HashTableIndex, functools.partial(HashTableIndex)):
-        sharded = ShardedIndex(client, 16, index_cls=factory, n_shards=4, timeout=TIMEOUT)
+        sharded = ShardedIndex(16, client=client, index_cls=factory, n_shards=4, timeout=TIMEOUT)
         sharded.add(database[:77]).add(da.from_array(database[77:], chunks=(50, 2)))
         assert_same_results(sharded, single, queries, ks=(1, 10, 250), radii=(0, 2, 16))
         gathered = sharded.gather()
@@ -115,18 +120,18 @@ def test_many_shards_any_grouping_and_merge_tree(client, monkeypatch):
     database = crowded_codes(rng, 100, 10)
     queries = crowded_codes(rng, 6, 10)
     single = LinearScanIndex(10).add(database)
-    sharded = ShardedIndex(client, 10, n_shards=20, timeout=TIMEOUT).add(database)
+    sharded = ShardedIndex(10, client=client, n_shards=20, timeout=TIMEOUT).add(database)
     assert sharded.n_shards == 20
     # Grouped by worker: one search task per worker thread, whatever the number of shards.
-    assert len(sharded._groups()) == 2
+    assert len(sharded._store.groups()) == 2
     assert_same_results(sharded, single, queries, ks=(7, 120), radii=(4,))
     # The merge does not depend on which shards are searched together, nor in what order,
     # and merges of merges (more groups than the fan-in) give the same result.
-    shuffled = [[shard] for shard in sharded._shards[::-1]]
+    shuffled = [[shard] for shard in sharded._store.shards[::-1]]
     shuffled = [shuffled[0] + shuffled[5], *shuffled[1:5], *shuffled[6:]]
-    monkeypatch.setattr(ShardedIndex, "_groups", lambda self: shuffled)
-    monkeypatch.setattr(hashlearn.distributed, "_MERGE_FAN_IN", 3)
-    monkeypatch.setattr(hashlearn.distributed, "_SCATTER_BYTES", 0)  # queries scattered once
+    monkeypatch.setattr(sharded_module._ShardStore, "groups", lambda self: shuffled)
+    monkeypatch.setattr(sharded_module, "_MERGE_FAN_IN", 3)
+    monkeypatch.setattr(sharded_module, "_SCATTER_BYTES", 0)  # queries scattered once
     assert_same_results(sharded, single, queries, ks=(1, 7, 120), radii=(0, 4, 10))
 
 
@@ -141,7 +146,7 @@ def test_random_adds_match_linear_scan(client, seed):
         int(rng.integers(1, 41)),
         int(rng.integers(0, 10)),
     )
-    sharded = ShardedIndex(client, 9, n_shards=n_shards, timeout=TIMEOUT)
+    sharded = ShardedIndex(9, client=client, n_shards=n_shards, timeout=TIMEOUT)
     single = LinearScanIndex(9)
     for i, size in enumerate(sizes):
         codes = crowded_codes(rng, int(size), 9)
@@ -152,33 +157,28 @@ def test_random_adds_match_linear_scan(client, seed):
     assert_same_results(sharded, single, queries, ks=(k,), radii=(radius,))
 
 
-def test_empty_index_and_no_queries(client):
-    sharded = ShardedIndex(client, 16, timeout=TIMEOUT)
+def test_empty_adds_and_reset(client):
+    sharded = ShardedIndex(16, client=client, timeout=TIMEOUT)
     queries = random_codes(np.random.default_rng(0), 3, 16)
-    assert sharded.ntotal == 0 and sharded.n_shards == 0
-    assert_same(sharded.search(queries, 4), LinearScanIndex(16).search(queries, 4))
-    assert_same(sharded.range_search(queries, 16), LinearScanIndex(16).range_search(queries, 16))
     sharded.add(np.zeros((0, 2), dtype=np.uint8))
     sharded.add(da.zeros((0, 2), dtype=np.uint8, chunks=1))
     assert sharded.ntotal == 0 and sharded.n_shards == 0
     sharded.add(queries)
-    no_queries = np.zeros((0, 2), dtype=np.uint8)
-    distances, indices = sharded.search(no_queries, 3)
-    assert distances.shape == indices.shape == (0, 3)
-    lims, distances, indices = sharded.range_search(no_queries, 2)
-    np.testing.assert_array_equal(lims, [0])
     assert sharded.gather().ntotal == 3
     sharded.reset()
-    assert sharded.ntotal == 0 and (sharded.search(queries, 2)[1] == -1).all()
+    assert sharded.ntotal == 0 and sharded.n_shards == 0
+    assert (sharded.search(queries, 2)[1] == -1).all()
     assert isinstance(sharded.gather(), LinearScanIndex)
 
 
 def test_default_n_shards_is_the_worker_threads(client):
     database = random_codes(np.random.default_rng(3), 10, 8)
-    sharded = ShardedIndex(client, 8, timeout=TIMEOUT).add(database)
+    sharded = ShardedIndex(8, client=client, timeout=TIMEOUT).add(database)
     assert sharded.n_shards == 2
     # Never more shards than codes.
-    assert ShardedIndex(client, 8, n_shards=5, timeout=TIMEOUT).add(database[:2]).n_shards == 2
+    assert (
+        ShardedIndex(8, client=client, n_shards=5, timeout=TIMEOUT).add(database[:2]).n_shards == 2
+    )
 
 
 def test_dask_chunks_are_built_on_the_workers(client):
@@ -188,9 +188,9 @@ def test_dask_chunks_are_built_on_the_workers(client):
 
     database = random_codes(np.random.default_rng(4), 60, 16)
     codes = da.from_array(database, chunks=(20, 2)).map_blocks(on_a_worker, dtype=np.uint8)
-    sharded = ShardedIndex(client, 16, timeout=TIMEOUT).add(codes)
+    sharded = ShardedIndex(16, client=client, timeout=TIMEOUT).add(codes)
     assert sharded.shard_sizes == (20, 20, 20)
-    held = client.who_has([shard.future for shard in sharded._shards])
+    held = client.who_has([shard.future for shard in sharded._store.shards])
     assert all(held.values())  # every shard is held in a worker's memory
     np.testing.assert_array_equal(sharded.gather().codes, database)
 
@@ -207,7 +207,7 @@ def test_shards_never_travel_to_the_client(client, monkeypatch):
     monkeypatch.setattr(client, "gather", recording_gather)
     rng = np.random.default_rng(8)
     database = random_codes(rng, 90, 16)
-    sharded = ShardedIndex(client, 16, n_shards=3, timeout=TIMEOUT).add(database[:40])
+    sharded = ShardedIndex(16, client=client, n_shards=3, timeout=TIMEOUT).add(database[:40])
     sharded.add(da.from_array(database[40:], chunks=(25, 2))).rebalance(2)
     sharded.search(database[:3], 4)
     sharded.range_search(database[:3], 5)
@@ -220,7 +220,7 @@ def test_rebalance_regroups_without_changing_results(client):
     rng = np.random.default_rng(5)
     database = crowded_codes(rng, 120, 12)
     queries = crowded_codes(rng, 8, 12)
-    sharded = ShardedIndex(client, 12, n_shards=2, timeout=TIMEOUT)
+    sharded = ShardedIndex(12, client=client, n_shards=2, timeout=TIMEOUT)
     for piece in np.array_split(database, 9):
         sharded.add(piece)
     assert sharded.n_shards == 18
@@ -236,13 +236,19 @@ def test_rebalance_regroups_without_changing_results(client):
 
 
 def test_repr_and_properties(client):
-    sharded = ShardedIndex(client, 24, n_shards=2, timeout=TIMEOUT)
+    sharded = ShardedIndex(24, client=client, n_shards=2, timeout=TIMEOUT)
     sharded.add(random_codes(np.random.default_rng(6), 5, 24))
     assert repr(sharded) == (
-        "ShardedIndex(n_bits=24, ntotal=5, n_shards=2, index_cls=LinearScanIndex)"
+        "ShardedIndex(n_bits=24, n_shards=2, index_cls=LinearScanIndex, ntotal=5)"
     )
     assert sharded.n_bits == 24 and sharded.client is client
     assert sharded.index_cls is LinearScanIndex
+    assert isinstance(sharded, BinaryIndex)  # one contract: the base's checks and layout
+    np.testing.assert_array_equal(sharded.codes, sharded.gather().codes)  # gathered
+    sharded.timeout = 20
+    assert sharded.timeout == 20.0
+    with pytest.raises(ValueError, match="timeout must be > 0"):
+        sharded.timeout = -1
 
 
 # -- hasher, persistence -----------------------------------------------------------------------
@@ -250,7 +256,7 @@ def test_vectors_and_save_load_round_trip(client, tmp_path, blobs):
     X, _ = blobs
     hasher = LSH(n_bits=20, random_state=0).fit(X)
     single = LinearScanIndex(20, hasher=hasher).add_vectors(X)
-    sharded = ShardedIndex(client, 20, hasher=hasher, n_shards=3, timeout=TIMEOUT)
+    sharded = ShardedIndex(20, client=client, hasher=hasher, n_shards=3, timeout=TIMEOUT)
     sharded.add_vectors(X[:50]).add_vectors(da.from_array(X[50:], chunks=(60, 16)))
     assert sharded.ntotal == 200
     assert_same(sharded.search_vectors(X[:7], 9), single.search_vectors(X[:7], 9))
@@ -330,42 +336,31 @@ def test_encode_dask_errors(blobs):
 # -- ShardedIndex errors -----------------------------------------------------------------------
 def test_sharded_index_refuses_bad_input(client):
     with pytest.raises(TypeError, match=r"client must be a distributed.Client"):
-        ShardedIndex("tcp://127.0.0.1:8786", 16)
+        ShardedIndex(16, client="tcp://127.0.0.1:8786")
     with pytest.raises(ValueError, match=r"n_bits must be in \[1, 4096\], got 0"):
-        ShardedIndex(client, 0)
+        ShardedIndex(0, client=client)
     with pytest.raises(ValueError, match=r"n_bits must be in \[1, 64\].*got 65"):
-        ShardedIndex(client, 65, index_cls=HashTableIndex)
+        ShardedIndex(65, client=client, index_cls=HashTableIndex)
     with pytest.raises(TypeError, match="index_cls must build a hashlearn BinaryIndex"):
-        ShardedIndex(client, 16, index_cls=str)
+        ShardedIndex(16, client=client, index_cls=str)
     with pytest.raises(TypeError, match="index_cls must be"):
-        ShardedIndex(client, 16, index_cls="LinearScanIndex")
+        ShardedIndex(16, client=client, index_cls="LinearScanIndex")
     with pytest.raises(ValueError, match=r"n_shards must be in \[1, inf\], got 0"):
-        ShardedIndex(client, 16, n_shards=0)
+        ShardedIndex(16, client=client, n_shards=0)
     with pytest.raises(ValueError, match="timeout must be > 0"):
-        ShardedIndex(client, 16, timeout=0)
+        ShardedIndex(16, client=client, timeout=0)
     with pytest.raises(ValueError, match="n_bits=8 but this index holds n_bits=16"):
-        ShardedIndex(client, 16, hasher=LSH(n_bits=8))
+        ShardedIndex(16, client=client, hasher=LSH(n_bits=8))
 
-    sharded = ShardedIndex(client, 13, timeout=TIMEOUT)
+    # The generic argument checks are in the contract suite; these are about dask arrays.
+    sharded = ShardedIndex(13, client=client, timeout=TIMEOUT)
     sharded.add(random_codes(np.random.default_rng(7), 10, 13))
-    with pytest.raises(ValueError, match=r"3 bytes per code.*n_bits=13.*queries of the wrong"):
-        sharded.search(np.zeros((2, 3), dtype=np.uint8), 1)
-    with pytest.raises(ValueError, match="codes of the wrong width"):
-        sharded.add(np.zeros((2, 1), dtype=np.uint8))
     with pytest.raises(ValueError, match="codes of the wrong width"):
         sharded.add(da.zeros((4, 3), dtype=np.uint8, chunks=2))
     with pytest.raises(TypeError, match="uint8"):
         sharded.add(da.zeros((4, 2), dtype=np.int64, chunks=2))
     with pytest.raises(ValueError, match="2-D"):
         sharded.add(da.zeros(4, dtype=np.uint8, chunks=2))
-    with pytest.raises(TypeError, match="uint8"):
-        sharded.search(np.zeros((2, 2), dtype=np.int64), 1)
-    with pytest.raises(ValueError, match=r"k must be >= 1.*got 0"):
-        sharded.search(np.zeros((1, 2), dtype=np.uint8), 0)
-    with pytest.raises(ValueError, match=r"radius must be >= 0.*got -1"):
-        sharded.range_search(np.zeros((1, 2), dtype=np.uint8), -1)
-    with pytest.raises(ValueError, match="padding bits"):
-        sharded.add(np.array([[0, 0xFF]], dtype=np.uint8))
     # Padding bits inside a dask array are found by the shard on its worker.
     with pytest.raises(ValueError, match="padding bits"):
         sharded.add(da.from_array(np.array([[0, 0], [0, 0xFF]], dtype=np.uint8), chunks=1))
@@ -385,18 +380,18 @@ def test_missing_dask_names_the_extra(monkeypatch, blobs):
     with pytest.raises(ImportError, match=r"pip install 'hashlearn\[dask\]'"):
         encode_dask(hasher, X)
     with pytest.raises(ImportError, match=r"ShardedIndex needs dask.*hashlearn\[dask\]"):
-        ShardedIndex(None, 8)
+        ShardedIndex(8)
 
 
 @pytest.mark.filterwarnings("ignore:Port .* is already in use")
 def test_doctests():
-    result = doctest.testmod(hashlearn.distributed, optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testmod(sharded_module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted and not result.failed
 
 
-def test_importing_hashlearn_distributed_does_not_import_dask():
+def test_importing_hashlearn_index_does_not_import_dask():
     code = (
-        "import sys, hashlearn, hashlearn.distributed; "
+        "import sys, hashlearn, hashlearn.index, hashlearn.index.sharded; "
         "loaded = [m for m in ('dask', 'distributed') if m in sys.modules]; "
         "assert not loaded, loaded"
     )
