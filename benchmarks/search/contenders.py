@@ -457,43 +457,39 @@ class FaissContender(Contender):
 
 #: Index attributes recorded in each measurement's ``params`` (those the index has).
 RECORDED_PARAMETERS = (
-    "n_substrings_",
-    "n_substrings",
+    "n_tables_",
     "n_tables",
     "bits_per_table",
     "probe_radius",
     "grow",
-    "b",
-    "nhash",
-    "nflip",
 )
 
 
 def _publish_substrings(index: Any, context: dict[str, Any]) -> None:
-    """Share MultiIndexHashing's substring count, so the other multi-table structures
+    """Share MultiIndexHashing's table count, so the other multi-table structures
     (built after it on the same database) use the same layout."""
-    for attribute in ("n_substrings_", "n_substrings"):
+    for attribute in ("n_tables_", "n_tables"):
         value = getattr(index, attribute, None)
         if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-            context["n_substrings"] = int(value)
+            context["n_tables"] = int(value)
             return
 
 
-def _set_nflip(per_table: bool) -> Callable[[Any, str, int], None]:
-    """Make the hashlearn faiss wrappers' range search exact: flip up to ``radius`` bits
-    (``FaissBinaryHash``), or ``radius // nhash`` per table (``FaissBinaryMultiHash``)."""
+def _set_probe_radius(per_table: bool) -> Callable[[Any, str, int], None]:
+    """Make the hashlearn faiss wrappers' range search exact: probe up to ``radius`` flips
+    (``FaissBinaryHash``), or ``radius // n_tables`` per table (``FaissBinaryMultiHash``)."""
 
     def configure(index: Any, task: str, value: int) -> None:
         if task == "range":
-            index.nflip = value // index.nhash if per_table else value
+            index.probe_radius = value // index.n_tables if per_table else value
 
     return configure
 
 
 def _substrings(n_bits: int, n: int, context: dict[str, Any]) -> int:
     """The shared table count: MultiIndexHashing's, else its formula; every table fits a key."""
-    nhash = context.get("n_substrings") or multihash_substrings(n_bits, n)
-    return max(int(nhash), -(-n_bits // MAX_FAISS_KEY_BITS))
+    n_tables = context.get("n_tables") or multihash_substrings(n_bits, n)
+    return max(int(n_tables), -(-n_bits // MAX_FAISS_KEY_BITS))
 
 
 def _multi_table_kwargs(n_bits: int, n: int, context: dict[str, Any]) -> dict[str, Any]:
@@ -512,13 +508,13 @@ def _configure_multi_table(index: Any, task: str, value: int) -> None:
 
 def _hash_wrapper_kwargs(n_bits: int, n: int, context: dict[str, Any]) -> dict[str, Any]:
     """``FaissBinaryHash`` keyed on the first ``min(n_bits, 63)`` bits, as raw faiss."""
-    return {"b": min(n_bits, MAX_FAISS_KEY_BITS)}
+    return {"bits_per_table": min(n_bits, MAX_FAISS_KEY_BITS)}
 
 
 def _multihash_wrapper_kwargs(n_bits: int, n: int, context: dict[str, Any]) -> dict[str, Any]:
     """``FaissBinaryMultiHash`` with the shared layout: ``m`` tables of ``n_bits // m`` bits."""
-    nhash = _substrings(n_bits, n, context)
-    return {"nhash": nhash, "b": n_bits // nhash}
+    n_tables = _substrings(n_bits, n, context)
+    return {"n_tables": n_tables, "bits_per_table": n_bits // n_tables}
 
 
 def default_contenders() -> list[Contender]:
@@ -573,7 +569,7 @@ def default_contenders() -> list[Contender]:
             matches={"range": "faiss.IndexBinaryHash"},
             family="faiss-wrapper",
             kwargs=_hash_wrapper_kwargs,
-            configure=_set_nflip(per_table=False),
+            configure=_set_probe_radius(per_table=False),
             tasks=("range",),
         ),
         HashlearnContender(
@@ -583,7 +579,7 @@ def default_contenders() -> list[Contender]:
             matches={"range": multihash},
             family="faiss-wrapper",
             kwargs=_multihash_wrapper_kwargs,
-            configure=_set_nflip(per_table=True),
+            configure=_set_probe_radius(per_table=True),
             tasks=("range",),
         ),
     ]

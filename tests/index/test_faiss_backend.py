@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hashlearn
-from hashlearn.codes import hamming_distances_reference, pack_bits, unpack_bits
+from hashlearn.codes import pack_bits, unpack_bits
 from hashlearn.index import LinearScanIndex
 from hashlearn.index import faiss_backend as fb
 from hashlearn.index.faiss_backend import (
@@ -21,6 +21,7 @@ from hashlearn.index.faiss_backend import (
     FaissBinaryHash,
     FaissBinaryMultiHash,
 )
+from hashlearn.testing._metrics import hamming_distances_reference
 
 N_BITS = [1, 3, 8, 13, 31, 64, 70, 256]
 FAISS_CLASSES = [FaissBinaryFlat, FaissBinaryHash, FaissBinaryMultiHash]
