@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine, now, write_json
 from hashlearn.evaluation import evaluate_hamming_ranking, mean_average_precision
-from hashlearn.testing._metrics import mean_average_precision_reference
+from hashlearn.testing import mean_average_precision_reference
 
 
 def _status_kib(field: str) -> int | None:

@@ -3,7 +3,7 @@
 Times the batched fast path on N random uint8 32 x 32 x 3 images (CIFAR-10 sized) and
 prints images per second, the projected time for the 60,000 CIFAR-10 images and the peak
 resident memory. With ``--reference-n K`` it also times the naive per-image float64
-implementation (:func:`~hashlearn.features.gist.gist_features_reference`, full-size FFTs,
+implementation (:func:`~hashlearn.testing.gist_features_reference`, full-size FFTs,
 one image at a time) on K images, reports the speedup in the same run, and checks that the
 two agree.
 
@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from _common import machine, now, write_json
-from hashlearn.features.gist import gist_features, gist_features_reference
+from hashlearn.features.gist import gist_features
+from hashlearn.testing import gist_features_reference
 
 CIFAR10_IMAGES = 60_000
 

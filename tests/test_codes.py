@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hashlearn import codes
-from hashlearn.testing._metrics import hamming_distances_reference
+from hashlearn.testing import hamming_distances_reference
 
 
 def test_bit_j_is_least_significant_first_by_hand():

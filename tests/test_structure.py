@@ -174,3 +174,23 @@ def test_function_sizes():
                 if length > MAX_FUNCTION_LINES:
                     long.append(f"{name}.{node.name} ({length} lines)")
     assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
+
+
+def test_reference_implementations_live_in_hashlearn_testing():
+    """Test oracles are not library API: only hashlearn.testing defines ``*_reference``."""
+    outside = []
+    for name, path in _modules().items():
+        if name == "hashlearn.testing" or name.startswith("hashlearn.testing."):
+            continue
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef) and node.name.endswith("_reference"):
+                outside.append(f"{name}.{node.name}")
+    assert not outside, f"reference implementations outside hashlearn.testing: {outside}"
+
+
+def test_hashlearn_testing_exports_its_checks():
+    import hashlearn.testing as testing
+
+    for name in testing.__all__:
+        assert callable(getattr(testing, name)) or name.isupper(), name
+    assert {"check_hasher", "check_index", "hamming_distances_reference"} <= set(testing.__all__)

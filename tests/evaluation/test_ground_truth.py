@@ -11,7 +11,7 @@ from sklearn.neighbors import NearestNeighbors
 from hashlearn import _numba
 from hashlearn.codes import pack_bits
 from hashlearn.evaluation import exact_neighbors, hamming_ranking, hamming_recall_at, recall_at
-from hashlearn.testing._metrics import hamming_distances_reference
+from hashlearn.testing import hamming_distances_reference
 
 # database: d0 (0, 0), d1 (1, 0), d2 (0, 2), d3 (1, 0) (= d1), d4 (-3, 0)
 DATABASE = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [1.0, 0.0], [-3.0, 0.0]])

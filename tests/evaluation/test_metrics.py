@@ -27,7 +27,7 @@ from hashlearn.evaluation import (
     tutorial_precision_at_k,
 )
 from hashlearn.index import Reranker
-from hashlearn.testing._metrics import (
+from hashlearn.testing import (
     hamming_distances_reference,
     hamming_precision_at_k_reference,
     mean_average_precision_reference,

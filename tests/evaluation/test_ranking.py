@@ -24,7 +24,7 @@ from hashlearn.evaluation import (
     tie_aware_map,
 )
 from hashlearn.evaluation._labels import prepare_labels
-from hashlearn.testing._metrics import (
+from hashlearn.testing import (
     hamming_precision_at_k_reference,
     mean_average_precision_reference,
     precision_recall_curve_by_radius_reference,

@@ -17,8 +17,8 @@ from hashlearn.features.gist import (
     GIST,
     gabor_filters,
     gist_features,
-    gist_features_reference,
 )
+from hashlearn.testing import gist_features_reference
 
 SIZE = 32
 

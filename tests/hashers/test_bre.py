@@ -16,7 +16,6 @@ from hashlearn.hashers.bre import (
     _coordinate_descent,
     _Targets,
     flip_profile,
-    flip_profile_reference,
     reconstruction_loss,
 )
 from hashlearn.hashers.lsh import SignRandomProjection
@@ -47,6 +46,21 @@ def brute_force_loss(D, bits):
 def unit(X):
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     return X / np.where(norms > 0, norms, 1.0)
+
+
+def flip_profile_reference(
+    left: np.ndarray,
+    right: np.ndarray,
+    gain: np.ndarray,
+    order: np.ndarray,
+    directions: np.ndarray,
+) -> np.ndarray:
+    """numpy reference of :func:`flip_profile` (an exclusive cumulative sum)."""
+    signed = right[order] * directions[:, None]
+    earlier = np.cumsum(signed, axis=0) - signed
+    coupling = np.einsum("ij,ij->i", left[order], earlier)
+    steps = directions * (gain[order] - 2.0 * coupling)
+    return np.concatenate([[0.0], np.cumsum(steps)])
 
 
 def test_same_seed_same_codes(blobs):

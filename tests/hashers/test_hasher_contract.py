@@ -18,7 +18,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from hashlearn import codes
 from hashlearn.experiments.methods import METHODS, resolve_method
 from hashlearn.hashers import GRH, LSH, HasherStack
-from hashlearn.testing._hasher import HASHER_CHECKS, hasher_checks
+from hashlearn.testing import HASHER_CHECKS, hasher_checks
 
 # scikit-learn's checks fit on tiny datasets, some with only 2 features: the PCA-based
 # hashers (at most n_features bits) run them with 2 bits, the anchor-based ones with few

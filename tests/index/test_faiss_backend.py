@@ -21,7 +21,7 @@ from hashlearn.index.faiss_backend import (
     FaissBinaryHash,
     FaissBinaryMultiHash,
 )
-from hashlearn.testing._metrics import hamming_distances_reference
+from hashlearn.testing import hamming_distances_reference
 
 N_BITS = [1, 3, 8, 13, 31, 64, 70, 256]
 FAISS_CLASSES = [FaissBinaryFlat, FaissBinaryHash, FaissBinaryMultiHash]

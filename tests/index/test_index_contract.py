@@ -35,7 +35,7 @@ from hashlearn.index import (
     linear_scan,
 )
 from hashlearn.testing import _index as index_checks
-from hashlearn.testing._index import check_index, knn_reference, range_reference
+from hashlearn.testing import check_index, knn_reference, range_reference
 
 HAS_FAISS = importlib.util.find_spec("faiss") is not None
 HAS_DASK = all(importlib.util.find_spec(m) is not None for m in ("dask", "distributed"))

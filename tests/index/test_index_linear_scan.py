@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from hashlearn.codes import pack_bits
 from hashlearn.index import LinearScanIndex
-from hashlearn.testing._metrics import hamming_distances_reference
+from hashlearn.testing import hamming_distances_reference
 
 N_BITS = [8, 13, 16, 32, 64, 100]
 

@@ -9,7 +9,7 @@ import pytest
 
 from hashlearn import codes
 from hashlearn.hashers import LSH, SignRandomProjection
-from hashlearn.testing._hasher import HASHER_CHECKS, check_hasher, hasher_checks
+from hashlearn.testing import HASHER_CHECKS, check_hasher, hasher_checks
 
 
 class UnseededLSH(SignRandomProjection):

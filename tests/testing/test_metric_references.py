@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from hashlearn.codes import pack_bits
-from hashlearn.testing._metrics import (
+from hashlearn.testing import (
     hamming_distances_reference,
     hamming_precision_at_k_reference,
     mean_average_precision_reference,

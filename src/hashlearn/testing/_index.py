@@ -55,44 +55,12 @@ import numpy as np
 
 from hashlearn._validation import check_k, check_radius
 from hashlearn.persistence import load
+from hashlearn.testing._metrics import hamming_distances_reference
 
-__all__ = ["check_index", "hamming_reference", "knn_reference", "range_reference"]
+__all__ = ["check_index", "knn_reference", "range_reference"]
 
 
 # -- references ----------------------------------------------------------------------------
-def _as_codes(codes: Any, name: str) -> np.ndarray:
-    array = np.asarray(codes)
-    if array.dtype != np.uint8 or array.ndim != 2:
-        raise ValueError(f"{name} must be packed codes, uint8 of shape (n, n_bytes)")
-    return array
-
-
-def hamming_reference(queries: Any, database: Any) -> np.ndarray:
-    """Hamming distances between packed codes, by :func:`numpy.unpackbits`.
-
-    Parameters
-    ----------
-    queries : ndarray of uint8, shape (n_queries, n_bytes)
-    database : ndarray of uint8, shape (n_database, n_bytes)
-
-    Returns
-    -------
-    ndarray of int32, shape (n_queries, n_database)
-        ``D[i, j]`` = number of differing bits of ``queries[i]`` and ``database[j]``
-        (padding bits are zero in valid codes, so they never count).
-    """
-    queries, database = _as_codes(queries, "queries"), _as_codes(database, "database")
-    if queries.shape[1] != database.shape[1]:
-        raise ValueError(
-            f"queries have {queries.shape[1]} bytes per code and database "
-            f"{database.shape[1]}; they must match"
-        )
-    out = np.empty((queries.shape[0], database.shape[0]), dtype=np.int32)
-    for i in range(queries.shape[0]):
-        out[i] = np.unpackbits(queries[i] ^ database, axis=1).sum(axis=1)
-    return out
-
-
 def knn_reference(queries: Any, database: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact k-NN by a full sort of each row by ``(distance, id)``, padded with ``-1``.
 
@@ -118,7 +86,7 @@ def knn_reference(queries: Any, database: Any, k: int) -> tuple[np.ndarray, np.n
     (array([[ 0,  1,  1, -1]], dtype=int32), array([[ 2,  0,  1, -1]]))
     """
     k = check_k(k)
-    distances = hamming_reference(queries, database)
+    distances = hamming_distances_reference(queries, database)
     n_queries, n = distances.shape
     kept = min(k, n)
     ids = np.broadcast_to(np.arange(n, dtype=np.int64), distances.shape)
@@ -157,7 +125,7 @@ def range_reference(
     (array([0, 1]), array([0], dtype=int32), array([2]))
     """
     radius = check_radius(radius)
-    distances = hamming_reference(queries, database)
+    distances = hamming_distances_reference(queries, database)
     lims = np.zeros(distances.shape[0] + 1, dtype=np.int64)
     rows_d, rows_i = [], []
     for i, row in enumerate(distances):
@@ -219,7 +187,7 @@ class _Checker:
             f"{getattr(distances, 'shape', '')} and {getattr(ids, 'dtype', type(ids))} "
             f"{getattr(ids, 'shape', '')}",
         )
-        true = hamming_reference(queries, database)
+        true = hamming_distances_reference(queries, database)
         for row in range(shape[0]):
             real = ids[row] >= 0
             self.require(
@@ -322,7 +290,7 @@ class _Checker:
             "csr layout",
             f"{call}: distances and ids differ in length",
         )
-        true = hamming_reference(queries, database)
+        true = hamming_distances_reference(queries, database)
         want = range_reference(queries, database, radius)
         for row in range(queries.shape[0]):
             part = slice(lims[row], lims[row + 1])

@@ -74,9 +74,10 @@ def hamming_distances_reference(queries: Any, database: Any) -> np.ndarray:
             f"queries have {query_codes.shape[1]} bytes per code but database codes have "
             f"{database_codes.shape[1]}"
         )
-    q = np.unpackbits(query_codes, axis=1).astype(np.int32)
-    db = np.unpackbits(database_codes, axis=1).astype(np.int32)
-    return (q[:, None, :] != db[None, :, :]).sum(axis=2, dtype=np.int32)
+    out = np.empty((query_codes.shape[0], database_codes.shape[0]), dtype=np.int32)
+    for i, query in enumerate(query_codes):  # one query at a time: bounded scratch memory
+        out[i] = np.unpackbits(query ^ database_codes, axis=1).sum(axis=1)
+    return out
 
 
 def _block_size(block_size: Any) -> int | None:
