@@ -194,3 +194,46 @@ def test_hashlearn_testing_exports_its_checks():
     for name in testing.__all__:
         assert callable(getattr(testing, name)) or name.isupper(), name
     assert {"check_hasher", "check_index", "hamming_distances_reference"} <= set(testing.__all__)
+
+
+#: The data flow, left to right (docs/architecture.md): a package may import the leaves,
+#: itself and the packages to its left, never one to its right.
+FLOW = (
+    "codes",
+    "persistence",
+    "features",
+    "datasets",
+    "hashers",
+    "index",
+    "evaluation",
+    "records",
+    "experiments",
+    "report",
+    "testing",
+    "cli",
+)
+#: Allowed by their places in the flow, but against their packages' rules: metrics never
+#: search, and reports read records, never the experiment code.
+FORBIDDEN = {("evaluation", "index"), ("report", "experiments")}
+
+
+def _part(module: str) -> str:
+    return module.split(".")[1] if "." in module else module
+
+
+def test_imports_follow_the_data_flow():
+    graph = import_graph()
+    leaves = {_part(leaf) for leaf in LEAVES}
+    wrong = []
+    for module, imported in graph.items():
+        source = _part(module)
+        if module == "hashlearn" or source in leaves:
+            continue
+        assert source in FLOW, f"{module} has no place in the data flow (FLOW)"
+        for target in imported - {"hashlearn"}:
+            dest = _part(target)
+            if dest in leaves or dest == source:
+                continue
+            if FLOW.index(dest) > FLOW.index(source) or (source, dest) in FORBIDDEN:
+                wrong.append(f"{module} imports {target}")
+    assert not wrong, "imports against the data flow:\n" + "\n".join(sorted(wrong))
