@@ -138,3 +138,15 @@ def test_default_radius_follows_short_codes(tmp_path):
     )
     results = json.loads((out / "results.json").read_text())
     assert results["config"]["max_radius"] == 6
+
+
+def test_python_m_hashlearn_is_the_command_line():
+    import subprocess
+    import sys
+
+    from hashlearn import __version__
+
+    done = subprocess.run(
+        [sys.executable, "-m", "hashlearn", "--version"], capture_output=True, text=True, check=True
+    )
+    assert __version__ in done.stdout
