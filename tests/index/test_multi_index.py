@@ -512,7 +512,6 @@ def test_statistics_and_accessors():
     database = clustered_codes(rng, 500, 32)
     queries = clustered_codes(rng, 5, 32)
     index = MIH(32).add(database)
-    assert MIH is MultiIndexHashing
     assert "n_tables=None" in repr(index) and "ntotal=500" in repr(index)
     assert index.n_tables_ == 4 and index.bits_per_table_.tolist() == [8] * 4
     assert index.probe_radii(5).tolist() == [1, 1, 0, 0] and index.probe_radii(99).max() == 8
