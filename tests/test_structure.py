@@ -211,6 +211,7 @@ FLOW = (
     "report",
     "testing",
     "cli",
+    "__main__",
 )
 #: Allowed by their places in the flow, but against their packages' rules: metrics never
 #: search, and reports read records, never the experiment code.
