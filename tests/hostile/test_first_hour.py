@@ -120,3 +120,42 @@ def test_readme_states_gist_time_with_its_conditions():
     assert re.search(r"idle 2-core", readme) and re.search(r"another job|other jobs", readme), (
         "the README must state the GIST time with its conditions (idle or competing)"
     )
+
+
+# -- docs for own data ---------------------------------------------------------------------
+
+OWN_DATA = ROOT / "docs" / "own-data.md"
+
+
+def test_own_data_page_is_linked():
+    assert OWN_DATA.is_file(), "docs/own-data.md is missing"
+    assert "docs/own-data.md" in _text(README)
+    assert "(own-data.md)" in _text(ROOT / "docs" / "index.md")
+    text = _text(OWN_DATA)
+    for topic in ("standardi", "L2-normalise", "Unlabelled", "hasher=", "add_vectors"):
+        assert topic in text, f"docs/own-data.md says nothing about {topic}"
+    assert "search_vectors" in text and "run_protocol(" in text
+
+
+def test_own_data_examples_run(tmp_path, monkeypatch, capsys):
+    import shlex
+
+    from hashlearn.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    text = _text(OWN_DATA) if OWN_DATA.is_file() else ""
+    python_blocks = _code_blocks(text, "python")
+    commands = [line for block in _code_blocks(text, "bash") for line in block.splitlines() if line]
+    assert len(python_blocks) >= 4 and commands, "docs/own-data.md shows too few examples"
+    namespace: dict[str, object] = {"__name__": "own_data"}
+    for number, block in enumerate(python_blocks, 1):
+        exec(compile(block, f"docs/own-data.md python block {number}", "exec"), namespace)
+        if number == 1:  # the data exist: the command line reads them
+            for command in commands:
+                assert command.startswith("hashlearn bench ")
+                # the report (figures) takes seconds; tests/report covers it
+                argv = [*shlex.split(command)[1:], "--no-progress", "--no-report"]
+                assert main(argv) in (0, None)
+    assert (tmp_path / "results" / "mine" / "records.jsonl").is_file()
+    assert (tmp_path / "mine.hlz").is_file()
+    assert "recall" not in capsys.readouterr().err.lower()
