@@ -105,6 +105,9 @@ def test_model_files_have_one_extension():
         saved += re.findall(r"\.save\([^)]*?[\"']([^\"']+)[\"']\)", _text(path))
     extensions = {Path(name).suffix for name in saved}
     assert extensions == {".hlz"}, f"model files saved in README/docs/examples: {saved}"
+    assert re.search(r"files `\.hlz`", _text(ROOT / "docs" / "index.md")), (
+        "docs/index.md must name the one extension of model and index files"
+    )
 
 
 def test_readme_states_make_test_time():
@@ -159,3 +162,20 @@ def test_own_data_examples_run(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "results" / "mine" / "records.jsonl").is_file()
     assert (tmp_path / "mine.hlz").is_file()
     assert "recall" not in capsys.readouterr().err.lower()
+
+
+@pytest.mark.parametrize("path", [README, *DOCS], ids=lambda p: str(p.relative_to(ROOT)))
+def test_a_measured_speed_up_is_said_to_vary(path):
+    text = _text(path)
+    for found in re.finditer(r"136x", text):
+        nearby = text[max(found.start() - 400, 0) : found.end() + 400]
+        assert "varies" in nearby, (
+            f"{path.relative_to(ROOT)} quotes the tutorial's 136x as if it were fixed; "
+            "say that the ratio varies with the machine and its load"
+        )
+
+
+def test_gist_time_is_stated_with_its_conditions_in_the_benchmarks():
+    text = _text(ROOT / "docs" / "benchmarks.md")
+    first_run = text[text.index("the first `make run` decodes") :][:600]
+    assert "idle" in first_run and "competed" in first_run
