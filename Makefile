@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.hashlearn-installed
-# The data directory: $HASHLEARN_DATA when set, else ../shared/data beside the checkout when present.
-HASHLEARN_DATA ?= $(wildcard $(abspath ../shared/data))
+# The data directory: the folder holding cifar10/, mnist/, ... Set HASHLEARN_DATA in the
+# environment or on the command line (make run HASHLEARN_DATA=/path/to/data); unset, the
+# loaders use the cache (~/.cache/hashlearn) and download what they may.
+HASHLEARN_DATA ?=
 export HASHLEARN_DATA
 OUT ?= results/tutorial
 
@@ -15,6 +17,7 @@ help:
 	@echo "make test   install, then run the test suite"
 	@echo "make lint   ruff (lint + format check) and mypy"
 	@echo "make bench  speed benchmarks (results: docs/benchmarks.md)"
+	@echo "data: HASHLEARN_DATA=/path/to/data (the folder holding cifar10/, mnist/, ...); unset, data is downloaded when allowed"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
