@@ -270,3 +270,14 @@ def test_atomic_write_returns_the_path_given(tmp_path):
     link.symlink_to(target)
     assert _io.atomic_write_text(link, "new") == link
     assert link.is_symlink() and target.read_text() == "new"
+
+
+@pytest.mark.parametrize(
+    ("param", "message"),
+    [("centre", "must be a bool"), ("n_bits", "n_bits"), ("random_state", "random_state")],
+)
+def test_a_huge_parameter_is_refused(saved, tmp_path, param, message):
+    _, _, path = saved
+    huge = {param: 1e308}
+    crafted = _edit(path, tmp_path / "huge.hlz", edit_meta=lambda m: m["params"].update(huge))
+    _refused(crafted, message)

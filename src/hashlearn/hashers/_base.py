@@ -196,18 +196,45 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         """Check a loaded hasher's state is complete and consistent (raise if not).
 
         The parameters pass the hasher's own checks (``_check_params`` where it takes no
-        argument) and every float parameter is finite.
+        argument), every float parameter is finite and a parameter whose default is a
+        bool, an int or a float has that type.
         """
         check_n_bits(self.n_bits)
         n_features = getattr(self, "n_features_in_", None)
         if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
             raise ValueError(f"n_features_in_ must be a positive int, got {n_features!r}")
+        defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(type(self).__init__).parameters.items()
+        }
         for name, value in self.get_params(deep=False).items():
             if isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f"parameter {name}={value!r} must be finite")
+            if name != "random_state":
+                _check_parameter_type(name, value, defaults.get(name))
+            elif value is not None and (
+                isinstance(value, bool) or not isinstance(value, numbers.Integral)
+            ):
+                raise ValueError(f"parameter random_state={value!r} must be None or an int")
         check_params = getattr(self, "_check_params", None)
         if callable(check_params) and not inspect.signature(check_params).parameters:
             check_params()
+
+
+def _check_parameter_type(name: str, value: Any, default: Any) -> None:
+    """A loaded parameter whose default is a bool, an int or a float has that type."""
+    if isinstance(default, bool):
+        expected, ok = "a bool", isinstance(value, bool)
+    elif isinstance(default, numbers.Integral):
+        expected = "an int"
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    elif isinstance(default, numbers.Real):
+        expected = "a number"
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    else:
+        return
+    if not ok:
+        raise ValueError(f"parameter {name}={value!r} must be {expected}, as its default is")
 
 
 def _check_attribute_value(name: str, value: Any) -> None:
