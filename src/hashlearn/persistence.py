@@ -18,6 +18,11 @@ own metadata in ``attributes``.
 
 Files are written to a temporary file in the target folder and renamed into place, so
 an interrupted save never leaves a half-written file.
+
+Loading is safe on crafted files: only the listed members are read, each ``.npy`` header
+is checked against its member's size before allocating, JSON nesting and metadata size
+are capped, every member's CRC-32 is verified, and every refusal is a
+:class:`FileFormatError` naming the file (docs/file-format.md, "Loading untrusted files").
 """
 
 from __future__ import annotations
