@@ -9,10 +9,13 @@ and an interrupted write leaves the old file untouched. :func:`to_json` turns re
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
+import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,29 +33,54 @@ __all__ = [
 ]
 
 
+#: A temporary file of an earlier save untouched for this long is from a killed save.
+STALE_TEMPORARY_SECONDS = 60.0
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None]) -> Path:
     """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it into place.
 
-    The temporary file is removed if ``write`` raises (including KeyboardInterrupt), so the
-    target is either the complete new file or untouched. The new file gets the
-    permissions a plain ``open()`` would give it.
+    The temporary file (``.<name>.<random>.tmp`` in the target's folder) is removed if
+    ``write`` raises (including KeyboardInterrupt), so the target is either the complete
+    new file or untouched. When ``path`` is a symbolic link, the file it points to is
+    replaced and the link kept. An existing target keeps its permissions; a new file gets
+    the permissions a plain ``open()`` would give it. Temporary files of earlier saves of
+    the same target that were killed (untouched for :data:`STALE_TEMPORARY_SECONDS`) are
+    removed after a successful write. Returns ``path`` as given.
     """
-    target = Path(path)
+    given = Path(path)
+    target = Path(os.path.realpath(given)) if given.is_symlink() else given
     target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_current_umask()
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        # mkstemp creates the file 0600; give it the permissions a plain open() would.
-        os.chmod(tmp_name, 0o666 & ~_current_umask())
+        # mkstemp creates the file 0600; give it the target's or a plain open()'s permissions.
+        os.chmod(tmp_name, mode)
         os.replace(tmp_name, target)
     except BaseException:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
         raise
-    return target
+    _remove_stale_temporaries(target)
+    return given
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Remove ``.<name>.*.tmp`` files beside ``target`` left by killed saves."""
+    now = time.time()
+    for candidate in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        try:
+            if now - candidate.lstat().st_mtime >= STALE_TEMPORARY_SECONDS:
+                candidate.unlink()
+        except OSError:
+            pass  # gone already, or not ours to remove: it is only clean-up
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:

@@ -9,6 +9,8 @@ hasher fits in a :class:`~sklearn.pipeline.Pipeline`.
 
 from __future__ import annotations
 
+import inspect
+import math
 import numbers
 from abc import abstractmethod
 from typing import Any
@@ -160,8 +162,13 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         try:
             hasher = cls(**params)
             for name, value in attributes.items():
+                cls._check_learned_name(name)
+                _check_attribute_value(name, value)
                 setattr(hasher, name, value)
             for name, value in arrays.items():
+                cls._check_learned_name(name)
+                if name in attributes:
+                    raise ValueError(f"{name} is stored both as an attribute and as an array")
                 setattr(hasher, name, value)
             hasher._check_loaded_state()
         except (TypeError, ValueError, AttributeError, KeyError) as exc:
@@ -170,12 +177,74 @@ class BaseHasher(TransformerMixin, BaseEstimator):
             ) from exc
         return hasher
 
+    @classmethod
+    def _check_learned_name(cls, name: Any) -> None:
+        """Refuse a saved name that is not learned state (a method, a parameter, private)."""
+        if (
+            not isinstance(name, str)
+            or not name.isidentifier()
+            or not name.endswith("_")
+            or name.startswith("_")
+            or hasattr(cls, name)
+        ):
+            raise ValueError(
+                f"{name!r} is not a learned attribute of {cls.__name__} (learned attributes "
+                "end in '_', are not private and are not defined by the class)"
+            )
+
     def _check_loaded_state(self) -> None:
-        """Check a loaded hasher's state is complete and consistent (raise if not)."""
+        """Check a loaded hasher's state is complete and consistent (raise if not).
+
+        The parameters pass the hasher's own checks (``_check_params`` where it takes no
+        argument), every float parameter is finite and a parameter whose default is a
+        bool, an int or a float has that type.
+        """
         check_n_bits(self.n_bits)
         n_features = getattr(self, "n_features_in_", None)
         if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
             raise ValueError(f"n_features_in_ must be a positive int, got {n_features!r}")
+        defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(type(self).__init__).parameters.items()
+        }
+        for name, value in self.get_params(deep=False).items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"parameter {name}={value!r} must be finite")
+            if name != "random_state":
+                _check_parameter_type(name, value, defaults.get(name))
+            elif value is not None and (
+                isinstance(value, bool) or not isinstance(value, numbers.Integral)
+            ):
+                raise ValueError(f"parameter random_state={value!r} must be None or an int")
+        check_params = getattr(self, "_check_params", None)
+        if callable(check_params) and not inspect.signature(check_params).parameters:
+            check_params()
+
+
+def _check_parameter_type(name: str, value: Any, default: Any) -> None:
+    """A loaded parameter whose default is a bool, an int or a float has that type."""
+    if isinstance(default, bool):
+        expected, ok = "a bool", isinstance(value, bool)
+    elif isinstance(default, numbers.Integral):
+        expected = "an int"
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    elif isinstance(default, numbers.Real):
+        expected = "a number"
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    else:
+        return
+    if not ok:
+        raise ValueError(f"parameter {name}={value!r} must be {expected}, as its default is")
+
+
+def _check_attribute_value(name: str, value: Any) -> None:
+    """A saved plain attribute is a JSON scalar or a flat object of JSON scalars."""
+    values = value.values() if isinstance(value, dict) else [value]
+    if not all(isinstance(item, _JSON_SCALARS) for item in values):
+        raise ValueError(
+            f"attribute {name} must be a number, string, boolean, null or a flat object of "
+            f"those, got {value!r}"
+        )
 
 
 class LinearHasherMixin:

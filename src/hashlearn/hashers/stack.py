@@ -267,8 +267,13 @@ class HasherStack(TransformerMixin, BaseEstimator):
             metas = attributes["hashers"]
             if not isinstance(metas, list) or not metas:
                 raise ValueError("the list of hashers is missing or empty")
-            members = [unnest_state(f"hashers/{t}", meta, arrays) for t, meta in enumerate(metas)]
+            members = [
+                unnest_state(f"hashers/{t}", meta, arrays, kind="hasher")
+                for t, meta in enumerate(metas)
+            ]
             n_features = attributes["n_features_in_"]
+            if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
+                raise ValueError(f"n_features_in_ must be a positive int, got {n_features!r}")
             for t, member in enumerate(members):
                 if getattr(member, "n_features_in_", n_features) != n_features:
                     raise ValueError(

@@ -353,13 +353,14 @@ class BinaryIndex(ABC):
             stored = check_codes(stored, index.n_bits, name="stored codes")
         except (TypeError, ValueError) as exc:
             raise ValueError(f"corrupt {cls.__name__} file: {exc}") from exc
-        if stored.shape[0] != attributes.get("ntotal", stored.shape[0]):
+        ntotal = attributes.get("ntotal", stored.shape[0])
+        if isinstance(ntotal, bool) or not isinstance(ntotal, int) or stored.shape[0] != ntotal:
             raise ValueError(
                 f"corrupt {cls.__name__} file: ntotal={attributes.get('ntotal')} but "
                 f"{stored.shape[0]} codes are stored"
             )
         if attributes.get("hasher"):
-            index.hasher = unnest_state("hasher", attributes["hasher"], arrays)
+            index.hasher = unnest_state("hasher", attributes["hasher"], arrays, kind="hasher")
         index._restore(stored, attributes, arrays)
         return index
 
