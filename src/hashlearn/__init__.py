@@ -15,6 +15,6 @@ and search those codes fast. The package is laid out along the data flow
 """
 
 from hashlearn._version import __version__
-from hashlearn.persistence import load, save
+from hashlearn.persistence import FileFormatError, load, save
 
-__all__ = ["__version__", "load", "save"]
+__all__ = ["FileFormatError", "__version__", "load", "save"]
