@@ -333,6 +333,8 @@ def _tutorial(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hashlearn`` command; returns the exit status."""
+    from hashlearn.experiments.lock import RunFolderLockedError
+
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
@@ -340,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing half-written was left behind", file=sys.stderr)
         return 130
-    except (FileNotFoundError, ValueError, TypeError, OSError) as exc:
+    except (FileNotFoundError, ValueError, TypeError, OSError, RunFolderLockedError) as exc:
         print(f"hashlearn {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

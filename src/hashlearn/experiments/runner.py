@@ -54,6 +54,7 @@ from hashlearn._validation import check_features, check_labels
 from hashlearn.datasets import load_dataset
 from hashlearn.datasets._dataset import Dataset
 from hashlearn.experiments.config import BenchConfig, parse_bits, parse_seeds
+from hashlearn.experiments.lock import acquire, release
 from hashlearn.experiments.methods import ResolvedMethod, resolve_method
 from hashlearn.experiments.protocols import Protocol, make_split, resolve_protocol
 from hashlearn.experiments.record import RunContext, base_record, run_record, utc_now
@@ -168,11 +169,30 @@ def _execute(
         _first_alternative(method).build(bits[0], seeds[0])
     make_split(protocol, dataset.y, seeds[0], n_official_train=n_official_train)
     data = {"name": dataset.name, "source": dataset.source, "shape": list(dataset.X.shape)}
-    out_path = None if out is None else Path(out)
-    done: set[str] = set()
-    if out_path is not None:
+    context = RunContext(
+        protocol=protocol,
+        dataset=dataset,
+        n_official_train=n_official_train,
+        out=None if out is None else Path(out),
+        save_models=save_models,
+        own_data=own_data,
+        environment=environment(),
+        config=config,
+        progress=progress_printer(progress),
+    )
+    if context.out is None:
+        return _run(context, methods, bits, seeds, set())
+    out_path = context.out
+    created = not out_path.exists()
+    out_path.mkdir(parents=True, exist_ok=True)
+    try:
+        # One run writes to a folder at a time (stacklevel: the caller of run_protocol).
+        lock = acquire(out_path, stacklevel=4)
+    except BaseException:
+        _remove_if_empty(out_path, created)
+        raise
+    try:
         check_same_data(out_path, data)
-        out_path.mkdir(parents=True, exist_ok=True)
         done = finished_keys(out_path)
         write_run_json(
             out_path,
@@ -186,18 +206,16 @@ def _execute(
                 "written_at": utc_now(),
             },
         )
-    context = RunContext(
-        protocol=protocol,
-        dataset=dataset,
-        n_official_train=n_official_train,
-        out=out_path,
-        save_models=save_models,
-        own_data=own_data,
-        environment=environment(),
-        config=config,
-        progress=progress_printer(progress),
-    )
-    return _run(context, methods, bits, seeds, done)
+        return _run(context, methods, bits, seeds, done)
+    finally:
+        release(lock)
+        _remove_if_empty(out_path, created)
+
+
+def _remove_if_empty(folder: Path, created: bool) -> None:
+    """A run that made a folder and failed before writing anything leaves no empty folder."""
+    if created and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def run_benchmark(config: BenchConfig, *, progress: Progress = False) -> list[dict[str, Any]]:
