@@ -123,6 +123,11 @@ def _add_bench(commands: Any) -> None:
     )
     bench.add_argument("--download", action="store_true", help="allow downloading missing data")
     bench.add_argument("--no-save-models", action="store_true", help="do not save fitted hashers")
+    bench.add_argument(
+        "--force-resume",
+        action="store_true",
+        help="resume --out even if its records were computed on other data, protocol or method",
+    )
     bench.add_argument("--no-report", action="store_true", help="do not write the report")
     bench.add_argument("--no-progress", action="store_true", help="print nothing while running")
     bench.add_argument("--list-protocols", action="store_true", help="list protocols and exit")
@@ -179,6 +184,7 @@ def _bench(args: argparse.Namespace) -> int:
             "dataset": args.dataset,
             "save_models": False if args.no_save_models else None,
             "download": True if args.download else None,
+            "force_resume": True if args.force_resume else None,
         },
     )
     records = run_benchmark(config, progress=not args.no_progress)

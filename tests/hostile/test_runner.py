@@ -100,3 +100,63 @@ def test_the_lock_is_released_after_a_run_and_a_rerun_resumes(
     _run(data, out)
     assert not (out / LOCK_NAME).exists()
     assert _run(data, out) == []  # nothing left to do, and no lock error
+
+
+# -- 2. resume checks fingerprints ------------------------------------------------------
+
+
+def test_resuming_on_replaced_data_of_the_same_shape_is_an_error(
+    data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    X, y = data
+    out = tmp_path / "run"
+    _run(data, out, bits=[8, 16])
+    with (out / RECORDS_NAME).open("r+") as handle:  # keep only the first record: resume
+        first = handle.readline()
+        handle.seek(0)
+        handle.truncate()
+        handle.write(first)
+    replaced = (X[::-1].copy(), y[::-1].copy())  # same shape, same source name
+    with pytest.raises(ValueError, match=r"fingerprint.*--force-resume"):
+        _run(replaced, out, bits=[8, 16])
+
+
+def test_resuming_with_a_changed_record_fingerprint_is_an_error_unless_forced(
+    data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    _run(data, out, bits=[8, 16])
+    path = out / RECORDS_NAME
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records[0]["fingerprint"]["method"] = "0" * 32  # another method definition
+    del records[1]  # leave work to resume
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    with pytest.raises(ValueError, match=r"/lsh/8/0 \(method\)"):
+        _run(data, out, bits=[8, 16])
+    resumed = _run(data, out, bits=[8, 16], force_resume=True)
+    assert [record["n_bits"] for record in resumed] == [16]
+
+
+def test_records_without_a_fingerprint_are_not_resumed_silently(
+    data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    _run(data, out)
+    path = out / RECORDS_NAME
+    record = json.loads(path.read_text())
+    del record["fingerprint"]
+    path.write_text(json.dumps(record) + "\n")
+    with pytest.raises(ValueError, match=r"\(data, protocol, method\)"):
+        _run(data, out)
+
+
+def test_a_finished_record_whose_model_file_is_missing_is_computed_again(
+    data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    (record,) = _run(data, out, save_models=True)
+    (out / record["model"]).unlink()
+    lines: list[str] = []
+    (again,) = _run(data, out, save_models=True, progress=lines.append)
+    assert again["key"] == record["key"] and (out / again["model"]).is_file()
+    assert any("model file" in line and "missing" in line for line in lines)
