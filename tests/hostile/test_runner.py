@@ -160,3 +160,42 @@ def test_a_finished_record_whose_model_file_is_missing_is_computed_again(
     (again,) = _run(data, out, save_models=True, progress=lines.append)
     assert again["key"] == record["key"] and (out / again["model"]).is_file()
     assert any("model file" in line and "missing" in line for line in lines)
+
+
+# -- 3. method specs --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("grh:classifier=svc", r"no spec parameter 'classifier'"),
+        ("grh:foo=1", r"valid parameters: alpha, C, gamma, init, kernel, n_iter, n_jobs$"),
+        ("grh:C=abc", r"grh: C must be a positive number, got 'abc'"),
+        ("grh:kernel=rbf,gamma=-1", r"grh: gamma must be a positive number, got -1"),
+        ("grh:n_bits=8", r"n_bits is not a spec parameter; code lengths come from --bits"),
+        ("lsh:random_state=3", r"random_state is not a spec parameter; the seed comes from"),
+        ("itq:n_iter=abc", r"itq: parameter n_iter must be a number \(default 50\), got 'abc'"),
+        ("grh:alpha=2", r"grh: alpha must be in \[0, 1\], got 2"),
+    ],
+)
+def test_bad_method_specs_are_refused_naming_the_parameter(spec: str, message: str) -> None:
+    from hashlearn.experiments.methods import build_method
+
+    with pytest.raises(ValueError, match=message):
+        build_method(spec, 8, 0)
+
+
+def test_a_bad_alternative_fails_before_the_run_starts(
+    data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match="grh: C must be a positive number, got 'abc'"):
+        _run(data, out, methods=["lsh", "grh:C=1|abc"])
+    assert not out.exists()  # nothing written, no empty folder left behind
+
+
+def test_n_bits_in_a_spec_is_refused_by_the_bench_configuration() -> None:
+    from hashlearn.experiments.config import BenchConfig
+
+    with pytest.raises(ValueError, match="n_bits is not a spec parameter"):
+        BenchConfig(protocol="grh-cifar10", methods=("grh:n_bits=8",))

@@ -149,6 +149,18 @@ def _first_alternative(method: ResolvedMethod) -> ResolvedMethod:
     return ResolvedMethod(method.info, params)
 
 
+def _check_alternatives(method: ResolvedMethod, n_bits: int, seed: int) -> None:
+    """Build the method with every alternative of every ``a|b|c`` parameter once, so that
+    a bad value fails now rather than after the records before it."""
+    first = _first_alternative(method)
+    for key, value in method.params.items():
+        if isinstance(value, str) and "|" in value:
+            for text in value.split("|")[1:]:
+                ResolvedMethod(method.info, {**first.params, key: parse_value(text)}).build(
+                    n_bits, seed
+                )
+
+
 def _execute(
     protocol: Protocol,
     dataset: Dataset,
@@ -243,6 +255,7 @@ def _method_fingerprint(method: ResolvedMethod, n_bits: int, seed: int) -> str:
     Building it also reports a spec that cannot be built before any work starts.
     """
     hasher = _first_alternative(method).build(n_bits, seed)
+    _check_alternatives(method, n_bits, seed)
     params = hasher.get_params(deep=False) if hasattr(hasher, "get_params") else {}
     params = {k: v for k, v in params.items() if k not in ("n_bits", "random_state")}
     return json_fingerprint(
