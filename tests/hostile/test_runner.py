@@ -199,3 +199,23 @@ def test_n_bits_in_a_spec_is_refused_by_the_bench_configuration() -> None:
 
     with pytest.raises(ValueError, match="n_bits is not a spec parameter"):
         BenchConfig(protocol="grh-cifar10", methods=("grh:n_bits=8",))
+
+
+# -- 4. fit warnings reach the report ---------------------------------------------------
+
+
+def test_fit_warnings_appear_in_the_report(
+    data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    from hashlearn.report.benchmark import format_benchmark_markdown
+
+    out = tmp_path / "run"
+    records = _run(data, out, bits=[8, 16])
+    noted = {"category": "ConvergenceWarning", "message": "Liblinear failed to converge"}
+    noted["count"] = 3
+    records[0]["fit_warnings"] = [noted]
+    records[1]["fit_warnings"] = [noted, "not a warning"]  # a damaged entry is skipped
+    text = format_benchmark_markdown(records)
+    assert "## Fit warnings" in text
+    assert "ConvergenceWarning in 2 record(s) (6 time(s)): `Liblinear failed to converge`" in text
+    assert "Fit warnings" not in format_benchmark_markdown(_run(data, tmp_path / "quiet"))
