@@ -219,3 +219,67 @@ def test_fit_warnings_appear_in_the_report(
     assert "## Fit warnings" in text
     assert "ConvergenceWarning in 2 record(s) (6 time(s)): `Liblinear failed to converge`" in text
     assert "Fit warnings" not in format_benchmark_markdown(_run(data, tmp_path / "quiet"))
+
+
+# -- 6. ties: P@K that does not depend on the database's row order ----------------------
+
+
+def _tied_problem() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    database = rng.integers(0, 4, size=(300, 1), dtype=np.uint8)  # 2-bit codes: many ties
+    labels = rng.integers(0, 3, size=300)
+    queries = rng.integers(0, 4, size=(25, 1), dtype=np.uint8)
+    return queries, database, rng.integers(0, 3, size=25), labels
+
+
+def test_tie_aware_precision_at_k_is_the_expectation_over_tie_orders() -> None:
+    from hashlearn.evaluation import evaluate_hamming_ranking
+
+    queries, database, query_labels, labels = _tied_problem()
+    ks = (1, 7, 100, 300)
+    result = evaluate_hamming_ranking(
+        queries, database, query_labels, labels, n_bits=2, precision_ks=ks
+    )
+    distances = np.array([[bin(q ^ d).count("1") for d in database[:, 0]] for q in queries[:, 0]])
+    relevant = query_labels[:, None] == labels[None, :]
+    for k in ks:
+        expected = []
+        for row in range(len(queries)):  # expectation: the tied group at rank k, pro rata
+            order = np.sort(distances[row])
+            edge = order[k - 1]
+            inside = relevant[row][distances[row] < edge].sum()
+            tied = distances[row] == edge
+            need = k - (distances[row] < edge).sum()
+            expected.append((inside + need * relevant[row][tied].mean()) / k)
+        assert result.tie_aware_precision_at_k[k].value == pytest.approx(np.mean(expected))
+
+
+def test_sorting_the_database_moves_p_at_k_but_not_tie_aware_p_at_k_and_warns() -> None:
+    from hashlearn.evaluation import SortedLabelsWarning, evaluate_hamming_ranking
+
+    queries, database, query_labels, labels = _tied_problem()
+    order = np.argsort(labels, kind="stable")
+    shuffled = evaluate_hamming_ranking(
+        queries, database, query_labels, labels, n_bits=2, precision_ks=(10,)
+    )
+    with pytest.warns(SortedLabelsWarning, match="database_labels are sorted") as caught:
+        ordered = evaluate_hamming_ranking(
+            queries, database[order], query_labels, labels[order], n_bits=2, precision_ks=(10,)
+        )
+    assert caught[0].filename == __file__
+    assert shuffled.precision_at_k[10].value != ordered.precision_at_k[10].value
+    assert shuffled.tie_aware_precision_at_k[10].value == pytest.approx(
+        ordered.tie_aware_precision_at_k[10].value
+    )
+    assert "tie_aware_precision_at_k" in ordered.to_dict()
+
+
+def test_the_report_shows_tie_aware_p_at_k_beside_p_at_k(
+    data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    from hashlearn.report.benchmark import format_benchmark_markdown
+
+    records = _run(data, tmp_path / "run")
+    assert "tie_aware_precision_at_k" in records[0]["metrics"]
+    text = format_benchmark_markdown(records)
+    assert "**P@10**" in text and "**tie-aware P@10**" in text
