@@ -283,3 +283,12 @@ def test_the_report_shows_tie_aware_p_at_k_beside_p_at_k(
     assert "tie_aware_precision_at_k" in records[0]["metrics"]
     text = format_benchmark_markdown(records)
     assert "**P@10**" in text and "**tie-aware P@10**" in text
+
+
+def test_resuming_with_other_bits_or_seeds_keeps_the_finished_records(
+    data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    # init=cca nests a CCA-ITQ hasher whose repr shows its n_bits and seed.
+    _run(data, out, bits=[4, 8], methods="grh:init=cca")
+    assert _run(data, out, bits=[8], methods="grh:init=cca") == []

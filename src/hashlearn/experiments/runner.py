@@ -252,10 +252,13 @@ def _execute(
 def _method_fingerprint(method: ResolvedMethod, n_bits: int, seed: int) -> str:
     """The spec and every constructor argument of the hasher it builds (defaults included).
 
-    Building it also reports a spec that cannot be built before any work starts.
+    Building it also reports a spec that cannot be built before any work starts. The
+    fingerprint itself is of the hasher built with 16 bits and seed 0, so that it does not
+    change with the run's bits or seeds (a nested hasher's repr shows them).
     """
-    hasher = _first_alternative(method).build(n_bits, seed)
+    _first_alternative(method).build(n_bits, seed)
     _check_alternatives(method, n_bits, seed)
+    hasher = _first_alternative(method).build(16, 0)
     params = hasher.get_params(deep=False) if hasattr(hasher, "get_params") else {}
     params = {k: v for k, v in params.items() if k not in ("n_bits", "random_state")}
     return json_fingerprint(
