@@ -72,15 +72,16 @@ def test_bench_from_a_config_file(
     assert main(["bench", "--config", str(config), "--no-progress", "--no-report"]) == 2
     assert "kernel must be one of" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
-    # One that fails while fitting is recorded as failed; the run goes on, and exits 1.
-    config.write_text(config.read_text().replace("grh:kernel=nope", "grh:kernel=rbf,C=-1"))
+    # One that fails while fitting (more anchors than training rows) is recorded as failed;
+    # the run goes on, and exits 1.
+    config.write_text(config.read_text().replace("grh:kernel=nope", "agh:n_anchors=5000"))
     assert main(["bench", "--config", str(config), "--no-progress", "--no-report"]) == 1
     records = read_bench_records(tmp_path / "run")
     assert [r["status"] for r in records] == ["ok", "failed"]
-    assert records[1]["error"]["type"] == "InvalidParameterError"
+    assert records[1]["error"]["type"] == "ValueError"
     assert not (tmp_path / "run" / "models").exists()
     run = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert run["methods_resolved"] == ["lsh", "grh:C=-1,kernel=rbf"]
+    assert run["methods_resolved"] == ["lsh", "agh:n_anchors=5000"]
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -123,6 +125,11 @@ def _add_bench(commands: Any) -> None:
     )
     bench.add_argument("--download", action="store_true", help="allow downloading missing data")
     bench.add_argument("--no-save-models", action="store_true", help="do not save fitted hashers")
+    bench.add_argument(
+        "--force-resume",
+        action="store_true",
+        help="resume --out even if its records were computed on other data, protocol or method",
+    )
     bench.add_argument("--no-report", action="store_true", help="do not write the report")
     bench.add_argument("--no-progress", action="store_true", help="print nothing while running")
     bench.add_argument("--list-protocols", action="store_true", help="list protocols and exit")
@@ -179,6 +186,7 @@ def _bench(args: argparse.Namespace) -> int:
             "dataset": args.dataset,
             "save_models": False if args.no_save_models else None,
             "download": True if args.download else None,
+            "force_resume": True if args.force_resume else None,
         },
     )
     records = run_benchmark(config, progress=not args.no_progress)
@@ -331,18 +339,80 @@ def _tutorial(args: argparse.Namespace) -> int:
     return 0
 
 
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` that does not exist yet (None when it exists)."""
+    missing = None
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
+def _remove_empty(path: Path, root: Path) -> None:
+    """Remove ``path`` and its parents up to ``root`` while they are empty folders."""
+    for folder in (path, *path.parents):
+        if not folder.is_dir() or any(folder.iterdir()):
+            return
+        folder.rmdir()
+        if folder == root:
+            return
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; an unknown option is reported by its subcommand, with its usage and
+    the closest valid option."""
+    args, extras = parser.parse_known_args(argv)
+    if not extras:
+        return args
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    sub = commands.choices[args.command]
+    options = [o for action in sub._actions for o in action.option_strings]
+    hints = []
+    for extra in extras:
+        close = difflib.get_close_matches(extra.split("=", 1)[0], options, n=1, cutoff=0.75)
+        if extra.startswith("-") and close:
+            hints.append(f"{extra}: did you mean {close[0]}?")
+    message = f"unrecognized arguments: {' '.join(extras)}"
+    sub.error(message + "".join(f"\n  {hint}" for hint in hints))
+    raise AssertionError("unreachable: ArgumentParser.error exits")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``hashlearn`` command; returns the exit status."""
+    """Entry point of the ``hashlearn`` command; returns the exit status.
+
+    Warnings are printed as one line naming the command (``hashlearn report: warning:
+    ...``), not as a line of library code. A command that fails removes the output folder
+    it created when that folder is still empty.
+    """
+    from hashlearn.experiments.lock import RunFolderLockedError
+
     parser = _build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except KeyboardInterrupt:
-        print("interrupted: nothing half-written was left behind", file=sys.stderr)
-        return 130
-    except (FileNotFoundError, ValueError, TypeError, OSError) as exc:
-        print(f"hashlearn {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    args = _parse(parser, argv)
+    out = getattr(args, "out", None)
+    created = _first_missing(out) if isinstance(out, Path) else None
+    status = 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _warning_printer(args.command)
+        try:
+            status = int(args.handler(args))
+        except KeyboardInterrupt:
+            print("interrupted: nothing half-written was left behind", file=sys.stderr)
+            status = 130
+        except (FileNotFoundError, ValueError, TypeError, OSError, RunFolderLockedError) as exc:
+            print(f"hashlearn {args.command}: error: {exc}", file=sys.stderr)
+        finally:
+            if status != 0 and created is not None and isinstance(out, Path):
+                _remove_empty(out, created)
+    return status
+
+
+def _warning_printer(command: str) -> Any:
+    def show(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+        del args, kwargs
+        print(f"hashlearn {command}: warning ({category.__name__}): {message}", file=sys.stderr)
+
+    return show
 
 
 if __name__ == "__main__":  # pragma: no cover

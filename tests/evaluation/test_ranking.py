@@ -99,6 +99,7 @@ def test_to_dict_shape_and_json():
         "tie_aware_map",
         "map_at_k",
         "precision_at_k",
+        "tie_aware_precision_at_k",
         "precision_within_radius",
         "pr_curve",
         "precision_at_k_curve",

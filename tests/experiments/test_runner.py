@@ -118,20 +118,22 @@ def test_resume_skips_finished_records_and_retries_failures(
     digits: tuple[np.ndarray, np.ndarray], tmp_path: Path
 ) -> None:
     X, y = digits
+    # More anchors than training rows: a spec that is valid but fails on this data.
     first = run_protocol(
-        X, y, "grh-cifar10", ["lsh", "grh:kernel=rbf,C=-1"], bits=8, seeds=1, out=tmp_path, **SMALL
+        X, y, "grh-cifar10", ["lsh", "agh:n_anchors=5000"], bits=8, seeds=1, out=tmp_path, **SMALL
     )
     assert [record["status"] for record in first] == ["ok", "failed"]
     failed = first[1]
-    assert failed["error"]["type"] == "InvalidParameterError"
-    assert "C" in failed["error"]["message"] and "Traceback" in failed["error"]["traceback"]
+    assert failed["error"]["type"] == "ValueError"
+    assert "n_anchors" in failed["error"]["message"]
+    assert "Traceback" in failed["error"]["traceback"]
     assert "metrics" not in failed
     lines = []
     again = run_protocol(
         X,
         y,
         "grh-cifar10",
-        ["lsh", "grh:kernel=rbf,C=-1"],
+        ["lsh", "agh:n_anchors=5000"],
         bits=[8, 16],
         seeds=1,
         out=tmp_path,
@@ -141,8 +143,8 @@ def test_resume_skips_finished_records_and_retries_failures(
     # lsh/8 was done; grh/8 failed before and is retried; both 16-bit records are new.
     assert [(r["method"]["name"], r["n_bits"]) for r in again] == [
         ("lsh", 16),
-        ("grh", 8),
-        ("grh", 16),
+        ("agh", 8),
+        ("agh", 16),
     ]
     assert any("done before, skipped" in line for line in lines)
     # The file keeps all five lines; reading keeps the last record of each key.

@@ -84,7 +84,7 @@ def test_labels_match_the_published_tables() -> None:
 def test_method_errors_name_the_problem() -> None:
     with pytest.raises(ValueError, match=r"unknown method 'nope'.*known methods: .*lsh"):
         resolve_method("nope")
-    with pytest.raises(ValueError, match=r"no parameter 'bogus'.*valid: .*centre"):
+    with pytest.raises(ValueError, match=r"no spec parameter 'bogus'.*valid parameters: .*centre"):
         build_method("lsh:bogus=1", 16, 0)
     with pytest.raises(ValueError, match="kernel must be one of linear, rbf"):
         build_method("grh:kernel=poly", 16, 0)

@@ -25,7 +25,11 @@ from hashlearn.evaluation.metrics import (
     tie_aware_map,
     tutorial_precision_at_k,
 )
-from hashlearn.evaluation.ranking import default_curve_ks, evaluate_hamming_ranking
+from hashlearn.evaluation.ranking import (
+    SortedLabelsWarning,
+    default_curve_ks,
+    evaluate_hamming_ranking,
+)
 from hashlearn.evaluation.results import (
     HammingEvaluation,
     MAPResult,
@@ -39,6 +43,7 @@ __all__ = [
     "MAPResult",
     "PrecisionResult",
     "RadiusPrecisionResult",
+    "SortedLabelsWarning",
     "TutorialPrecisionResult",
     "default_curve_ks",
     "evaluate_hamming_ranking",

@@ -345,6 +345,25 @@ def ap_at(stats: Statistics, slot: int) -> np.ndarray:
         return np.where(hits > 0, stats.ap_sums[:, slot] / hits, 0.0)
 
 
+def tie_aware_precision_at(items: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
+    """Per query: the expected P@k over uniformly random orders within equal distances.
+
+    With ``D`` the distance whose group holds rank ``k``, ``N_<`` and ``R_<`` the items and
+    relevant items at distances below ``D``: ``(R_< + (k - N_<) * relevant[D] / items[D]) / k``.
+    Unlike P@k under the (distance, index) order it does not depend on the database's row
+    order.
+    """
+    cum_items = np.cumsum(items, axis=1)
+    cum_relevant = np.cumsum(relevant, axis=1)
+    rows = np.arange(items.shape[0])
+    group = np.minimum((cum_items < k).sum(axis=1), items.shape[1] - 1)
+    before = cum_items[rows, group] - items[rows, group]
+    relevant_before = cum_relevant[rows, group] - relevant[rows, group]
+    size = np.maximum(items[rows, group], 1)
+    partial = np.clip(k - before, 0, None) * relevant[rows, group] / size
+    return (relevant_before + partial) / float(k)
+
+
 def radius_counts(stats: Statistics, radius: int) -> tuple[np.ndarray, np.ndarray]:
     """Per query: items, and relevant items, at distance ``<= radius``."""
     stop = min(radius, stats.items.shape[1] - 1) + 1

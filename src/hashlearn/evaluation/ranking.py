@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Iterable
 from types import MappingProxyType
 from typing import Any
@@ -39,6 +40,7 @@ from hashlearn.evaluation._counting import (
     iter_statistics,
     radius_precision,
     tie_aware_per_query,
+    tie_aware_precision_at,
 )
 from hashlearn.evaluation._labels import prepare_labels
 from hashlearn.evaluation.results import (
@@ -49,7 +51,7 @@ from hashlearn.evaluation.results import (
     _map_result,
 )
 
-__all__ = ["default_curve_ks", "evaluate_hamming_ranking"]
+__all__ = ["SortedLabelsWarning", "default_curve_ks", "evaluate_hamming_ranking"]
 
 
 def default_curve_ks(n_database: int) -> NDArray[np.int64]:
@@ -94,6 +96,7 @@ class _Sums:
         self.tie_aware = np.empty(n_queries)
         self.map_at = {int(k): np.empty(n_queries) for k in map_cutoffs}
         self.precision_at = {int(k): np.empty(n_queries) for k in precision_cutoffs}
+        self.tie_precision_at = {int(k): np.empty(n_queries) for k in precision_cutoffs}
         self.within_radius = {int(r): np.empty(n_queries) for r in radius_list}
         self.radius_empty = {int(r): np.empty(n_queries, dtype=bool) for r in radius_list}
         self.curve_sums = np.zeros(curve.shape[0])
@@ -108,6 +111,8 @@ class _Sums:
             values[start:stop] = ap_at(stats, slot[k])
         for k, values in self.precision_at.items():
             values[start:stop] = stats.hits[:, slot[k]] / float(k)
+        for k, values in self.tie_precision_at.items():
+            values[start:stop] = tie_aware_precision_at(stats.items, stats.relevant, k)
         for r, values in self.within_radius.items():
             values[start:stop], self.radius_empty[r][start:stop] = radius_precision(stats, r)
         curve_slots = [slot[int(k)] for k in self.curve]
@@ -126,6 +131,12 @@ class _Sums:
                 {
                     k: PrecisionResult(float(v.mean()), _frozen(v))
                     for k, v in self.precision_at.items()
+                }
+            ),
+            tie_aware_precision_at_k=MappingProxyType(
+                {
+                    k: PrecisionResult(float(v.mean()), _frozen(v))
+                    for k, v in self.tie_precision_at.items()
                 }
             ),
             precision_within_radius=MappingProxyType(
@@ -148,6 +159,28 @@ class _Sums:
             n_queries=self.n_queries,
             n_database=self.n_database,
         )
+
+
+class SortedLabelsWarning(UserWarning):
+    """The database rows are sorted by label: P@K and mAP@K depend on that order."""
+
+
+def _warn_if_sorted(database_labels: Any) -> None:
+    """Warn when 1-D database labels are sorted: ties break by database index, so a
+    database sorted by class puts whole classes first among tied codes."""
+    labels = np.asarray(database_labels)
+    if labels.ndim != 1 or labels.shape[0] < 3 or labels.dtype.kind not in "biuf":
+        return
+    steps = np.diff(labels)
+    if not steps.any() or not ((steps >= 0).all() or (steps <= 0).all()):
+        return
+    warnings.warn(
+        "database_labels are sorted: P@K and mAP@K break ties by database index, so they "
+        "depend on this row order; compare tie_aware_precision_at_k and tie_aware_map, or "
+        "shuffle the database",
+        SortedLabelsWarning,
+        stacklevel=3,
+    )
 
 
 def evaluate_hamming_ranking(
@@ -212,6 +245,12 @@ def evaluate_hamming_ranking(
     -------
     HammingEvaluation
 
+    Warns
+    -----
+    SortedLabelsWarning
+        When 1-D ``database_labels`` are sorted (ties break by database index, so P@K and
+        mAP@K depend on the row order; the tie-aware values do not).
+
     Examples
     --------
     >>> from hashlearn.codes import pack_bits
@@ -231,6 +270,7 @@ def evaluate_hamming_ranking(
     queries, database = check_code_pair(query_codes, database_codes)
     n_queries, n_database = queries.shape[0], database.shape[0]
     labels = prepare_labels(query_labels, database_labels, n_queries, n_database)
+    _warn_if_sorted(database_labels)
     n_bits = resolve_n_bits(n_bits, queries, database)
     map_cutoffs = check_ks(map_ks, n_database, "map_ks")
     precision_cutoffs = check_ks(precision_ks, n_database, "precision_ks")

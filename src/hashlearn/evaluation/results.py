@@ -135,6 +135,10 @@ class HammingEvaluation:
         query with none scores 0).
     precision_at_k : mapping of int to PrecisionResult
         P@K for each requested K (denominator K).
+    tie_aware_precision_at_k : mapping of int to PrecisionResult
+        Expected P@K over random orders within distance ties, for the same K: it does not
+        depend on the database's row order, which P@K (ties by database index) does when
+        many codes tie (a database sorted by class moves it).
     precision_within_radius : mapping of int to RadiusPrecisionResult
         P@r for each requested radius (an empty retrieval scores 0; ``empty_fraction``).
     pr_curve : tuple (radius int64, precision float64, recall float64), each (n_bits + 1,)
@@ -150,6 +154,7 @@ class HammingEvaluation:
     tie_aware_map: MAPResult
     map_at_k: Mapping[int, MAPResult]
     precision_at_k: Mapping[int, PrecisionResult]
+    tie_aware_precision_at_k: Mapping[int, PrecisionResult]
     precision_within_radius: Mapping[int, RadiusPrecisionResult]
     pr_curve: tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]
     precision_at_k_curve: tuple[NDArray[np.int64], NDArray[np.float64]]
@@ -163,7 +168,8 @@ class HammingEvaluation:
         -------
         dict
             ``{"map", "map_n_excluded", "tie_aware_map", "map_at_k": {K: value},
-            "precision_at_k": {K: value}, "precision_within_radius": {r: {"value",
+            "precision_at_k": {K: value}, "tie_aware_precision_at_k": {K: value},
+            "precision_within_radius": {r: {"value",
             "empty_fraction"}}, "pr_curve": {"radius", "precision", "recall"},
             "precision_at_k_curve": {"k", "precision"}}``.
         """
@@ -177,6 +183,9 @@ class HammingEvaluation:
                 "tie_aware_map": self.tie_aware_map.value,
                 "map_at_k": {k: r.value for k, r in self.map_at_k.items()},
                 "precision_at_k": {k: r.value for k, r in self.precision_at_k.items()},
+                "tie_aware_precision_at_k": {
+                    k: r.value for k, r in self.tie_aware_precision_at_k.items()
+                },
                 "precision_within_radius": {
                     r: {"value": res.value, "empty_fraction": res.empty_fraction}
                     for r, res in self.precision_within_radius.items()

@@ -103,6 +103,9 @@ class BenchConfig:
         Save each fitted hasher under ``out/models``.
     download : bool, default False
         Let the dataset loader download missing files.
+    force_resume : bool, default False
+        Resume ``out`` even when its finished records have other data, protocol or method
+        fingerprints (``docs/records.md``); by default that is an error.
     """
 
     protocol: str
@@ -114,6 +117,7 @@ class BenchConfig:
     dataset: str | None = None
     save_models: bool = True
     download: bool = False
+    force_resume: bool = False
 
     def __post_init__(self) -> None:
         resolve_protocol(self.protocol)
@@ -121,7 +125,7 @@ class BenchConfig:
             raise ValueError("methods must name at least one method")
         for spec in self.methods:
             resolve_method(spec)
-        for name in ("save_models", "download"):
+        for name in ("save_models", "download", "force_resume"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be true or false, got {getattr(self, name)!r}")
         object.__setattr__(self, "bits", parse_bits(self.bits))

@@ -6,12 +6,18 @@ unfitted hasher for a code length and a seed; :func:`method_label` gives the row
 published tables use (``"GRH RBF, LSH init"``), which is how records find their anchors.
 
 New methods register with :func:`register_method`; parameters not handled by the entry's
-own builder are passed to the hasher's constructor, and an unknown one is an error that
-lists the valid ones.
+own builder are passed to the hasher's constructor. A parameter the method does not use
+is an error that lists every valid one (the builder's own, such as GRH's ``kernel``, ``C``
+and ``gamma``, included; arguments the builder sets itself, such as GRH's ``classifier``,
+excluded); ``n_bits`` and ``random_state`` come from the run, never from a spec; a string
+for a numeric parameter, and any value the hasher's own parameter check refuses, is an
+error naming the parameter when the method is built, before a run starts.
 """
 
 from __future__ import annotations
 
+import inspect
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,7 +114,17 @@ def resolve_method(spec: str) -> ResolvedMethod:
     if key not in METHODS:
         known = ", ".join(sorted(METHODS))
         raise ValueError(f"unknown method {name!r} in {spec!r}; known methods: {known}")
+    for reserved, source in _RESERVED.items():
+        if reserved in params:
+            raise ValueError(f"method {spec!r}: {reserved} is not a spec parameter; {source}")
     return ResolvedMethod(METHODS[key], params)
+
+
+#: Constructor arguments every hasher has that a run sets itself, never a spec.
+_RESERVED = {
+    "n_bits": "code lengths come from --bits (bits=... in Python), one record per length",
+    "random_state": "the seed comes from --seeds (seeds=... in Python), one record per seed",
+}
 
 
 def build_method(spec: str, n_bits: int, random_state: int) -> Any:
@@ -127,15 +143,46 @@ def method_label(spec: str) -> str:
     return resolve_method(spec).label
 
 
-def _construct(cls: type, n_bits: int, random_state: int, params: Mapping[str, Any]) -> Any:
-    valid = set(cls().get_params()) - {"n_bits", "random_state"}
+def _construct(
+    cls: type,
+    n_bits: int,
+    random_state: int,
+    params: Mapping[str, Any],
+    *,
+    method: str,
+    spec_only: Mapping[str, Any] = {},
+    fixed: Mapping[str, Any] = {},
+) -> Any:
+    """The hasher ``cls`` with spec ``params``, after checking their names and types.
+
+    ``spec_only`` are parameters the method's builder consumed (they are valid names);
+    ``fixed`` are constructor arguments the builder sets itself (not spec parameters).
+    """
+    defaults = cls().get_params()
+    valid = (set(defaults) - set(_RESERVED) - set(fixed)) | set(spec_only)
     unknown = sorted(set(params) - valid)
     if unknown:
         raise ValueError(
-            f"{cls.__name__} has no parameter {', '.join(map(repr, unknown))}; "
-            f"valid: {', '.join(sorted(valid))}"
+            f"{method}: no spec parameter {', '.join(map(repr, unknown))}; "
+            f"valid parameters: {', '.join(sorted(valid, key=str.lower))}"
         )
-    return cls(n_bits=n_bits, random_state=random_state, **params)
+    for key, value in params.items():
+        default = defaults.get(key)
+        numeric = isinstance(default, int | float) and not isinstance(default, bool)
+        if numeric and isinstance(value, str):
+            raise ValueError(
+                f"{method}: parameter {key} must be a number (default {default}), got {value!r}"
+            )
+    hasher = cls(n_bits=n_bits, random_state=random_state, **params, **fixed)
+    check = getattr(hasher, "_check_params", None)
+    if callable(check) and not [
+        p for p in inspect.signature(check).parameters.values() if p.default is p.empty
+    ]:
+        try:  # the hasher's own checks, now rather than when the first record fits
+            check()
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{method}: {exc}") from None
+    return hasher
 
 
 # --------------------------------------------------------------------------------------
@@ -146,7 +193,7 @@ def _construct(cls: type, n_bits: int, random_state: int, params: Mapping[str, A
 def _build_lsh(n_bits: int, random_state: int, **params: Any) -> Any:
     from hashlearn.hashers import SignRandomProjection
 
-    return _construct(SignRandomProjection, n_bits, random_state, params)
+    return _construct(SignRandomProjection, n_bits, random_state, params, method="lsh")
 
 
 _GRH_KERNELS = ("linear", "rbf")
@@ -169,6 +216,18 @@ def _grh_choice(params: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -
     return str(value)
 
 
+def _grh_positive(params: dict[str, Any], key: str, default: float) -> float:
+    value = params.pop(key, default)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"grh: {key} must be a positive number, got {value!r}")
+    return float(value)
+
+
 def _build_grh(n_bits: int, random_state: int, **params: Any) -> Any:
     from sklearn.svm import SVC, LinearSVC
 
@@ -182,11 +241,13 @@ def _build_grh(n_bits: int, random_state: int, **params: Any) -> Any:
     if kernel == "linear":
         if "gamma" in params:
             raise ValueError("grh: gamma applies to kernel=rbf only")
-        C = float(params.pop("C", 1.0))
+        C = _grh_positive(params, "C", 1.0)
         classifier: Any = LinearSVC(C=C, class_weight="balanced")
     else:
-        C = float(params.pop("C", _GRH_RBF_C))
+        C = _grh_positive(params, "C", _GRH_RBF_C)
         gamma = params.pop("gamma", _GRH_RBF_GAMMA)
+        if gamma not in ("scale", "auto"):
+            gamma = _grh_positive({"gamma": gamma}, "gamma", _GRH_RBF_GAMMA)
         classifier = SVC(kernel="rbf", C=C, gamma=gamma, class_weight="balanced")
     init_hasher: Any = "lsh"
     if init == "cca":
@@ -200,7 +261,10 @@ def _build_grh(n_bits: int, random_state: int, **params: Any) -> Any:
         GraphRegularisedHashing,
         n_bits,
         random_state,
-        {**params, "classifier": classifier, "init": init_hasher},
+        params,
+        method="grh",
+        spec_only={"kernel": kernel, "init": init, "C": C, "gamma": None},
+        fixed={"classifier": classifier, "init": init_hasher},
     )
 
 
@@ -252,7 +316,7 @@ def _simple(
         import importlib
 
         cls = getattr(importlib.import_module(module), class_name)
-        return _construct(cls, n_bits, random_state, params)
+        return _construct(cls, n_bits, random_state, params, method=name)
 
     return register_method(
         MethodInfo(

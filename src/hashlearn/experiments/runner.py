@@ -21,7 +21,11 @@ length one *record* is computed:
 
 Records are appended to ``RUN_DIR/records.jsonl`` as they finish (format:
 ``docs/records.md``). A rerun with the same folder skips the records already done, so an
-interrupted run resumes; a method that raises gets a ``"failed"`` record with the
+interrupted run resumes; it checks first that those records were computed on the same data
+(a content hash of the arrays), protocol and method definition, and that their model files
+exist (``force_resume`` keeps records whose fingerprints differ). While a run writes to a
+folder it holds the folder's lock (:mod:`~hashlearn.experiments.lock`), so a second run on
+the same folder stops with a clear error. A method that raises gets a ``"failed"`` record with the
 traceback, and the run goes on.
 
 Hyperparameters can be chosen on the validation split: a method parameter given as
@@ -54,17 +58,20 @@ from hashlearn._validation import check_features, check_labels
 from hashlearn.datasets import load_dataset
 from hashlearn.datasets._dataset import Dataset
 from hashlearn.experiments.config import BenchConfig, parse_bits, parse_seeds
+from hashlearn.experiments.lock import acquire, release
 from hashlearn.experiments.methods import ResolvedMethod, resolve_method
 from hashlearn.experiments.protocols import Protocol, make_split, resolve_protocol
 from hashlearn.experiments.record import RunContext, base_record, run_record, utc_now
 from hashlearn.experiments.resume import (
+    array_fingerprint,
     check_same_data,
     drop_damaged_tail,
-    finished_keys,
+    json_fingerprint,
     record_key,
+    resumable_keys,
     write_run_json,
 )
-from hashlearn.experiments.specs import parse_value, split_specs
+from hashlearn.experiments.specs import parse_value, plain_params, split_specs
 from hashlearn.experiments.user_data import load_user_dataset
 from hashlearn.records import RECORDS_NAME
 
@@ -77,6 +84,7 @@ def _run(
     bits: Sequence[int],
     seeds: Sequence[int],
     done: set[str],
+    fingerprints: dict[str, dict[str, str]],
 ) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     tasks = [(seed, method, n_bits) for seed in seeds for method in methods for n_bits in bits]
@@ -90,6 +98,7 @@ def _run(
             continue
         context.progress(f"[{number}/{len(tasks)}] {key}")
         record = base_record(context, method, n_bits, seed, key)
+        record["fingerprint"] = fingerprints[key]
         record["started_at"] = utc_now()
         try:
             record["sizes"] = {
@@ -140,6 +149,18 @@ def _first_alternative(method: ResolvedMethod) -> ResolvedMethod:
     return ResolvedMethod(method.info, params)
 
 
+def _check_alternatives(method: ResolvedMethod, n_bits: int, seed: int) -> None:
+    """Build the method with every alternative of every ``a|b|c`` parameter once, so that
+    a bad value fails now rather than after the records before it."""
+    first = _first_alternative(method)
+    for key, value in method.params.items():
+        if isinstance(value, str) and "|" in value:
+            for text in value.split("|")[1:]:
+                ResolvedMethod(method.info, {**first.params, key: parse_value(text)}).build(
+                    n_bits, seed
+                )
+
+
 def _execute(
     protocol: Protocol,
     dataset: Dataset,
@@ -153,6 +174,7 @@ def _execute(
     config: dict[str, Any],
     *,
     own_data: bool,
+    force_resume: bool = False,
 ) -> list[dict[str, Any]]:
     methods = [resolve_method(spec) for spec in method_specs]
     if not methods:
@@ -164,16 +186,51 @@ def _execute(
     seeds = tuple(seeds) if seeds is not None else tuple(range(protocol.seeds))
     # Mistakes that would fail every record are reported before any work: a method that
     # cannot be built, a split the data cannot give.
-    for method in methods:
-        _first_alternative(method).build(bits[0], seeds[0])
+    method_prints = {m.spec: _method_fingerprint(m, bits[0], seeds[0]) for m in methods}
     make_split(protocol, dataset.y, seeds[0], n_official_train=n_official_train)
-    data = {"name": dataset.name, "source": dataset.source, "shape": list(dataset.X.shape)}
-    out_path = None if out is None else Path(out)
-    done: set[str] = set()
-    if out_path is not None:
-        check_same_data(out_path, data)
-        out_path.mkdir(parents=True, exist_ok=True)
-        done = finished_keys(out_path)
+    data_print = array_fingerprint(dataset.X, dataset.y)
+    data = {
+        "name": dataset.name,
+        "source": dataset.source,
+        "shape": list(dataset.X.shape),
+        "fingerprint": data_print,
+    }
+    protocol_print = json_fingerprint({"spec": protocol.spec, "params": protocol.params()})
+    fingerprints = {
+        record_key(protocol.spec, method.spec, n_bits, seed): {
+            "data": data_print,
+            "protocol": protocol_print,
+            "method": method_prints[method.spec],
+        }
+        for seed in seeds
+        for method in methods
+        for n_bits in bits
+    }
+    context = RunContext(
+        protocol=protocol,
+        dataset=dataset,
+        n_official_train=n_official_train,
+        out=None if out is None else Path(out),
+        save_models=save_models,
+        own_data=own_data,
+        environment=environment(),
+        config=config,
+        progress=progress_printer(progress),
+    )
+    if context.out is None:
+        return _run(context, methods, bits, seeds, set(), fingerprints)
+    out_path = context.out
+    created = not out_path.exists()
+    out_path.mkdir(parents=True, exist_ok=True)
+    try:
+        # One run writes to a folder at a time (stacklevel: the caller of run_protocol).
+        lock = acquire(out_path, stacklevel=4)
+    except BaseException:
+        _remove_if_empty(out_path, created)
+        raise
+    try:
+        check_same_data(out_path, data, force=force_resume)
+        done = resumable_keys(out_path, fingerprints, force=force_resume, note=context.progress)
         write_run_json(
             out_path,
             {
@@ -186,18 +243,33 @@ def _execute(
                 "written_at": utc_now(),
             },
         )
-    context = RunContext(
-        protocol=protocol,
-        dataset=dataset,
-        n_official_train=n_official_train,
-        out=out_path,
-        save_models=save_models,
-        own_data=own_data,
-        environment=environment(),
-        config=config,
-        progress=progress_printer(progress),
+        return _run(context, methods, bits, seeds, done, fingerprints)
+    finally:
+        release(lock)
+        _remove_if_empty(out_path, created)
+
+
+def _method_fingerprint(method: ResolvedMethod, n_bits: int, seed: int) -> str:
+    """The spec and every constructor argument of the hasher it builds (defaults included).
+
+    Building it also reports a spec that cannot be built before any work starts. The
+    fingerprint itself is of the hasher built with 16 bits and seed 0, so that it does not
+    change with the run's bits or seeds (a nested hasher's repr shows them).
+    """
+    _first_alternative(method).build(n_bits, seed)
+    _check_alternatives(method, n_bits, seed)
+    hasher = _first_alternative(method).build(16, 0)
+    params = hasher.get_params(deep=False) if hasattr(hasher, "get_params") else {}
+    params = {k: v for k, v in params.items() if k not in ("n_bits", "random_state")}
+    return json_fingerprint(
+        {"spec": method.spec, "class": type(hasher).__name__, "params": plain_params(params)}
     )
-    return _run(context, methods, bits, seeds, done)
+
+
+def _remove_if_empty(folder: Path, created: bool) -> None:
+    """A run that made a folder and failed before writing anything leaves no empty folder."""
+    if created and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def run_benchmark(config: BenchConfig, *, progress: Progress = False) -> list[dict[str, Any]]:
@@ -239,6 +311,7 @@ def run_benchmark(config: BenchConfig, *, progress: Progress = False) -> list[di
         progress,
         config.to_dict(),
         own_data=config.dataset is None,
+        force_resume=config.force_resume,
     )
 
 
@@ -256,6 +329,7 @@ def run_protocol(
     save_models: bool = False,
     progress: Progress = False,
     name: str = "arrays",
+    force_resume: bool = False,
     **protocol_params: Any,
 ) -> list[dict[str, Any]]:
     """Run a protocol on your own arrays; returns one record per method x bits x seed.
@@ -286,6 +360,10 @@ def run_protocol(
     progress : bool or callable, default False
     name : str, default "arrays"
         Dataset name in the records.
+    force_resume : bool, default False
+        Resume ``out`` even when its finished records were computed on other data, another
+        protocol or another method definition (their fingerprints differ); by default that
+        is an error.
 
     Returns
     -------
@@ -347,4 +425,5 @@ def run_protocol(
         progress,
         config,
         own_data=False,
+        force_resume=force_resume,
     )

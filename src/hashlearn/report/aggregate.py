@@ -260,6 +260,15 @@ def metric_groups(protocol: ProtocolRecords) -> list[tuple[str, list[Metric]]]:
         )
         for k in sorted_keys(protocol, "precision_at_k")
     ]
+    at_k += [
+        Metric(
+            f"tie-aware P@{k}",
+            metric_getter("tie_aware_precision_at_k", k),
+            (),
+            f"expected precision of the top {k} over random orders of tied distances",
+        )
+        for k in sorted_keys(protocol, "tie_aware_precision_at_k")
+    ]
     groups.append(("Precision at K", at_k))
     recall = [
         Metric(

@@ -7,6 +7,8 @@ nothing else. The report has
 - a header: the run's configuration, hashlearn version(s) and git revision(s), dates,
   machine, and the counts of successful and failed records;
 - a *Failures* section listing every failed record with its error (never hidden);
+- a *Fit warnings* section, when fitting warned: each distinct warning of a method (the
+  records' ``fit_warnings``), with how many records and times it was raised;
 - per protocol (``protocol.spec``): one table per metric, a row per method
   (``method.spec``, shown as ``method.label``) and a column per code length, each cell
   ``mean ± std (n)`` over seeds (sample standard deviation, ``ddof=1``; no ``±`` for a
@@ -196,6 +198,46 @@ def _header(
     return blocks
 
 
+def _fit_warning_blocks(records: Sequence[dict[str, Any]]) -> list[Block]:
+    """The warnings fitting raised (``fit_warnings``), one bullet per distinct warning of a
+    method: a convergence or probe-cost warning changes what a number means."""
+    found: dict[tuple[str, str, str], list[tuple[str, int]]] = {}
+    for record in records:
+        noted = record.get("fit_warnings")
+        if not isinstance(noted, list):
+            continue
+        for warning in noted:
+            if not isinstance(warning, dict):
+                continue
+            where = (
+                str(record["method"]["spec"]),
+                str(warning.get("category", "Warning")),
+                str(warning.get("message", "")),
+            )
+            count = warning.get("count", 1)
+            count = count if isinstance(count, int) and not isinstance(count, bool) else 1
+            found.setdefault(where, []).append((str(record["key"]), count))
+    if not found:
+        return []
+    items = []
+    for (spec, category, message), hits in found.items():
+        keys = ", ".join(code_span(key) for key, _ in hits[:3])
+        more = f" and {len(hits) - 3} more" if len(hits) > 3 else ""
+        text = message if len(message) <= 300 else message[:297] + "..."
+        items.append(
+            f"{code_span(spec)}: {category} in {len(hits)} record(s) "
+            f"({sum(count for _, count in hits)} time(s)): {code_span(text)}; {keys}{more}"
+        )
+    return [
+        Heading(2, "Fit warnings"),
+        Paragraph(
+            "Warnings raised while fitting (the records' `fit_warnings`); the numbers of these "
+            "records may reflect a fit that did not converge:"
+        ),
+        Bullets(items),
+    ]
+
+
 def _protocol_blocks(
     protocol: ProtocolRecords,
     labels: dict[str, str],
@@ -288,6 +330,7 @@ def _document(
     labels = method_labels(records)
     blocks: list[Block] = [Heading(1, title)]
     blocks += _header(records, run, notes, superseded)
+    blocks += _fit_warning_blocks(records)
     for protocol in group_protocols(records):
         blocks += _protocol_blocks(protocol, labels, figures or {})
     if run is not None:
