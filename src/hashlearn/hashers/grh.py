@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from hashlearn import codes as codes_module
 from hashlearn._registry import register
 from hashlearn._validation import check_features, check_labels, check_random_state
-from hashlearn.hashers._base import BaseHasher, check_state_array
+from hashlearn.hashers._base import BaseHasher, check_magnitude, check_state_array
 from hashlearn.hashers.lsh import SignRandomProjection
 
 __all__ = [
@@ -209,6 +209,10 @@ class GraphRegularisedHashing(BaseHasher):
     ``repr`` (``classifier_repr_``, ``init_repr_``), comes back with the default
     ``classifier`` and ``init`` parameters, and cannot continue ``partial_fit``.
 
+    GRH is sensitive to the scale of ``X`` (the classifiers' ``C`` and tolerances are
+    absolute): ``fit`` refuses training data whose largest ``|X|`` is outside
+    ``[1e-8, 1e8]``; standardise features first.
+
     References
     ----------
     S. Moran and V. Lavrenko. Graph Regularised Hashing. ECIR 2015.
@@ -245,6 +249,9 @@ class GraphRegularisedHashing(BaseHasher):
         self.random_state = random_state
 
     _fit_param_names = ("affinity",)
+    # The classifiers' C and tolerances are absolute: liblinear ran for minutes at
+    # |X| ~ 1e100 and every point got one code at 1e-30 (see check_magnitude).
+    _scale_range = (1e-8, 1e8)
 
     # -- validation -----------------------------------------------------------------
     def _min_samples(self) -> int:
@@ -458,6 +465,7 @@ class GraphRegularisedHashing(BaseHasher):
             n_features=None if first else self.n_features_in_,
             min_samples=2 if first else 1,
         )
+        check_magnitude(X, type(self).__name__, self._scale_range)
         graph = self._normalised_affinity(y, affinity, X.shape[0])
         if first:
             rng = check_random_state(self.random_state)
