@@ -6,11 +6,21 @@ instruction through LLVM's ``ctpop`` (:func:`popcount64`). Threaded kernels spli
 across numba's threads; :func:`threads` sets the count for the enclosed calls from an
 index's ``n_threads`` parameter. Compilation happens on first use and is cached on disk
 by numba, never at ``import hashlearn``.
+
+Caching is decided once, here: :data:`CACHE` is passed as ``cache=`` by every ``numba.njit``
+in hashlearn. numba caches next to the source (``__pycache__``), else in ``NUMBA_CACHE_DIR``
+or the user's cache folder; on a read-only install without a writable home it finds none, and
+asking it to cache would raise "cannot cache function" at import. Then :data:`CACHE` is False:
+kernels compile on first use in every process, and one :class:`NumbaCacheWarning` says so
+and how to cache (set ``NUMBA_CACHE_DIR`` to a writable folder). hashlearn does not set
+``NUMBA_CACHE_DIR`` itself: a temporary folder would not outlive the process, so it would
+cost the same compilations, and changing the environment would reach the user's own kernels.
 """
 
 from __future__ import annotations
 
 import types as types_module
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,7 +31,9 @@ from numba.core import types
 from numba.extending import intrinsic
 
 __all__ = [
+    "CACHE",
     "SERIAL_WORK",
+    "NumbaCacheWarning",
     "check_n_threads",
     "compile_both",
     "parallel",
@@ -38,8 +50,43 @@ __all__ = [
 # 10^5 codes takes well under a millisecond on one thread.
 SERIAL_WORK = 2**22
 
-parallel = numba.njit(parallel=True, nogil=True, cache=True, boundscheck=False)
-serial = numba.njit(nogil=True, cache=True, boundscheck=False)
+
+class NumbaCacheWarning(RuntimeWarning):
+    """numba finds no writable cache folder: kernels compile in every process."""
+
+
+def _cache_available() -> bool:
+    """Whether numba can cache kernels of this install; warn once when it cannot.
+
+    numba looks for a cache folder when a function is decorated with ``cache=True``; a
+    probe defined here asks it for hashlearn's folder without compiling anything.
+    """
+
+    def probe() -> int:
+        return 0
+
+    try:
+        numba.njit(cache=True)(probe)
+    except RuntimeError as error:
+        if "cannot cache" not in str(error):
+            raise
+        warnings.warn(
+            "numba cannot cache hashlearn's compiled kernels: no writable __pycache__ next to "
+            f"{__file__} and no writable user cache folder; kernels compile on first use in "
+            "every process (seconds each). Set NUMBA_CACHE_DIR to a writable folder to "
+            "cache them.",
+            NumbaCacheWarning,
+            stacklevel=2,
+        )
+        return False
+    return True
+
+
+#: ``cache=`` for every ``numba.njit`` in hashlearn: False where numba has no cache folder.
+CACHE = _cache_available()
+
+parallel = numba.njit(parallel=True, nogil=True, cache=CACHE, boundscheck=False)
+serial = numba.njit(nogil=True, cache=CACHE, boundscheck=False)
 
 
 def compile_both(py_func: Any) -> tuple[Any, Any]:
@@ -78,7 +125,7 @@ def _ctpop_u64(typingctx, value):
     return types.uint64(types.uint64), codegen
 
 
-@numba.njit(inline="always", nogil=True, cache=True)
+@numba.njit(inline="always", nogil=True, cache=CACHE)
 def popcount64(value):
     """Number of set bits of a ``uint64`` (one ``popcnt`` instruction)."""
     return np.int64(_ctpop_u64(value))  # type: ignore[call-arg]

@@ -19,6 +19,7 @@ from PIL import Image
 import hashlearn.datasets as ds
 from hashlearn.datasets import _home, cifar10
 from hashlearn.datasets.cifar10 import CIFAR10_CLASSES, ORDER_COLUMNS
+from hashlearn.features.gist import check_n_jobs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -448,7 +449,7 @@ def fake_gist(monkeypatch):
     """Replace hashlearn.features.gist with a cheap, counting stand-in."""
     state = {"calls": 0, "interrupt": False}
 
-    def gist_features(images, progress=False):
+    def gist_features(images, progress=False, n_jobs=1):
         state["calls"] += 1
         out = np.empty((images.shape[0], 512), dtype=np.float32)
         for start in range(0, images.shape[0], 4):  # chunked, like a real extractor
@@ -460,6 +461,7 @@ def fake_gist(monkeypatch):
 
     module = types.ModuleType("hashlearn.features.gist")
     module.gist_features = gist_features
+    module.check_n_jobs = check_n_jobs
     module.GIST_VERSION = 7
     monkeypatch.setitem(sys.modules, "hashlearn.features.gist", module)
     return state
@@ -524,7 +526,8 @@ def test_interrupted_cache_write_leaves_no_file(monkeypatch, fake_gist, tmp_path
 
 def test_gist_extractor_with_wrong_shape(monkeypatch, tmp_path):
     module = types.ModuleType("hashlearn.features.gist")
-    module.gist_features = lambda images, progress=False: np.zeros((len(images), 960))
+    module.gist_features = lambda images, progress=False, n_jobs=1: np.zeros((len(images), 960))
+    module.check_n_jobs = check_n_jobs
     module.GIST_VERSION = 7
     monkeypatch.setitem(sys.modules, "hashlearn.features.gist", module)
     root = make_jpeg_layout(tmp_path / "data")

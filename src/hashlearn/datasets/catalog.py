@@ -76,7 +76,10 @@ class DatasetEntry:
 def _cifar10_gist(
     data_dir: PathLike, cache_dir: PathLike, download: bool, progress: bool
 ) -> Dataset:
-    return load_cifar10_gist(data_dir, cache_dir=cache_dir, download=download, progress=progress)
+    # n_jobs=None: the thread limit of load_dataset governs
+    return load_cifar10_gist(
+        data_dir, cache_dir=cache_dir, download=download, progress=progress, n_jobs=None
+    )
 
 
 def _cifar10(data_dir: PathLike, cache_dir: PathLike, download: bool, progress: bool) -> Dataset:
@@ -221,6 +224,7 @@ def load_dataset(
     cache_dir: str | os.PathLike[str] | None = None,
     download: bool | None = None,
     progress: bool = False,
+    n_jobs: int | None = 1,
 ) -> Dataset:
     """Load a dataset of :data:`CATALOG` by name.
 
@@ -242,6 +246,11 @@ def load_dataset(
         refused for it.
     progress : bool, default False
         Show progress bars.
+    n_jobs : int or None, default 1
+        BLAS / OpenMP threads of the CPU-heavy steps (GIST features, TF-IDF), -1 for
+        every CPU, None to leave the thread pools as configured; one thread by default so
+        that two processes do not oversubscribe the cores (see
+        :func:`hashlearn.features.gist.thread_limits`).
 
     Returns
     -------
@@ -262,8 +271,11 @@ def load_dataset(
     entry = CATALOG.get(name) if isinstance(name, str) else None
     if entry is None:
         raise ValueError(f"name must be one of {', '.join(CATALOG)}; got {name!r}")
+    from hashlearn.features.gist import thread_limits
+
     allowed = entry.download_by_default if download is None else bool(download)
-    return entry.load(data_dir, cache_dir, allowed, progress)
+    with thread_limits(n_jobs):
+        return entry.load(data_dir, cache_dir, allowed, progress)
 
 
 def choose_dataset(

@@ -803,6 +803,7 @@ def load_cifar10_gist(
     cache_dir: str | os.PathLike[str] | None = None,
     download: bool = True,
     progress: bool = False,
+    n_jobs: int | None = 1,
 ) -> Dataset:
     """CIFAR-10 as GIST-512 descriptors, computed once from the images and then cached.
 
@@ -817,6 +818,10 @@ def load_cifar10_gist(
     ----------
     data_dir, cache_dir, download, progress
         As for :func:`load_cifar10`.
+    n_jobs : int or None, default 1
+        Threads of the GIST computation (see
+        :func:`hashlearn.features.gist.gist_features`); None leaves the thread pools as
+        configured (by an enclosing :func:`hashlearn.features.gist.thread_limits`, say).
 
     Returns
     -------
@@ -841,6 +846,9 @@ def load_cifar10_gist(
     >>> gist.X.shape  # doctest: +SKIP
     (60000, 512)
     """
+    from hashlearn.features.gist import check_n_jobs, gist_features
+
+    check_n_jobs(n_jobs)
     data = get_data_dir(data_dir)
     cache = get_cache_dir(cache_dir)
     source = _local_source(data, cache)
@@ -857,10 +865,7 @@ def load_cifar10_gist(
     if dataset is not None:
         return dataset
     arrays = _images(source, key, cache, progress)
-
-    from hashlearn.features.gist import gist_features
-
-    features = np.asarray(gist_features(arrays.images, progress=progress))
+    features = np.asarray(gist_features(arrays.images, progress=progress, n_jobs=n_jobs))
     n = arrays.images.shape[0]
     if features.shape != (n, GIST_DIM):
         raise ValueError(

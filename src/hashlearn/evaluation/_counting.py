@@ -59,7 +59,7 @@ _LANES = 4
 _STATISTICS_BYTES = 32 * 2**20
 
 
-@numba.njit(inline="always", nogil=True, cache=True)
+@numba.njit(inline="always", nogil=True, cache=_numba.CACHE)
 def _fill_keys(queries, database, query_labels, database_labels, multi, q, key):
     """``key[j] = 2 * distance(q, j) + relevant(q, j)`` for every database item ``j``."""
     n_words = queries.shape[1]

@@ -59,6 +59,7 @@ class BaseHasher(TransformerMixin, BaseEstimator):
             raise TypeError(f"unexpected fit parameters: {unexpected}")
         check_n_bits(self.n_bits)
         X = check_features(X, name="X", min_samples=self._min_samples())
+        check_magnitude(X, type(self).__name__, self._scale_range)
         self.n_features_in_ = X.shape[1]
         rng = check_random_state(getattr(self, "random_state", None))
         self._fit(X, y, rng, **fit_params)
@@ -103,6 +104,9 @@ class BaseHasher(TransformerMixin, BaseEstimator):
     # -- what subclasses provide -----------------------------------------------------
     #: Keyword arguments ``fit`` passes on to ``_fit``; any other is a ``TypeError``.
     _fit_param_names: tuple[str, ...] = ()
+    #: ``(low, high)`` for a scale-sensitive method: ``fit`` refuses training data whose
+    #: largest ``|X|`` lies outside (see :func:`check_magnitude`); None: any finite scale.
+    _scale_range: tuple[float, float] | None = None
 
     def _min_samples(self) -> int:
         return 1
@@ -282,3 +286,38 @@ def check_state_array(owner: Any, name: str, shape: tuple[int, ...]) -> None:
         raise ValueError(f"{name} has shape {value.shape}, expected {shape}")
     if value.dtype.kind != "f" or not np.isfinite(value).all():
         raise ValueError(f"{name} must hold finite floats")
+
+
+def check_magnitude(X: np.ndarray, owner: str, scale_range: tuple[float, float] | None) -> None:
+    """Refuse finite training data that would overflow inside a method, before fitting.
+
+    Every method forms sums of squares (norms, covariances, kernels) over up to
+    ``max(n_samples, n_features)`` terms: values beyond ``sqrt(max_float / that count)``
+    make them overflow to infinity, and what follows is NaN, an exception from deep inside
+    a library, or one code for every point. A scale-sensitive method (``scale_range``)
+    also refuses data whose largest ``|X|`` lies outside ``[low, high]`` (a fixed
+    regularisation constant or tolerance then means nothing; GRH's linear SVM ran for
+    minutes at 1e100 and gave one code for all points at 1e-30). All-zero data passes.
+
+    Raises
+    ------
+    ValueError
+        Naming the method, the largest ``|X|`` and the fix (rescale, e.g. StandardScaler).
+    """
+    largest = float(np.max(np.abs(X))) if X.size else 0.0
+    terms = max(X.shape)
+    limit = float(np.sqrt(np.finfo(X.dtype).max / terms))
+    if largest > limit:
+        raise ValueError(
+            f"X has values up to {largest:.3g} in absolute value: sums of their squares over "
+            f"{terms:,} terms overflow {X.dtype} (limit {limit:.3g}), so {owner} cannot fit "
+            "them; rescale X, e.g. with sklearn.preprocessing.StandardScaler"
+        )
+    if scale_range is not None and largest > 0:
+        low, high = scale_range
+        if not low <= largest <= high:
+            raise ValueError(
+                f"{owner} is sensitive to the scale of X, and the largest |X| is "
+                f"{largest:.3g}, outside [{low:g}, {high:g}]; rescale X, e.g. with "
+                "sklearn.preprocessing.StandardScaler"
+            )

@@ -16,6 +16,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from hashlearn import codes as codes_module
+from hashlearn._numba import CACHE
 from hashlearn._registry import register
 from hashlearn._validation import check_int, check_labels
 from hashlearn.hashers._base import BaseHasher, check_state_array
@@ -141,7 +142,7 @@ def reconstruction_loss(targets: Any, signs: np.ndarray) -> float:
     return 0.5 * max(total, 0.0)
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False, fastmath=True)
+@numba.njit(nogil=True, cache=CACHE, boundscheck=False, fastmath=True)
 def flip_profile(
     left: np.ndarray,
     right: np.ndarray,

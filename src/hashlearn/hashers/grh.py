@@ -19,10 +19,24 @@ from sklearn.utils.validation import check_is_fitted
 from hashlearn import codes as codes_module
 from hashlearn._registry import register
 from hashlearn._validation import check_features, check_labels, check_random_state
-from hashlearn.hashers._base import BaseHasher, check_state_array
+from hashlearn.hashers._base import BaseHasher, check_magnitude, check_state_array
 from hashlearn.hashers.lsh import SignRandomProjection
 
-__all__ = ["GRH", "GraphRegularisedHashing", "label_affinity", "normalise_affinity"]
+__all__ = [
+    "GRH",
+    "MAX_AFFINITY_ENTRIES",
+    "GraphRegularisedHashing",
+    "label_affinity",
+    "normalise_affinity",
+]
+
+#: Most nonzero entries :func:`label_affinity` builds by default. The matrix grows with the
+#: square of the class sizes (``sum_c n_c**2`` entries) and fitting GRH peaks at about 24
+#: bytes per entry (the product, the CSR copy, the normalised graph): 5 x 10^7 entries is
+#: about 1.2 GB, reached by ~7,000 training points of one class or ~22,000 in ten balanced
+#: classes. The published protocols train on 1,000-2,000 points (10^5-4 x 10^5 entries).
+MAX_AFFINITY_ENTRIES = 5 * 10**7
+_PEAK_BYTES_PER_ENTRY = 24
 
 _KERNELS = ("linear", "rbf", "poly", "sigmoid")
 _COMPILED_ATTRIBUTES = (
@@ -37,30 +51,76 @@ _COMPILED_ATTRIBUTES = (
 )
 
 
-def label_affinity(labels: Any) -> sp.csr_matrix:
+def label_affinity(labels: Any, *, max_entries: int | None = None) -> sp.csr_matrix:
     """Binary affinity matrix from labels: ``S_ij = 1`` when items i and j are relevant.
 
     Single-label (1-D) input: relevant means the same label. Multi-label (2-D 0/1
     indicator) input: relevant means sharing at least one label. The diagonal is 1 for
     every item that has a label.
 
+    Parameters
+    ----------
+    labels : array-like of shape (n,) or (n, n_labels)
+        Class labels, or a 0/1 label-indicator matrix.
+    max_entries : int or None, default None
+        Refuse (before allocating) a matrix with more nonzero entries than this: the
+        exact count ``sum_c n_c**2`` for single labels, the bound
+        ``min(n**2, sum_l n_l**2)`` for multi-label input. None means
+        :data:`MAX_AFFINITY_ENTRIES`; pass ``0`` for no limit.
+
     Returns
     -------
     scipy.sparse.csr_matrix of shape (n, n), float64
+
+    Raises
+    ------
+    ValueError
+        For labels that are not 1-D or 2-D, or a matrix over ``max_entries``; the message
+        gives the size and suggests a subsample or a sparser precomputed affinity.
     """
+    limit = _check_max_entries(max_entries)
     array = np.asarray(labels)
     if array.ndim == 1:
-        _, inverse = np.unique(array, return_inverse=True)
+        _, inverse, counts = np.unique(array, return_inverse=True, return_counts=True)
+        _check_affinity_size(counts, array.shape[0], limit)
         one_hot = sp.csr_matrix(
             (np.ones(array.shape[0]), (np.arange(array.shape[0]), inverse.ravel()))
         )
     elif array.ndim == 2:
         one_hot = sp.csr_matrix(array.astype(np.float64))
+        _check_affinity_size(one_hot.getnnz(axis=0), array.shape[0], limit)
     else:
         raise ValueError(f"labels must be 1-D or 2-D, got {array.ndim}-D")
     affinity = (one_hot @ one_hot.T).tocsr()
     affinity.data[:] = 1.0
     return affinity
+
+
+def _check_max_entries(max_entries: Any) -> int:
+    if max_entries is None:
+        return MAX_AFFINITY_ENTRIES
+    if isinstance(max_entries, bool) or not isinstance(max_entries, numbers.Integral):
+        raise TypeError(f"max_entries must be None or an int >= 0, got {max_entries!r}")
+    if max_entries < 0:
+        raise ValueError(f"max_entries must be None or an int >= 0, got {max_entries}")
+    return int(max_entries)
+
+
+def _check_affinity_size(counts: np.ndarray, n: int, limit: int) -> None:
+    """Refuse a label affinity of more than ``limit`` entries (0: no limit) before building it."""
+    counts = np.asarray(counts, dtype=np.float64)  # exact well beyond any feasible size
+    entries = min(float(n) ** 2, float(np.sum(counts**2)))
+    if limit and entries > limit:
+        largest = int(counts.max()) if counts.size else 0
+        raise ValueError(
+            f"the label affinity of {n:,} training points would hold {entries:,.0f} entries "
+            f"(the largest class has {largest:,} points; entries grow with the square of "
+            f"class sizes), about {entries * _PEAK_BYTES_PER_ENTRY / 2**30:.1f} GiB at peak, "
+            f"over max_entries={limit:,} (hashlearn.hashers.grh.MAX_AFFINITY_ENTRIES); fit "
+            "on a subsample (e.g. a few thousand points per class), or pass a sparser "
+            "affinity= matrix, or label_affinity(y, max_entries=0) as affinity= to build it "
+            "anyway"
+        )
 
 
 def normalise_affinity(affinity: Any) -> sp.csr_matrix:
@@ -149,6 +209,10 @@ class GraphRegularisedHashing(BaseHasher):
     ``repr`` (``classifier_repr_``, ``init_repr_``), comes back with the default
     ``classifier`` and ``init`` parameters, and cannot continue ``partial_fit``.
 
+    GRH is sensitive to the scale of ``X`` (the classifiers' ``C`` and tolerances are
+    absolute): ``fit`` refuses training data whose largest ``|X|`` is outside
+    ``[1e-8, 1e8]``; standardise features first.
+
     References
     ----------
     S. Moran and V. Lavrenko. Graph Regularised Hashing. ECIR 2015.
@@ -185,6 +249,9 @@ class GraphRegularisedHashing(BaseHasher):
         self.random_state = random_state
 
     _fit_param_names = ("affinity",)
+    # The classifiers' C and tolerances are absolute: liblinear ran for minutes at
+    # |X| ~ 1e100 and every point got one code at 1e-30 (see check_magnitude).
+    _scale_range = (1e-8, 1e8)
 
     # -- validation -----------------------------------------------------------------
     def _min_samples(self) -> int:
@@ -398,6 +465,7 @@ class GraphRegularisedHashing(BaseHasher):
             n_features=None if first else self.n_features_in_,
             min_samples=2 if first else 1,
         )
+        check_magnitude(X, type(self).__name__, self._scale_range)
         graph = self._normalised_affinity(y, affinity, X.shape[0])
         if first:
             rng = check_random_state(self.random_state)

@@ -44,7 +44,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from hashlearn._numba import popcount64
+from hashlearn._numba import CACHE, popcount64
 
 __all__ = [
     "MODE_COUNT",
@@ -172,7 +172,7 @@ BINOMIALS = _binomials()
 
 
 # -- keys -------------------------------------------------------------------------------------
-@numba.njit(inline="always", nogil=True, cache=True, boundscheck=False)
+@numba.njit(inline="always", nogil=True, cache=CACHE, boundscheck=False)
 def _extract(words, row, start, length):
     """Bits ``start .. start + length - 1`` of ``words[row]`` as an integer (LSB first)."""
     word = start >> 6
@@ -185,7 +185,7 @@ def _extract(words, row, start, length):
     return value
 
 
-@numba.njit(inline="always", nogil=True, cache=True, boundscheck=False)
+@numba.njit(inline="always", nogil=True, cache=CACHE, boundscheck=False)
 def _extract3(words, plane, row, start, length):
     """:func:`_extract` on ``words[plane]`` of a 3-D array, without making a view."""
     word = start >> 6
@@ -198,7 +198,7 @@ def _extract3(words, plane, row, start, length):
     return value
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
+@numba.njit(nogil=True, cache=CACHE, boundscheck=False)
 def _substring_keys(words, starts, lengths):
     n = words.shape[0]
     m = starts.shape[0]
@@ -239,7 +239,7 @@ def _check_substrings_fit(starts: np.ndarray, lengths: np.ndarray, n_bits: int) 
 
 
 # -- probing ---------------------------------------------------------------------------------
-@numba.njit(inline="always", nogil=True, cache=True)
+@numba.njit(inline="always", nogil=True, cache=CACHE)
 def _first_combination(s):
     """The smallest ``uint64`` with ``s`` set bits: ``2**s - 1``."""
     if s >= 64:
@@ -247,7 +247,7 @@ def _first_combination(s):
     return (np.uint64(1) << np.uint64(s)) - np.uint64(1)
 
 
-@numba.njit(inline="always", nogil=True, cache=True)
+@numba.njit(inline="always", nogil=True, cache=CACHE)
 def next_combination(value):
     """The next larger ``uint64`` with as many set bits as ``value`` (Gosper's hack).
 
@@ -265,7 +265,7 @@ def next_combination(value):
     return (((ripple ^ value) >> np.uint64(2)) >> trailing_zeros) | ripple
 
 
-@numba.njit(inline="always", nogil=True, cache=True, boundscheck=False)
+@numba.njit(inline="always", nogil=True, cache=CACHE, boundscheck=False)
 def _hamming(queries, q, source, plane, row):
     """Hamming distance of ``queries[q]`` and ``source[plane, row]``."""
     total = 0
@@ -274,7 +274,7 @@ def _hamming(queries, q, source, plane, row):
     return total
 
 
-@numba.njit(inline="always", nogil=True, cache=True, boundscheck=False)
+@numba.njit(inline="always", nogil=True, cache=CACHE, boundscheck=False)
 def _is_new(source, plane, row, table, starts, lengths, query_keys, radii):
     """Whether no table but ``table``, probed so far to ``radii``, has returned the code
     ``source[plane, row]``."""
@@ -286,7 +286,7 @@ def _is_new(source, plane, row, table, starts, lengths, query_keys, radii):
     return True
 
 
-@numba.njit(inline="always", nogil=True, cache=True, boundscheck=False)
+@numba.njit(inline="always", nogil=True, cache=CACHE, boundscheck=False)
 def _over_budget(search, state):
     """Whether the query's work passed the budget: ``candidates + probe_cost * probed +
     scanned > budget``; marks it failed."""
@@ -297,7 +297,7 @@ def _over_budget(search, state):
     return False
 
 
-@numba.njit(inline="always", nogil=True, cache=True, boundscheck=False)
+@numba.njit(inline="always", nogil=True, cache=CACHE, boundscheck=False)
 def _take(mode, buffer, histogram, out_keys, state, row, d, n):
     """Take the new code ``row`` at distance ``d``: into the k-NN buffer (``MODE_KNN``),
     the count (``MODE_COUNT``) or the output keys (``MODE_FILL``)."""
@@ -322,7 +322,7 @@ def _take(mode, buffer, histogram, out_keys, state, row, d, n):
         state.size += 1
 
 
-@numba.njit(inline="always", nogil=True, cache=True, boundscheck=False)
+@numba.njit(inline="always", nogil=True, cache=CACHE, boundscheck=False)
 def _visit_buckets(search, tables, query, state, table, hits):
     """Verify the members of the buckets ``query.batch[1, h] .. query.batch[2, h] - 1``
     of ``table``, for ``h < hits``.
@@ -385,7 +385,7 @@ def _visit_buckets(search, tables, query, state, table, hits):
                 _take(mode, buffer, histogram, out_keys, state, row, d, n)
 
 
-@numba.njit(inline="always", nogil=True, cache=True, boundscheck=False)
+@numba.njit(inline="always", nogil=True, cache=CACHE, boundscheck=False)
 def _lookup_batch(tables, query, table, mask, count):
     """Look up ``query_key XOR mask`` for the next ``count`` masks from ``mask``; the
     buckets found go to ``query.batch[0]``. Returns their number and the next mask.
@@ -427,7 +427,7 @@ def _lookup_batch(tables, query, table, mask, count):
     return hits, mask
 
 
-@numba.njit(inline="always", nogil=True, cache=True, boundscheck=False)
+@numba.njit(inline="always", nogil=True, cache=CACHE, boundscheck=False)
 def _probe_ring(search, tables, query, state, table, s):
     """Visit every bucket of ``table`` whose key is at distance exactly ``s`` from the query's.
 
@@ -486,7 +486,7 @@ def _probe_ring(search, tables, query, state, table, s):
             return
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
+@numba.njit(nogil=True, cache=CACHE, boundscheck=False)
 def _query_keys(queries, row, starts, lengths):
     """The substring keys of query ``row``."""
     keys = np.empty(starts.shape[0], dtype=np.uint64)
@@ -495,7 +495,7 @@ def _query_keys(queries, row, starts, lengths):
     return keys
 
 
-@numba.njit(parallel=True, nogil=True, cache=True, boundscheck=False)
+@numba.njit(parallel=True, nogil=True, cache=CACHE, boundscheck=False)
 def knn_kernel(search, tables, active, states, k, n_bits):
     """Exact k-NN of the queries listed in ``active``, by growing substring radii.
 
@@ -551,7 +551,7 @@ def knn_kernel(search, tables, active, states, k, n_bits):
     return out_d, out_i
 
 
-@numba.njit(parallel=True, nogil=True, cache=True, boundscheck=False)
+@numba.njit(parallel=True, nogil=True, cache=CACHE, boundscheck=False)
 def range_kernel(search, tables, active, states, target_radii, radius, lims):
     """One pass of the exact range search over the queries listed in ``active``.
 

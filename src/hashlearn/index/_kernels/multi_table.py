@@ -26,7 +26,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from hashlearn._numba import popcount64
+from hashlearn._numba import CACHE, popcount64
 
 __all__ = ["Gather", "Plan", "Queries", "Stats", "Tables", "probe_pass", "table_keys"]
 
@@ -81,7 +81,7 @@ class Gather(NamedTuple):
     kept: np.ndarray
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
+@numba.njit(nogil=True, cache=CACHE, boundscheck=False)
 def table_keys(words, positions, group_offsets):
     """``keys[i, t] = sum_j bit(words[i], positions[group_offsets[t] + j]) << j``, ``(n, L)``.
 
@@ -103,7 +103,7 @@ def table_keys(words, positions, group_offsets):
     return keys
 
 
-@numba.njit(inline="always", nogil=True, cache=True, boundscheck=False)
+@numba.njit(inline="always", nogil=True, cache=CACHE, boundscheck=False)
 def _find_key(keys, lo, hi, target):
     """Position of ``target`` in the ascending ``keys[lo:hi]``, or -1."""
     end = hi
@@ -118,7 +118,7 @@ def _find_key(keys, lo, hi, target):
     return -1
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
+@numba.njit(nogil=True, cache=CACHE, boundscheck=False)
 def _take_bucket(bucket, bucket_offsets, bucket_ids, seen, buffer, position, count):
     """Append the members of ``bucket`` not yet in the bitset ``seen`` to the buffer."""
     for p in range(bucket_offsets[bucket], bucket_offsets[bucket + 1]):
@@ -131,7 +131,7 @@ def _take_bucket(bucket, bucket_offsets, bucket_ids, seen, buffer, position, cou
     return count
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
+@numba.njit(nogil=True, cache=CACHE, boundscheck=False)
 def _probe_row(keys, row, radius, tables, plan, stats, fill, seen, buffer, position):
     """Probe every table for query ``row``; with ``fill``, collect its distinct candidates.
 
@@ -177,7 +177,7 @@ def _probe_row(keys, row, radius, tables, plan, stats, fill, seen, buffer, posit
     return count
 
 
-@numba.njit(inline="always", nogil=True, cache=True, boundscheck=False)
+@numba.njit(inline="always", nogil=True, cache=CACHE, boundscheck=False)
 def _sift_down(heap, base, root, size):
     """Restore the max-heap ``heap[base:base + size]`` below ``root``."""
     while True:
@@ -192,7 +192,7 @@ def _sift_down(heap, base, root, size):
         root = child
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
+@numba.njit(nogil=True, cache=CACHE, boundscheck=False)
 def _smallest_sorted(values, base, n, keep):
     """Move the ``min(keep, n)`` smallest of ``values[base:base + n]`` to its start, ascending.
 
@@ -225,7 +225,7 @@ def _smallest_sorted(values, base, n, keep):
     return size
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
+@numba.njit(nogil=True, cache=CACHE, boundscheck=False)
 def _verify_row(query_words, row, database, buffer, distances, start, n, limit, keep):
     """Verify the candidates ``buffer[start:start + n]`` of query ``row``; keep the best.
 
@@ -252,7 +252,7 @@ def _verify_row(query_words, row, database, buffer, distances, start, n, limit, 
     return n_kept
 
 
-@numba.njit(parallel=True, nogil=True, cache=True, boundscheck=False)
+@numba.njit(parallel=True, nogil=True, cache=CACHE, boundscheck=False)
 def probe_pass(queries, radii, tables, plan, n_chunks, fill, limit, keep, gather, stats):
     """Probe, and with ``fill`` collect, verify and select, every query row.
 

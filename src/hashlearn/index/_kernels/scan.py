@@ -24,7 +24,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from hashlearn._numba import compile_both, pick, popcount64
+from hashlearn._numba import CACHE, compile_both, pick, popcount64
 
 __all__ = ["CODE_BLOCK", "QUERY_BLOCK", "QUERY_GROUP", "knn_scan", "range_scan"]
 
@@ -39,7 +39,7 @@ CODE_BLOCK = 256
 
 
 # -- distances --------------------------------------------------------------------------------
-@numba.njit(inline="always", nogil=True, cache=True)
+@numba.njit(inline="always", nogil=True, cache=CACHE)
 def _distance(queries, q, database, j):
     total = 0
     for w in range(queries.shape[1]):
@@ -47,7 +47,7 @@ def _distance(queries, q, database, j):
     return total
 
 
-@numba.njit(inline="always", nogil=True, cache=True, boundscheck=False)
+@numba.njit(inline="always", nogil=True, cache=CACHE, boundscheck=False)
 def _group_minima(queries, g, database, start, stop):
     """Smallest distance from each of queries ``g .. g + 3`` to ``database[start:stop]``.
 
@@ -134,7 +134,7 @@ def _pad_queries(queries: np.ndarray) -> np.ndarray:
 
 
 # -- k nearest neighbours ----------------------------------------------------------------------
-@numba.njit(nogil=True, cache=True, boundscheck=False)
+@numba.njit(nogil=True, cache=CACHE, boundscheck=False)
 def _compact(buf_d, buf_i, size, k, histogram):
     """Keep the ``k`` smallest ``(distance, id)`` of a full candidate buffer, by counting.
 
@@ -164,7 +164,7 @@ def _compact(buf_d, buf_i, size, k, histogram):
     return t
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
+@numba.njit(nogil=True, cache=CACHE, boundscheck=False)
 def _emit_sorted(buf_d, buf_i, size, k, histogram, out_d, out_i, row):
     """Write the ``min(k, size)`` smallest buffer entries to ``out[row]``, by counting sort.
 
@@ -188,7 +188,7 @@ def _emit_sorted(buf_d, buf_i, size, k, histogram, out_d, out_i, row):
             out_i[row, position] = buf_i[p]
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
+@numba.njit(nogil=True, cache=CACHE, boundscheck=False)
 def _select(queries, q, database, start, stop, buf_d, buf_i, size, limit, k, histogram):
     """Append codes ``start .. stop - 1`` with ``d <= limit`` to query ``q``'s buffer.
 

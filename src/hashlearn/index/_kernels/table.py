@@ -16,20 +16,20 @@ import numba
 import numpy as np
 from numba import prange
 
-from hashlearn._numba import compile_both
+from hashlearn._numba import CACHE, compile_both
 
 __all__ = ["SERIAL_PROBES", "build_key_table", "probe_table"]
 
 _FIBONACCI = np.uint64(0x9E3779B97F4A7C15)
 
 
-@numba.njit(inline="always", nogil=True, cache=True)
+@numba.njit(inline="always", nogil=True, cache=CACHE)
 def _slot_of(key, shift):
     """Home slot of ``key``: Fibonacci (multiply-shift) hashing, ``(key * phi) >> shift``."""
     return np.int64((key * _FIBONACCI) >> np.uint64(shift))
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=CACHE)
 def build_key_table(keys):
     """An open-addressing table (linear probing) mapping each key to its position in ``keys``.
 
@@ -56,7 +56,7 @@ def build_key_table(keys):
     return slots, shift
 
 
-@numba.njit(inline="always", nogil=True, cache=True)
+@numba.njit(inline="always", nogil=True, cache=CACHE)
 def _lookup(slots, shift, key):
     """Position of ``key`` in the table built by :func:`build_key_table`, or -1."""
     mask = slots.shape[0] - 1
