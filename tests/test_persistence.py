@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import hashlearn
-from hashlearn import _io, persistence
+from hashlearn import persistence
 from hashlearn.hashers import LSH
 
 
@@ -59,20 +59,6 @@ def test_corrupt_and_foreign_files_are_refused(saved, tmp_path):
         hashlearn.load(foreign)
     with pytest.raises(FileNotFoundError, match="no hashlearn file"):
         hashlearn.load(tmp_path / "missing.hlz")
-
-
-def test_interrupted_write_leaves_nothing(tmp_path):
-    target = tmp_path / "out.bin"
-    target.write_bytes(b"old")
-
-    def write(handle):
-        handle.write(b"partial")
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        _io.atomic_write(target, write)
-    assert target.read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
 
 
 def test_unfitted_hasher_cannot_be_saved(tmp_path):
