@@ -304,7 +304,7 @@ def _save_model(out: Path, hasher: Any, key: str, spec: str, n_bits: int, seed: 
     """Save a fitted hasher under ``models/``; the name is readable and unique per key."""
     safe = "".join(c if c.isalnum() or c in "-_.=" else "_" for c in spec)
     digest = hashlib.sha1(key.encode()).hexdigest()[:10]
-    relative = Path("models") / f"{safe}-{n_bits}b-seed{seed}-{digest}.npz"
+    relative = Path("models") / f"{safe}-{n_bits}b-seed{seed}-{digest}.hlz"
     (out / "models").mkdir(parents=True, exist_ok=True)
     save(hasher, out / relative)
     return str(relative)

@@ -444,7 +444,7 @@ class _Checker:
         if not callable(getattr(index, "save", None)):
             self.fail("save/load round trip", "the index has no save(path) method")
         with tempfile.TemporaryDirectory() as folder:
-            path = index.save(Path(folder) / "index.hl")
+            path = index.save(Path(folder) / "index.hlz")
             loaded = load(path)
         for k in (1, 10, index.ntotal + 2):
             for got, want in zip(loaded.search(queries, k), index.search(queries, k), strict=True):
