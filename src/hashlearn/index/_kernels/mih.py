@@ -427,7 +427,7 @@ def _lookup_batch(tables, query, table, mask, count):
     return hits, mask
 
 
-@numba.njit(inline="always", nogil=True, cache=CACHE, boundscheck=False)
+@numba.njit(nogil=True, cache=CACHE, boundscheck=False)
 def _probe_ring(search, tables, query, state, table, s):
     """Visit every bucket of ``table`` whose key is at distance exactly ``s`` from the query's.
 
