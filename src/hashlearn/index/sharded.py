@@ -457,22 +457,24 @@ class _ShardStore:
         return queries
 
     # -- searching -------------------------------------------------------------------------
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Merged top-k over every shard; missing entries are ``-1`` in both arrays."""
-        sent = self.send_queries(queries)
-        n_total = self.size
-        parts = [
+    def fan_out(self, task: Callable[..., Any], *arguments: Any) -> list[Any]:
+        """One ``task(*arguments, offsets, *shards)`` per group of shards (one per worker
+        thread), submitted to the cluster; returns the futures."""
+        return [
             self.client.submit(
-                _search_shards,
-                sent,
-                k,
-                n_total,
+                task,
+                *arguments,
                 [shard.offset for shard in group],
                 *(shard.future for shard in group),
                 pure=False,
             )
             for group in self.groups()
         ]
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Merged top-k over every shard; missing entries are ``-1`` in both arrays."""
+        n_total = self.size
+        parts = self.fan_out(_search_shards, self.send_queries(queries), k, n_total)
         distances, indices = self.reduce(parts, _merge_topk, k, n_total)
         return np.where(indices < 0, np.int32(-1), distances), indices
 
@@ -480,18 +482,7 @@ class _ShardStore:
         self, queries: np.ndarray, radius: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Merged range results over every shard, in CSR layout."""
-        sent = self.send_queries(queries)
-        parts = [
-            self.client.submit(
-                _range_search_shards,
-                sent,
-                radius,
-                [shard.offset for shard in group],
-                *(shard.future for shard in group),
-                pure=False,
-            )
-            for group in self.groups()
-        ]
+        parts = self.fan_out(_range_search_shards, self.send_queries(queries), radius)
         lims, distances, indices = self.reduce(parts, _merge_ranges)
         return (
             lims.astype(np.int64, copy=False),
