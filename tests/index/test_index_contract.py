@@ -35,7 +35,13 @@ from hashlearn.index import (
     linear_scan,
 )
 from hashlearn.testing import _index as index_checks
-from hashlearn.testing import check_index, knn_reference, range_reference
+from hashlearn.testing import (
+    check_index,
+    clustered_codes,
+    knn_reference,
+    random_codes,
+    range_reference,
+)
 
 HAS_FAISS = importlib.util.find_spec("faiss") is not None
 HAS_DASK = all(importlib.util.find_spec(m) is not None for m in ("dask", "distributed"))
@@ -85,18 +91,6 @@ def params(rows):
         pytest.param(factory, id=name, marks=[needs_faiss] if faiss else [])
         for name, factory, faiss in rows
     ]
-
-
-def random_codes(rng: np.random.Generator, n: int, n_bits: int) -> np.ndarray:
-    return pack_bits(rng.integers(0, 2, size=(n, n_bits)))
-
-
-def clustered_codes(rng: np.random.Generator, n: int, n_bits: int) -> np.ndarray:
-    """Codes around three centres with 10% of bits flipped: crowded buckets, like real codes."""
-    centres = rng.integers(0, 2, size=(3, n_bits))
-    bits = centres[rng.integers(0, 3, n)]
-    bits ^= (rng.random(bits.shape) < 0.1).astype(bits.dtype)
-    return pack_bits(bits)
 
 
 def assert_same(a, b):

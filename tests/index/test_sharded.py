@@ -16,7 +16,6 @@ da = pytest.importorskip("dask.array")
 
 import hashlearn  # noqa: E402
 import hashlearn.index.sharded as sharded_module  # noqa: E402
-from hashlearn.codes import pack_bits  # noqa: E402
 from hashlearn.hashers import LSH  # noqa: E402
 from hashlearn.index import (  # noqa: E402
     BinaryIndex,
@@ -25,6 +24,7 @@ from hashlearn.index import (  # noqa: E402
     ShardedIndex,
     encode_dask,
 )
+from hashlearn.testing import clustered_codes, random_codes  # noqa: E402
 
 # Every wait on the cluster is bounded, so a broken cluster fails the test instead of hanging.
 TIMEOUT = 30
@@ -50,18 +50,6 @@ def client():
         cluster.close(timeout=TIMEOUT)
 
 
-def random_codes(rng: np.random.Generator, n: int, n_bits: int) -> np.ndarray:
-    return pack_bits(rng.integers(0, 2, size=(n, n_bits)))
-
-
-def crowded_codes(rng: np.random.Generator, n: int, n_bits: int) -> np.ndarray:
-    """Codes near three centres: many equal distances, so the tie rule is exercised."""
-    centres = rng.integers(0, 2, size=(3, n_bits))
-    bits = centres[rng.integers(0, 3, n)]
-    bits ^= (rng.random(bits.shape) < 0.1).astype(bits.dtype)
-    return pack_bits(bits)
-
-
 def assert_same(got, expected):
     assert len(got) == len(expected)
     for x, y in zip(got, expected, strict=True):
@@ -80,8 +68,8 @@ def assert_same_results(sharded, single, queries, ks, radii):
 @pytest.mark.parametrize("n_bits", [13, 64])
 def test_numpy_and_dask_adds_match_one_linear_scan(client, n_bits):
     rng = np.random.default_rng(n_bits)
-    database = crowded_codes(rng, 300, n_bits)
-    queries = np.concatenate([crowded_codes(rng, 12, n_bits), database[:4]])
+    database = clustered_codes(rng, 300, n_bits)
+    queries = np.concatenate([clustered_codes(rng, 12, n_bits), database[:4]])
     sharded = ShardedIndex(n_bits, client=client, n_shards=3, timeout=TIMEOUT)
     # Uneven pieces, a single code, and a dask array with uneven (and empty) row chunks.
     sharded.add(database[:101]).add(database[101:102])
@@ -103,8 +91,8 @@ def test_numpy_and_dask_adds_match_one_linear_scan(client, n_bits):
 @pytest.mark.filterwarnings("ignore:radius .* means probing")
 def test_same_index_type_hash_table_and_callable_factory(client):
     rng = np.random.default_rng(1)
-    database = crowded_codes(rng, 200, 16)
-    queries = crowded_codes(rng, 10, 16)
+    database = clustered_codes(rng, 200, 16)
+    queries = clustered_codes(rng, 10, 16)
     single = HashTableIndex(16).add(database)
     for factory in (HashTableIndex, functools.partial(HashTableIndex)):
         sharded = ShardedIndex(16, client=client, index_cls=factory, n_shards=4, timeout=TIMEOUT)
@@ -117,8 +105,8 @@ def test_same_index_type_hash_table_and_callable_factory(client):
 
 def test_many_shards_any_grouping_and_merge_tree(client, monkeypatch):
     rng = np.random.default_rng(2)
-    database = crowded_codes(rng, 100, 10)
-    queries = crowded_codes(rng, 6, 10)
+    database = clustered_codes(rng, 100, 10)
+    queries = clustered_codes(rng, 6, 10)
     single = LinearScanIndex(10).add(database)
     sharded = ShardedIndex(10, client=client, n_shards=20, timeout=TIMEOUT).add(database)
     assert sharded.n_shards == 20
@@ -149,10 +137,10 @@ def test_random_adds_match_linear_scan(client, seed):
     sharded = ShardedIndex(9, client=client, n_shards=n_shards, timeout=TIMEOUT)
     single = LinearScanIndex(9)
     for i, size in enumerate(sizes):
-        codes = crowded_codes(rng, int(size), 9)
+        codes = clustered_codes(rng, int(size), 9)
         single.add(codes)
         sharded.add(da.from_array(codes, chunks=(7, 2)) if i % 2 else codes)
-    queries = crowded_codes(rng, 5, 9)
+    queries = clustered_codes(rng, 5, 9)
     assert sharded.ntotal == single.ntotal
     assert_same_results(sharded, single, queries, ks=(k,), radii=(radius,))
 
@@ -218,8 +206,8 @@ def test_shards_never_travel_to_the_client(client, monkeypatch):
 
 def test_rebalance_regroups_without_changing_results(client):
     rng = np.random.default_rng(5)
-    database = crowded_codes(rng, 120, 12)
-    queries = crowded_codes(rng, 8, 12)
+    database = clustered_codes(rng, 120, 12)
+    queries = clustered_codes(rng, 8, 12)
     sharded = ShardedIndex(12, client=client, n_shards=2, timeout=TIMEOUT)
     for piece in np.array_split(database, 9):
         sharded.add(piece)

@@ -18,11 +18,18 @@ hasher or index you write can run through the same ones, as scikit-learn's
 * References: slow, obviously correct numpy versions of what the compiled code computes
   (:func:`hamming_distances_reference`, :func:`knn_reference`, :func:`range_reference`,
   :func:`gist_features_reference`, and one per metric), used by the test suite as oracles.
+* Test data: :func:`random_codes` and :func:`clustered_codes` (crowded distances, many ties).
 """
 
 from hashlearn.testing._features import gist_features_reference
 from hashlearn.testing._hasher import HASHER_CHECKS, check_hasher, hasher_checks, make_hasher_data
-from hashlearn.testing._index import check_index, knn_reference, range_reference
+from hashlearn.testing._index import (
+    check_index,
+    clustered_codes,
+    knn_reference,
+    random_codes,
+    range_reference,
+)
 from hashlearn.testing._metrics import (
     hamming_distances_reference,
     hamming_precision_at_k_reference,
@@ -37,6 +44,7 @@ __all__ = [
     "HASHER_CHECKS",
     "check_hasher",
     "check_index",
+    "clustered_codes",
     "gist_features_reference",
     "hamming_distances_reference",
     "hamming_precision_at_k_reference",
@@ -46,6 +54,7 @@ __all__ = [
     "mean_average_precision_reference",
     "precision_recall_curve_by_radius_reference",
     "precision_within_radius_reference",
+    "random_codes",
     "range_reference",
     "ranking_statistics_reference",
     "tie_aware_map_reference",

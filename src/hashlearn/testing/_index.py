@@ -57,7 +57,13 @@ from hashlearn._validation import check_k, check_radius
 from hashlearn.persistence import load
 from hashlearn.testing._metrics import hamming_distances_reference
 
-__all__ = ["check_index", "knn_reference", "range_reference"]
+__all__ = [
+    "check_index",
+    "clustered_codes",
+    "knn_reference",
+    "random_codes",
+    "range_reference",
+]
 
 
 # -- references ----------------------------------------------------------------------------
@@ -463,16 +469,20 @@ class _Checker:
             )
 
 
-def _random_codes(rng: np.random.Generator, n: int, n_bits: int) -> np.ndarray:
+def random_codes(rng: np.random.Generator, n: int, n_bits: int) -> np.ndarray:
+    """``n`` uniformly random packed codes of ``n_bits`` bits (test data)."""
     bits = rng.integers(0, 2, size=(n, n_bits), dtype=np.uint8)
     return np.packbits(bits, axis=1, bitorder="little")
 
 
-def _clustered_codes(rng: np.random.Generator, n: int, n_bits: int) -> np.ndarray:
-    """Codes near three centres (10% of bits flipped): crowded distances, many ties."""
-    centres = rng.integers(0, 2, size=(3, n_bits), dtype=np.uint8)
-    bits = centres[rng.integers(0, 3, n)]
-    bits ^= (rng.random(bits.shape) < 0.1).astype(np.uint8)
+def clustered_codes(
+    rng: np.random.Generator, n: int, n_bits: int, *, n_centres: int = 3, flip: float = 0.1
+) -> np.ndarray:
+    """``n`` packed codes near ``n_centres`` random centres, each bit flipped with
+    probability ``flip`` (test data): crowded distances, many ties."""
+    centres = rng.integers(0, 2, size=(n_centres, n_bits), dtype=np.uint8)
+    bits = centres[rng.integers(0, n_centres, n)]
+    bits ^= (rng.random(bits.shape) < flip).astype(np.uint8)
     return np.packbits(bits, axis=1, bitorder="little")
 
 
@@ -557,13 +567,13 @@ def _check_one_length(
     n_queries: int,
     persistence: bool,
 ) -> None:
-    queries = _random_codes(rng, n_queries, bits)
-    random_db = _random_codes(rng, n_database, bits)
+    queries = random_codes(rng, n_queries, bits)
+    random_db = random_codes(rng, n_database, bits)
     mixed = np.concatenate([queries, random_db[:3]])  # some queries at distance 0
     index = checker.check_data(bits, "random codes", random_db, mixed)
-    clustered = _clustered_codes(rng, n_database, bits)
-    checker.check_data(bits, "clustered codes", clustered, _clustered_codes(rng, n_queries, bits))
-    same = np.repeat(_random_codes(rng, 1, bits), 12, axis=0)  # every distance tied
+    clustered = clustered_codes(rng, n_database, bits)
+    checker.check_data(bits, "clustered codes", clustered, clustered_codes(rng, n_queries, bits))
+    same = np.repeat(random_codes(rng, 1, bits), 12, axis=0)  # every distance tied
     checker.check_data(bits, "identical codes", same, np.concatenate([same[:1], queries[:2]]))
     checker.check_data(bits, "5 codes", random_db[:5], queries)  # k > ntotal: padding
     checker.check_empty(bits, queries)
