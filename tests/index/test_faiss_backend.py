@@ -141,6 +141,7 @@ def expected_results(database, queries, k, radius, tables, probe_radius):
     """k-NN and range results restricted to the probed candidates, in (distance, id) order."""
     D = hamming_distances_reference(queries, database)
     probed = hash_candidates(database, queries, tables, probe_radius)
+    k = min(k, database.shape[0])  # search caps k at the number of stored codes
     dist = np.full((queries.shape[0], k), -1, dtype=np.int32)
     ids = np.full((queries.shape[0], k), -1, dtype=np.int64)
     lims, range_d, range_i = [0], [], []

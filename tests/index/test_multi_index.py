@@ -343,8 +343,7 @@ def test_empty_index_and_empty_queries():
     index = MultiIndexHashing(13)
     queries = random_codes(np.random.default_rng(0), 3, 13)
     distances, indices = index.search(queries, 4)
-    assert distances.shape == indices.shape == (3, 4)
-    assert (distances == -1).all() and (indices == -1).all()
+    assert distances.shape == indices.shape == (3, 0)  # k capped at ntotal = 0
     assert distances.dtype == np.int32 and indices.dtype == np.int64
     lims, distances, indices = index.range_search(queries, 5)
     assert lims.tolist() == [0, 0, 0, 0] and distances.size == indices.size == 0
@@ -357,12 +356,12 @@ def test_empty_index_and_empty_queries():
     assert lims.tolist() == [0]
 
 
-def test_k_larger_than_the_database_pads_with_minus_one():
+def test_k_larger_than_the_database_is_capped():
     rng = np.random.default_rng(1)
     database = random_codes(rng, 5, 70)
     queries = random_codes(rng, 4, 70)
     distances, indices = mih(70).add(database).search(queries, 9)
-    assert (indices[:, 5:] == -1).all() and (distances[:, 5:] == -1).all()
+    assert indices.shape == distances.shape == (4, 5) and (indices >= 0).all()
     assert_same((distances, indices), scan(70).add(database).search(queries, 9))
 
 

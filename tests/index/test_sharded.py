@@ -15,6 +15,7 @@ da = pytest.importorskip("dask.array")
 
 
 import hashlearn  # noqa: E402
+import hashlearn.index._shards as shards_module  # noqa: E402
 import hashlearn.index.sharded as sharded_module  # noqa: E402
 from hashlearn.hashers import LSH  # noqa: E402
 from hashlearn.index import (  # noqa: E402
@@ -117,9 +118,9 @@ def test_many_shards_any_grouping_and_merge_tree(client, monkeypatch):
     # and merges of merges (more groups than the fan-in) give the same result.
     shuffled = [[shard] for shard in sharded._store.shards[::-1]]
     shuffled = [shuffled[0] + shuffled[5], *shuffled[1:5], *shuffled[6:]]
-    monkeypatch.setattr(sharded_module._ShardStore, "groups", lambda self: shuffled)
-    monkeypatch.setattr(sharded_module, "_MERGE_FAN_IN", 3)
-    monkeypatch.setattr(sharded_module, "_SCATTER_BYTES", 0)  # queries scattered once
+    monkeypatch.setattr(shards_module._ShardStore, "groups", lambda self: shuffled)
+    monkeypatch.setattr(shards_module, "_MERGE_FAN_IN", 3)
+    monkeypatch.setattr(shards_module, "_SCATTER_BYTES", 0)  # queries scattered once
     assert_same_results(sharded, single, queries, ks=(1, 7, 120), radii=(0, 4, 10))
 
 

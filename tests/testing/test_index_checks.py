@@ -48,8 +48,8 @@ def test_references_on_a_hand_example():
     query = pack_bits([[1, 0, 0, 0]])
     np.testing.assert_array_equal(hamming_distances_reference(query, database), [[1, 1, 0, 2]])
     distances, ids = knn_reference(query, database, 6)
-    np.testing.assert_array_equal(ids, [[2, 0, 1, 3, -1, -1]])  # the tie 0, 1 by id
-    np.testing.assert_array_equal(distances, [[0, 1, 1, 2, -1, -1]])
+    np.testing.assert_array_equal(ids, [[2, 0, 1, 3]])  # the tie 0, 1 by id; k capped at 4
+    np.testing.assert_array_equal(distances, [[0, 1, 1, 2]])
     assert distances.dtype == np.int32 and ids.dtype == np.int64
     lims, distances, ids = range_reference(np.concatenate([query, query]), database, 1)
     np.testing.assert_array_equal(lims, [0, 3, 6])
@@ -92,8 +92,8 @@ class _Wrapped:
     def search(self, queries, k):
         return self.inner.search(queries, k)
 
-    def range_search(self, queries, radius):
-        return self.inner.range_search(queries, radius)
+    def range_search(self, queries, radius, **budget):
+        return self.inner.range_search(queries, radius, **budget)
 
     def reset(self):
         self.inner.reset()
@@ -118,19 +118,35 @@ class LargestIdWinsTies(_Wrapped):
 
 
 class DescendingIdsInRanges(_Wrapped):
-    def range_search(self, queries, radius):
-        lims, distances, ids = self.inner.range_search(queries, radius)
+    def range_search(self, queries, radius, **budget):
+        lims, distances, ids = self.inner.range_search(queries, radius, **budget)
         rows = np.repeat(np.arange(len(queries)), np.diff(lims))
         order = np.lexsort((-ids, distances, rows))
         return lims, distances[order], ids[order]
 
 
 class PadsDistancesLikeFaiss(_Wrapped):
-    """Missing entries: id -1 but distance INT32_MAX (faiss's own padding)."""
+    """Misses its last result and pads it with id -1 but distance INT32_MAX (faiss's)."""
 
     def search(self, queries, k):
         distances, ids = self.inner.search(queries, k)
-        return np.where(ids < 0, np.iinfo(np.int32).max, distances).astype(np.int32), ids
+        distances, ids = distances.copy(), ids.copy()
+        distances[:, -1:], ids[:, -1:] = np.iinfo(np.int32).max, -1
+        return distances, ids
+
+
+class PadsToK(_Wrapped):
+    """Returns k columns, padded with -1, when k exceeds ntotal (no cap)."""
+
+    def search(self, queries, k):
+        distances, ids = self.inner.search(queries, k)
+        pad = ((0, 0), (0, k - ids.shape[1]))
+        return np.pad(distances, pad, constant_values=-1), np.pad(ids, pad, constant_values=-1)
+
+
+class IgnoresTheBudget(_Wrapped):
+    def range_search(self, queries, radius, **budget):
+        return self.inner.range_search(queries, radius)
 
 
 class Int64Distances(_Wrapped):
@@ -153,8 +169,8 @@ class ForgetsToReset(_Wrapped):
 
 
 class RangeOneTooFar(_Wrapped):
-    def range_search(self, queries, radius):
-        return self.inner.range_search(queries, radius + 1)
+    def range_search(self, queries, radius, **budget):
+        return self.inner.range_search(queries, radius + 1, **budget)
 
 
 class LosesCodesOnSave(_Wrapped):
@@ -167,7 +183,9 @@ class LosesCodesOnSave(_Wrapped):
     [
         (LargestIdWinsTies, True, "tie rule", "equal distances break by the smaller id"),
         (DescendingIdsInRanges, True, "sorted by (distance, id)", "range_search"),
-        (PadsDistancesLikeFaiss, True, "padding", "must be -1 in both arrays"),
+        (PadsDistancesLikeFaiss, False, "padding", "must be -1 in both arrays"),
+        (PadsToK, True, "k capped", "must return int32 and int64 arrays of shape"),
+        (IgnoresTheBudget, True, "result budget", "no RangeResultLimitError was raised"),
         (Int64Distances, True, "result types", "must return int32 and int64"),
         (AcceptsKZero, True, "argument checks", "search(queries, k=0) must raise ValueError"),
         (ForgetsToReset, True, "reset", "after reset()"),

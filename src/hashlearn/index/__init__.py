@@ -1,8 +1,9 @@
 """Indexes: store packed binary codes and answer Hamming queries. They never learn.
 
 Every index follows one contract (see :mod:`hashlearn.index._base`): ``add(codes)``;
-``search(query_codes, k) -> (distances int32, indices int64)`` padded with ``-1``;
-``range_search(query_codes, radius) -> (lims, distances, indices)`` in CSR layout.
+``search(query_codes, k) -> (distances int32, indices int64)`` with ``k`` capped at the
+number of stored codes; ``range_search(query_codes, radius) -> (lims, distances, indices)``
+in CSR layout, within a result budget (``max_results``, :class:`RangeResultLimitError`).
 Results are sorted by ``(distance, database id)``: ties break by the smaller id, always.
 
 * :class:`LinearScanIndex`: exact, any ``n_bits``; the oracle for the others.
@@ -34,7 +35,7 @@ hasher when they hold one. :func:`hashlearn.testing.check_index` runs this contr
 index of your own.
 """
 
-from hashlearn.index._base import BinaryIndex
+from hashlearn.index._base import MAX_RANGE_RESULTS, BinaryIndex, RangeResultLimitError
 from hashlearn.index.factory import make_index
 from hashlearn.index.faiss_backend import FaissBinaryFlat, FaissBinaryHash, FaissBinaryMultiHash
 from hashlearn.index.hash_table import (
@@ -48,9 +49,10 @@ from hashlearn.index.linear_scan import LinearScanIndex
 from hashlearn.index.multi_index import MIH, MultiIndexHashing
 from hashlearn.index.multi_table import MultiTableIndex, MultiTableStatistics
 from hashlearn.index.rerank import CosineReranker, Reranker, rerank
-from hashlearn.index.sharded import ShardedIndex, encode_dask
+from hashlearn.index.sharded import ShardedIndex, ShardLostError, encode_dask
 
 __all__ = [
+    "MAX_RANGE_RESULTS",
     "MIH",
     "BinaryIndex",
     "BucketInfo",
@@ -66,7 +68,9 @@ __all__ = [
     "MultiTableStatistics",
     "ProbeCostWarning",
     "ProbeStatistics",
+    "RangeResultLimitError",
     "Reranker",
+    "ShardLostError",
     "ShardedIndex",
     "encode_dask",
     "make_index",

@@ -5,26 +5,35 @@ The search contract
 ``index.add(codes)`` appends packed codes (:mod:`hashlearn.codes`); item ids are
 ``0 .. ntotal - 1`` in insertion order, and successive calls append.
 
-``index.search(query_codes, k) -> (distances, indices)`` returns two ``(n_queries, k)``
-arrays, ``int32`` Hamming distances and ``int64`` database ids. A row holds fewer than
-``k`` real results only when the index holds fewer than ``k`` items (or, for approximate
-indexes, finds fewer); the missing entries are ``-1`` in *both* arrays.
+``index.search(query_codes, k) -> (distances, indices)`` returns two
+``(n_queries, min(k, ntotal))`` arrays, ``int32`` Hamming distances and ``int64`` database
+ids. ``k`` is capped at the number of stored codes: asking for more neighbours than exist
+returns every code, never columns of padding (so ``k=10**9`` over 1,000 codes costs what
+``k=1000`` costs). A row holds fewer than ``min(k, ntotal)`` real results only when an
+approximate index finds fewer; the missing entries are ``-1`` in *both* arrays.
 
 ``index.range_search(query_codes, radius) -> (lims, distances, indices)`` returns every
 item within Hamming distance ``radius`` in CSR layout: query ``i``'s results are
 ``distances[lims[i]:lims[i + 1]]`` and ``indices[lims[i]:lims[i + 1]]``; ``lims`` is
-``int64`` of shape ``(n_queries + 1,)``.
+``int64`` of shape ``(n_queries + 1,)``. A range search has a result budget,
+``max_results`` (default :data:`MAX_RANGE_RESULTS`, ``None`` for none): a call that would
+return more raises :class:`RangeResultLimitError` instead of filling the memory. When the
+budget could be exceeded (``n_queries * ntotal > max_results``) the queries are answered
+in blocks of at most ``max(1, max_results // ntotal)`` and the count checked after each
+block, so a call holds at most about ``max_results + ntotal`` results at any time.
 
 **Tie rule.** Every result list is sorted by ``(distance, database id)``: equal distances
 are broken by the smaller database id, always, including at the ``k``-th position of
 ``search`` (the ``k`` results are the ``k`` smallest pairs ``(distance, id)``).
 
-An empty index is legal: ``search`` returns rows of ``-1`` and ``range_search`` empty
-lists.
+An empty index is legal: ``search`` returns ``(n_queries, 0)`` arrays and
+``range_search`` empty lists.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import numbers
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -37,7 +46,33 @@ from hashlearn.codes import check_codes, n_bytes
 from hashlearn.persistence import nest_state, unnest_state
 from hashlearn.persistence import save as _save
 
-__all__ = ["BinaryIndex", "CodeStore", "check_radius"]
+__all__ = [
+    "MAX_RANGE_RESULTS",
+    "BinaryIndex",
+    "CodeStore",
+    "RangeResultLimitError",
+    "check_max_results",
+    "check_radius",
+]
+
+#: Default result budget of one ``range_search`` call: 10**8 results are about 1.2 GB
+#: (an int32 distance and an int64 id each).
+MAX_RANGE_RESULTS = 10**8
+
+
+class RangeResultLimitError(ValueError):
+    """A range search would return more results than its ``max_results`` budget.
+
+    Lower the radius, search fewer queries per call, or raise ``max_results``
+    (``None`` lifts the budget). Attributes ``max_results``, ``n_found`` (results counted
+    when the budget was hit) and ``n_queries_done`` (queries answered by then).
+    """
+
+    def __init__(self, message: str, *, max_results: int, n_found: int, n_queries_done: int):
+        super().__init__(message)
+        self.max_results = max_results
+        self.n_found = n_found
+        self.n_queries_done = n_queries_done
 
 
 def check_radius(radius: Any, n_bits: int) -> int:
@@ -47,6 +82,41 @@ def check_radius(radius: Any, n_bits: int) -> int:
     above ``n_bits`` mean "everything" and are clipped to ``n_bits``.
     """
     return min(_validation.check_radius(radius), n_bits)
+
+
+def check_max_results(max_results: Any) -> int | None:
+    """Return ``max_results`` (a range search's result budget) as an int ``>= 1`` or None."""
+    if max_results is None:
+        return None
+    if isinstance(max_results, bool) or not isinstance(max_results, numbers.Integral):
+        raise TypeError(
+            f"max_results must be an int >= 1 (the most results one range search may "
+            f"return) or None (no budget), got {max_results!r}"
+        )
+    if max_results < 1:
+        raise ValueError(
+            f"max_results must be an int >= 1 (the most results one range search may "
+            f"return) or None (no budget), got {int(max_results)}"
+        )
+    return int(max_results)
+
+
+def _concatenate_stats(parts: list[Any]) -> Any:
+    """One per-query statistics record from the records of consecutive query blocks.
+
+    Array fields (per query along axis 0) are concatenated; other fields are taken from
+    the first block.
+    """
+    first = parts[0] if parts else None
+    if first is None or isinstance(first, type) or not dataclasses.is_dataclass(first):
+        return parts[-1] if parts else None
+    merged = {}
+    for field in dataclasses.fields(first):
+        values = [getattr(part, field.name) for part in parts]
+        merged[field.name] = (
+            np.concatenate(values) if isinstance(values[0], np.ndarray) else values[0]
+        )
+    return dataclasses.replace(first, **merged)
 
 
 def _pad_results(
@@ -220,18 +290,19 @@ class BinaryIndex(ABC):
         ----------
         query_codes : ndarray of uint8, shape (n_queries, ceil(n_bits / 8))
         k : int
-            Number of neighbours, ``>= 1``.
+            Number of neighbours, ``>= 1``; values above :attr:`ntotal` act as
+            :attr:`ntotal` (every stored code is returned).
 
         Returns
         -------
-        distances : ndarray of int32, shape (n_queries, k)
-        indices : ndarray of int64, shape (n_queries, k)
+        distances : ndarray of int32, shape (n_queries, min(k, ntotal))
+        indices : ndarray of int64, shape (n_queries, min(k, ntotal))
             Sorted by ``(distance, database id)``; padded with ``-1`` (in both arrays)
-            when fewer than ``k`` results exist.
+            where an approximate index finds fewer results.
         """
         queries = self._check_codes(query_codes, "query_codes")
-        k = _validation.check_k(k)
-        if self.ntotal == 0 or queries.shape[0] == 0:
+        k = min(_validation.check_k(k), self.ntotal)
+        if k == 0 or queries.shape[0] == 0:
             self._empty_search_stats(queries.shape[0])
             empty = np.empty((queries.shape[0], 0), dtype=np.int64)
             return _pad_results(empty.astype(np.int32), empty, k)
@@ -239,7 +310,7 @@ class BinaryIndex(ABC):
         return _pad_results(distances, indices, k)
 
     def range_search(
-        self, query_codes: Any, radius: int
+        self, query_codes: Any, radius: int, *, max_results: int | None = MAX_RANGE_RESULTS
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every stored code within Hamming distance ``radius`` of each query.
 
@@ -249,6 +320,8 @@ class BinaryIndex(ABC):
         radius : int
             Largest Hamming distance returned, ``>= 0`` (values above ``n_bits`` act
             as ``n_bits``).
+        max_results : int or None, default MAX_RANGE_RESULTS (10**8)
+            The most results (over all queries) this call may return; ``None``: no budget.
 
         Returns
         -------
@@ -257,17 +330,62 @@ class BinaryIndex(ABC):
         indices : ndarray of int64, shape (lims[-1],)
             Query ``i``'s results are ``[lims[i]:lims[i + 1]]``, sorted by
             ``(distance, database id)``.
+
+        Raises
+        ------
+        RangeResultLimitError
+            When the results would exceed ``max_results`` (nothing is returned; see the
+            module docstring for the memory held before the budget is hit).
         """
         queries = self._check_codes(query_codes, "query_codes")
         radius = check_radius(radius, self._n_bits)
-        if self.ntotal == 0 or queries.shape[0] == 0:
-            self._empty_search_stats(queries.shape[0])
+        budget = check_max_results(max_results)
+        n_queries = queries.shape[0]
+        if self.ntotal == 0 or n_queries == 0:
+            self._empty_search_stats(n_queries)
             return (
-                np.zeros(queries.shape[0] + 1, dtype=np.int64),
+                np.zeros(n_queries + 1, dtype=np.int64),
                 np.empty(0, dtype=np.int32),
                 np.empty(0, dtype=np.int64),
             )
-        return self._range_search(queries, radius)
+        if budget is None or n_queries * self.ntotal <= budget:
+            return self._range_search(queries, radius)
+        return self._budgeted_range_search(queries, radius, budget)
+
+    def _budgeted_range_search(
+        self, queries: np.ndarray, radius: int, budget: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Range search in query blocks, refusing once more than ``budget`` results exist."""
+        n_queries = queries.shape[0]
+        block = max(1, budget // self.ntotal)
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        stats: list[Any] = []
+        found = 0
+        for start in range(0, n_queries, block):
+            part = self._range_search(queries[start : start + block], radius)
+            found += int(part[0][-1])
+            if found > budget:
+                done = min(start + block, n_queries)
+                raise RangeResultLimitError(
+                    f"range_search(radius={radius}) over {n_queries} queries would return "
+                    f"more than max_results={budget} results ({found} for the first {done} "
+                    "queries); lower the radius, search fewer queries per call, or pass a "
+                    "larger max_results (None: no budget)",
+                    max_results=budget,
+                    n_found=found,
+                    n_queries_done=done,
+                )
+            parts.append(part)
+            stats.append(getattr(self, "last_stats_", None))
+        if stats[0] is not None:
+            self.last_stats_ = _concatenate_stats(stats)
+        lims = np.zeros(n_queries + 1, dtype=np.int64)
+        np.cumsum(np.concatenate([np.diff(part[0]) for part in parts]), out=lims[1:])
+        return (
+            lims,
+            np.concatenate([part[1] for part in parts]).astype(np.int32, copy=False),
+            np.concatenate([part[2] for part in parts]).astype(np.int64, copy=False),
+        )
 
     def reset(self) -> BinaryIndex:
         """Remove every stored code (the hasher is kept); returns ``self``."""
@@ -298,10 +416,12 @@ class BinaryIndex(ABC):
         return self.search(self._encode(X, "search_vectors"), k)
 
     def range_search_vectors(
-        self, X: Any, radius: int
+        self, X: Any, radius: int, *, max_results: int | None = MAX_RANGE_RESULTS
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Encode ``X`` with :attr:`hasher`, then :meth:`range_search` the codes."""
-        return self.range_search(self._encode(X, "range_search_vectors"), radius)
+        return self.range_search(
+            self._encode(X, "range_search_vectors"), radius, max_results=max_results
+        )
 
     # -- validation ------------------------------------------------------------------------
     def _check_codes(self, codes: Any, name: str) -> np.ndarray:
@@ -402,7 +522,8 @@ class BinaryIndex(ABC):
 
     @abstractmethod
     def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """k-NN on validated non-empty input; may return fewer than k columns."""
+        """k-NN on validated non-empty input, ``1 <= k <= ntotal``; may return fewer
+        than k columns (the rest is padded with ``-1``)."""
 
     @abstractmethod
     def _range_search(

@@ -30,7 +30,6 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +37,8 @@ import numpy as np
 
 from hashlearn._validation import check_int
 from hashlearn.codes import n_bytes
-from hashlearn.index._base import BinaryIndex
+from hashlearn.index._base import MAX_RANGE_RESULTS, BinaryIndex
+from hashlearn.index._shards import IndexFactory, ShardLostError, _ShardStore
 from hashlearn.index.linear_scan import LinearScanIndex
 from hashlearn.persistence import load as _load
 
@@ -46,18 +46,9 @@ if TYPE_CHECKING:
     import dask.array
     import distributed
 
-__all__ = ["ShardedIndex", "encode_dask"]
+__all__ = ["ShardLostError", "ShardedIndex", "encode_dask"]
 
 INSTALL_HINT = "pip install 'hashlearn[dask]'"
-
-# Queries larger than this are scattered to the cluster once instead of being embedded in
-# every per-shard task.
-_SCATTER_BYTES = 2**20
-# How many group results one merge task on the workers combines (the client merges the
-# last ones).
-_MERGE_FAN_IN = 8
-
-IndexFactory = Callable[[int], BinaryIndex]
 
 
 def _require_dask(feature: str) -> tuple[Any, Any]:
@@ -212,320 +203,6 @@ def encode_dask(hasher: Any, X: Any) -> dask.array.Array:
     )
 
 
-# -- what runs on the workers --------------------------------------------------------------
-def _build_shard(factory: IndexFactory, n_bits: int, codes: np.ndarray) -> BinaryIndex:
-    index = factory(n_bits)
-    index.add(codes)
-    return index
-
-
-def _shard_size(shard: BinaryIndex) -> int:
-    return shard.ntotal
-
-
-def _shard_codes(shard: BinaryIndex) -> np.ndarray:
-    return np.ascontiguousarray(shard.codes)
-
-
-def _assemble_shard(
-    factory: IndexFactory, n_bits: int, bounds: Sequence[tuple[int, int]], *shards: BinaryIndex
-) -> BinaryIndex:
-    """A new shard from rows ``bounds[i]`` of ``shards[i]``, concatenated in order."""
-    pieces = [shard.codes[start:stop] for shard, (start, stop) in zip(shards, bounds, strict=True)]
-    return _build_shard(factory, n_bits, np.concatenate(pieces))
-
-
-def _search_shards(
-    queries: np.ndarray,
-    k: int,
-    n_total: int,
-    offsets: Sequence[int],
-    *shards: BinaryIndex,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k over several shards held by one worker, with global ids (see :func:`_merge_topk`)."""
-    missing = max(shard.n_bits for shard in shards) + 1
-    parts = []
-    for shard, offset in zip(shards, offsets, strict=True):
-        distances, indices = shard.search(queries, k)
-        kk = min(k, shard.ntotal)
-        distances, indices = distances[:, :kk], indices[:, :kk]
-        # Approximate indexes may return fewer than min(k, ntotal) results: give the
-        # missing entries a distance beyond any real one so that merges keep them last.
-        absent = indices < 0
-        parts.append(
-            (
-                np.where(absent, np.int32(missing), distances).astype(np.int32, copy=False),
-                np.where(absent, np.int64(-1), indices + offset),
-            )
-        )
-    return _merge_topk(k, n_total, *parts)
-
-
-def _merge_topk(
-    k: int, n_total: int, *parts: tuple[np.ndarray, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` smallest ``(distance, global id)`` pairs per row of several top-k results.
-
-    Sorting by the single key ``distance * (n_total + 1) + id`` is the ``(distance, id)``
-    order (ids are in ``[-1, n_total)``); missing entries (id ``-1``, a distance above
-    ``n_bits``) sort after every real one.
-    """
-    if len(parts) == 1:
-        return parts[0]
-    distances = np.concatenate([part[0] for part in parts], axis=1)
-    indices = np.concatenate([part[1] for part in parts], axis=1)
-    key = distances.astype(np.int64) * np.int64(n_total + 1) + indices
-    order = np.argsort(key, axis=1)[:, :k]
-    return np.take_along_axis(distances, order, axis=1), np.take_along_axis(indices, order, axis=1)
-
-
-def _range_search_shards(
-    queries: np.ndarray, radius: int, offsets: Sequence[int], *shards: BinaryIndex
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Range search over several shards held by one worker, with global ids."""
-    parts = []
-    for shard, offset in zip(shards, offsets, strict=True):
-        lims, distances, indices = shard.range_search(queries, radius)
-        parts.append((lims, distances, indices + offset))
-    return _merge_ranges(*parts)
-
-
-def _merge_ranges(
-    *parts: tuple[np.ndarray, np.ndarray, np.ndarray],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Merge CSR range results over disjoint sets of ids: sort by ``(query, distance, id)``."""
-    if len(parts) == 1:
-        return parts[0]
-    n_queries = parts[0][0].shape[0] - 1
-    rows = np.concatenate(
-        [np.repeat(np.arange(n_queries, dtype=np.int64), np.diff(part[0])) for part in parts]
-    )
-    distances = np.concatenate([part[1] for part in parts])
-    indices = np.concatenate([part[2] for part in parts])
-    order = np.lexsort((indices, distances, rows))
-    lims = np.zeros(n_queries + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_queries), out=lims[1:])
-    return lims, distances[order], indices[order]
-
-
-# -- where the codes live: shards on the workers ---------------------------------------------
-class _Shard:
-    """Client-side handle of one shard: its future and its global id range."""
-
-    __slots__ = ("future", "offset", "size")
-
-    def __init__(self, future: Any, offset: int, size: int) -> None:
-        self.future = future
-        self.offset = offset
-        self.size = size
-
-
-class _ShardStore:
-    """The :class:`~hashlearn.index._base.CodeStore` of a :class:`ShardedIndex`.
-
-    The codes are held by shards on the workers; the client keeps only their handles. It
-    appends (one shard per piece), gathers the codes back (:meth:`view`), and runs the
-    per-worker searches and their merges.
-    """
-
-    def __init__(
-        self,
-        client: distributed.Client,
-        distributed_module: Any,
-        factory: IndexFactory,
-        n_bits: int,
-        n_shards: int | None,
-        timeout: float | None,
-    ) -> None:
-        self.client = client
-        self.distributed = distributed_module
-        self.factory = factory
-        self.n_bits = n_bits
-        self.n_shards = n_shards
-        self.timeout = timeout
-        self.shards: list[_Shard] = []
-
-    # -- the CodeStore protocol --------------------------------------------------------
-    @property
-    def size(self) -> int:
-        return sum(shard.size for shard in self.shards)
-
-    def append(self, rows: np.ndarray) -> None:
-        """Split ``rows`` into ``n_shards`` pieces, scatter them and index them on the workers."""
-        n_pieces = min(self.resolve_n_shards(None), rows.shape[0])
-        pieces = np.array_split(rows, n_pieces)
-        scattered = self.client.scatter(pieces, hash=False, timeout=self.timeout)
-        futures = [
-            self.client.submit(_build_shard, self.factory, self.n_bits, piece, pure=False)
-            for piece in scattered
-        ]
-        self.wait(futures, gather=False)
-        self.append_shards(futures, [piece.shape[0] for piece in pieces])
-
-    def view(self) -> np.ndarray:
-        """Every code, gathered from the shards to the client (which needs the memory)."""
-        futures = [
-            self.client.submit(_shard_codes, shard.future, pure=False) for shard in self.shards
-        ]
-        pieces = self.wait(futures)
-        if not pieces:
-            return np.zeros((0, n_bytes(self.n_bits)), dtype=np.uint8)
-        return np.concatenate(pieces)
-
-    def clear(self) -> None:
-        self.shards = []
-
-    # -- adding ------------------------------------------------------------------------
-    def append_dask(self, codes: Any) -> None:
-        """One shard per row chunk of the dask array ``codes``, built where it is computed."""
-        import dask
-
-        build = dask.delayed(_build_shard, pure=False)
-        blocks = codes.to_delayed().ravel()
-        futures = self.client.compute([build(self.factory, self.n_bits, block) for block in blocks])
-        sizes = self.wait([self.client.submit(_shard_size, f, pure=False) for f in futures])
-        self.append_shards(futures, sizes)
-
-    def append_shards(self, futures: list[Any], sizes: Sequence[int]) -> None:
-        offset = self.size
-        for future, size in zip(futures, sizes, strict=True):
-            if size:
-                self.shards.append(_Shard(future, offset, int(size)))
-                offset += int(size)
-
-    # -- cluster helpers ------------------------------------------------------------------
-    def resolve_n_shards(self, n_shards: int | None) -> int:
-        if n_shards is not None:
-            return n_shards
-        if self.n_shards is not None:
-            return self.n_shards
-        return max(1, sum(self.client.nthreads().values()))
-
-    def wait(self, futures: list[Any], *, gather: bool = True) -> list[Any]:
-        """Wait for ``futures`` (within :attr:`timeout`); raise the first task error.
-
-        With ``gather=True`` their results are transferred to the client and returned;
-        otherwise (shards) they stay on the workers.
-        """
-        if not futures:
-            return []
-        self.distributed.wait(futures, timeout=self.timeout)
-        if gather:
-            return list(self.client.gather(futures))
-        for future in futures:
-            if future.status != "finished":
-                future.result(timeout=self.timeout)  # raises the task's exception
-        return []
-
-    def groups(self) -> list[list[_Shard]]:
-        """Shards grouped by the worker holding them, at most one group per worker thread.
-
-        Each group is searched by one task on its worker, so a search costs about one task
-        per worker thread however many shards there are. Groups of a worker are balanced
-        by code count (largest shard first into the lightest group).
-        """
-        holders = self.client.who_has([shard.future for shard in self.shards])
-        threads = self.client.nthreads()
-        by_worker: dict[str | None, list[_Shard]] = {}
-        for shard in self.shards:
-            where = holders.get(shard.future.key) or ()
-            by_worker.setdefault(where[0] if where else None, []).append(shard)
-        groups: list[list[_Shard]] = []
-        for worker, shards in by_worker.items():
-            n_groups = max(1, min(len(shards), threads.get(worker, 1) if worker else 1))
-            mine: list[list[_Shard]] = [[] for _ in range(n_groups)]
-            loads = [0] * n_groups
-            for shard in sorted(shards, key=lambda s: -s.size):
-                lightest = loads.index(min(loads))
-                mine[lightest].append(shard)
-                loads[lightest] += shard.size
-            groups.extend(mine)
-        return groups
-
-    def reduce(self, parts: list[Any], merge: Callable[..., Any], *arguments: int) -> Any:
-        """Merge per-group results: on the workers ``_MERGE_FAN_IN`` at a time, then locally."""
-        while len(parts) > _MERGE_FAN_IN:
-            parts = [
-                self.client.submit(merge, *arguments, *parts[i : i + _MERGE_FAN_IN], pure=False)
-                for i in range(0, len(parts), _MERGE_FAN_IN)
-            ]
-        return merge(*arguments, *self.wait(parts))
-
-    def send_queries(self, queries: np.ndarray) -> Any:
-        if queries.nbytes > _SCATTER_BYTES:
-            return self.client.scatter(queries, hash=False, timeout=self.timeout)
-        return queries
-
-    # -- searching -------------------------------------------------------------------------
-    def fan_out(self, task: Callable[..., Any], *arguments: Any) -> list[Any]:
-        """One ``task(*arguments, offsets, *shards)`` per group of shards (one per worker
-        thread), submitted to the cluster; returns the futures."""
-        return [
-            self.client.submit(
-                task,
-                *arguments,
-                [shard.offset for shard in group],
-                *(shard.future for shard in group),
-                pure=False,
-            )
-            for group in self.groups()
-        ]
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Merged top-k over every shard; missing entries are ``-1`` in both arrays."""
-        n_total = self.size
-        parts = self.fan_out(_search_shards, self.send_queries(queries), k, n_total)
-        distances, indices = self.reduce(parts, _merge_topk, k, n_total)
-        return np.where(indices < 0, np.int32(-1), distances), indices
-
-    def range_search(
-        self, queries: np.ndarray, radius: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Merged range results over every shard, in CSR layout."""
-        parts = self.fan_out(_range_search_shards, self.send_queries(queries), radius)
-        lims, distances, indices = self.reduce(parts, _merge_ranges)
-        return (
-            lims.astype(np.int64, copy=False),
-            distances.astype(np.int32, copy=False),
-            indices.astype(np.int64, copy=False),
-        )
-
-    def rebalance(self, n_shards: int | None) -> None:
-        """Regroup the codes into contiguous shards of (almost) equal size, worker to worker."""
-        total = self.size
-        if total == 0:
-            return
-        n_groups = min(self.resolve_n_shards(n_shards), total)
-        sizes = [total // n_groups + (1 if g < total % n_groups else 0) for g in range(n_groups)]
-        workers = sorted(self.client.nthreads())
-        futures = []
-        start = 0
-        for group, size in enumerate(sizes):
-            stop = start + size
-            members = [s for s in self.shards if s.offset < stop and s.offset + s.size > start]
-            bounds = [
-                (max(start, s.offset) - s.offset, min(stop, s.offset + s.size) - s.offset)
-                for s in members
-            ]
-            placement = {"workers": [workers[group % len(workers)]]} if workers else {}
-            futures.append(
-                self.client.submit(
-                    _assemble_shard,
-                    self.factory,
-                    self.n_bits,
-                    bounds,
-                    *(s.future for s in members),
-                    pure=False,
-                    allow_other_workers=True,
-                    **placement,
-                )
-            )
-            start = stop
-        self.wait(futures, gather=False)
-        self.shards = []
-        self.append_shards(futures, sizes)
-
-
 # -- the sharded index ---------------------------------------------------------------------
 def _check_timeout(timeout: Any) -> float | None:
     if timeout is None:
@@ -569,8 +246,8 @@ class ShardedIndex(BinaryIndex):
     return **exactly** what one index of type ``index_cls`` holding every code (added in
     the same order) returns, for exact indexes: ids are global (``0 .. ntotal - 1`` in
     insertion order across all adds), results are sorted by ``(distance, id)`` with ties
-    broken by the smaller id, ``search`` pads with ``-1`` when ``k > ntotal``, and an
-    empty index returns padding / empty lists. With an approximate ``index_cls``, each
+    broken by the smaller id, ``search`` caps ``k`` at :attr:`ntotal`, and an empty
+    index returns empty rows and lists. With an approximate ``index_cls``, each
     shard's guarantee holds for its own codes and the merge is exact.
 
     Parameters
@@ -597,7 +274,12 @@ class ShardedIndex(BinaryIndex):
     Attributes
     ----------
     ntotal : int
-        Number of codes stored (over all shards).
+        Number of codes held over all shards; codes of lost shards no longer count.
+    degraded : bool
+        Whether shards were lost because a worker holding them died; every operation
+        that needs them then raises :class:`ShardLostError` naming them.
+    lost_shards : tuple of (shard, first_id, n_codes)
+        The lost shards.
     n_shards : int
         Number of shards currently held; it grows with every ``add`` (see Notes).
     shard_sizes : tuple of int
@@ -615,8 +297,12 @@ class ShardedIndex(BinaryIndex):
     * Ids are contiguous per shard and merges sort by ``(distance, global id)``, so the
       results do not depend on how the codes are split or where the shards live.
     * Shards built from numpy codes come from data scattered to the workers, which has no
-      lineage: if their worker dies they are lost (searches then raise). Shards built from a
-      dask array are recomputed from its graph. Use ``client.replicate`` for redundancy.
+      lineage: if their worker dies they are lost. The index then says so
+      (:attr:`degraded`, :attr:`lost_shards`, its ``repr``, an :attr:`ntotal` without
+      them) and ``search``, ``range_search``, ``add``, ``codes``, ``save`` and
+      ``rebalance`` raise :class:`ShardLostError` naming the lost shards and how to
+      rebuild, also when the worker dies during the call. Shards built from a dask array
+      are recomputed from its graph. Use ``client.replicate`` for redundancy.
     * Not thread-safe: do not call ``add`` / ``rebalance`` concurrently with other methods.
 
     Examples
@@ -689,7 +375,11 @@ class ShardedIndex(BinaryIndex):
 
     def _repr_fields(self) -> dict[str, str]:
         kind = getattr(self._factory, "__name__", None) or type(self._template).__name__
-        return {"n_shards": str(self.n_shards), "index_cls": kind}
+        fields = {"n_shards": str(self.n_shards), "index_cls": kind}
+        lost = self._store.lost()
+        if lost:
+            fields["DEGRADED"] = f"{len(lost)} shards lost ({sum(s for _, _, s in lost)} codes)"
+        return fields
 
     def _add(self, codes: np.ndarray, first_id: int) -> None:
         """Nothing left to do: the store built the new shards on the workers."""
@@ -701,6 +391,13 @@ class ShardedIndex(BinaryIndex):
         self, queries: np.ndarray, radius: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self._store.range_search(queries, radius)
+
+    def _check_codes(self, codes: Any, name: str) -> np.ndarray:
+        # Every search and add validates its codes first: refuse them on a degraded index
+        # before anything is sent to the cluster.
+        action = "search" if name.startswith("query") else "add codes"
+        self._store.require_intact(action)
+        return super()._check_codes(codes, name)
 
     def _encode(self, X: Any, method: str) -> Any:
         """A dask ``X`` is encoded on the workers (:func:`encode_dask`), lazily."""
@@ -728,8 +425,18 @@ class ShardedIndex(BinaryIndex):
 
     @property
     def n_shards(self) -> int:
-        """Number of shards currently held (each a non-empty index on a worker)."""
+        """Number of shards (each a non-empty index on a worker), lost ones included."""
         return len(self._store.shards)
+
+    @property
+    def degraded(self) -> bool:
+        """Whether shards were lost (a worker holding them died): see :attr:`lost_shards`."""
+        return bool(self._store.lost())
+
+    @property
+    def lost_shards(self) -> tuple[tuple[int, int, int], ...]:
+        """``(shard, first_id, n_codes)`` of each shard the cluster no longer holds."""
+        return tuple(self._store.lost())
 
     @property
     def shard_sizes(self) -> tuple[int, ...]:
@@ -790,14 +497,17 @@ class ShardedIndex(BinaryIndex):
         return super().search(self._local_queries(query_codes), k)
 
     def range_search(
-        self, query_codes: Any, radius: int
+        self, query_codes: Any, radius: int, *, max_results: int | None = MAX_RANGE_RESULTS
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every stored code within Hamming distance ``radius`` of each query, over all shards.
 
-        As :meth:`BinaryIndex.range_search <hashlearn.index.BinaryIndex.range_search>`; a
-        dask array of query codes is computed on the cluster first.
+        As :meth:`BinaryIndex.range_search <hashlearn.index.BinaryIndex.range_search>`
+        (with its ``max_results`` budget, counted over all shards); a dask array of query
+        codes is computed on the cluster first.
         """
-        return super().range_search(self._local_queries(query_codes), radius)
+        return super().range_search(
+            self._local_queries(query_codes), radius, max_results=max_results
+        )
 
     def rebalance(self, n_shards: int | None = None) -> ShardedIndex:
         """Regroup the codes into ``n_shards`` contiguous shards of (almost) equal size.

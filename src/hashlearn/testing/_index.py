@@ -22,9 +22,12 @@ The rules (the names used in the messages)
     No id appears twice in one query's results.
 ``sorted by (distance, id)``
     Every result list is sorted by distance, then by database id.
+``k capped``
+    ``search`` returns ``min(k, ntotal)`` columns, also for a ``k`` far beyond ``ntotal``
+    (``10**12``): no column of padding only.
 ``padding``
     Missing ``search`` entries are ``-1`` in both arrays, after every real entry; an exact
-    index pads exactly when ``k > ntotal``.
+    index never pads.
 ``tie rule``
     Equal distances break by the smaller id, also at the ``k``-th position (exact indexes;
     the ids differ from the reference while the distances agree).
@@ -32,9 +35,14 @@ The rules (the names used in the messages)
     An exact index returns what :func:`knn_reference` / :func:`range_reference` return.
 ``subset of exact range``
     An approximate index returns, within ``radius``, only codes the exact search returns.
+``result budget``
+    A ``range_search`` whose results exceed ``max_results`` raises
+    :class:`~hashlearn.index.RangeResultLimitError`; within the budget, answering the
+    queries in blocks gives the same arrays as one call.
 ``empty index``, ``no queries``, ``successive adds``, ``reset``, ``len and ntotal``
-    An empty index gives padding and empty lists; zero queries give empty results; adding
-    in pieces equals adding at once; ``reset`` empties the index; ``len(index) == ntotal``.
+    An empty index gives ``(n_queries, 0)`` arrays and empty lists; zero queries give
+    empty results; adding in pieces equals adding at once; ``reset`` empties the index;
+    ``len(index) == ntotal``.
 ``argument checks``
     Bad ``k`` or ``radius``, codes of the wrong width, dtype or dimension, and set padding
     bits raise ``ValueError`` / ``TypeError`` (and a refused ``add`` stores nothing).
@@ -68,7 +76,8 @@ __all__ = [
 
 # -- references ----------------------------------------------------------------------------
 def knn_reference(queries: Any, database: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k-NN by a full sort of each row by ``(distance, id)``, padded with ``-1``.
+    """Exact k-NN by a full sort of each row by ``(distance, id)``, ``k`` capped at the
+    database size.
 
     Parameters
     ----------
@@ -79,29 +88,25 @@ def knn_reference(queries: Any, database: Any, k: int) -> tuple[np.ndarray, np.n
 
     Returns
     -------
-    distances : ndarray of int32, shape (n_queries, k)
-    indices : ndarray of int64, shape (n_queries, k)
-        The ``min(k, n_database)`` smallest ``(distance, id)`` pairs of each query, then
-        ``-1`` in both arrays.
+    distances : ndarray of int32, shape (n_queries, min(k, n_database))
+    indices : ndarray of int64, shape (n_queries, min(k, n_database))
+        The ``min(k, n_database)`` smallest ``(distance, id)`` pairs of each query.
 
     Examples
     --------
     >>> import numpy as np
     >>> database = np.array([[0b0000], [0b0011], [0b0001]], dtype=np.uint8)
     >>> knn_reference(np.array([[0b0001]], dtype=np.uint8), database, 4)
-    (array([[ 0,  1,  1, -1]], dtype=int32), array([[ 2,  0,  1, -1]]))
+    (array([[0, 1, 1]], dtype=int32), array([[2, 0, 1]]))
     """
     k = check_k(k)
     distances = hamming_distances_reference(queries, database)
-    n_queries, n = distances.shape
+    n = distances.shape[1]
     kept = min(k, n)
     ids = np.broadcast_to(np.arange(n, dtype=np.int64), distances.shape)
     order = np.lexsort((ids, distances), axis=1)[:, :kept]
-    out_d = np.full((n_queries, k), -1, dtype=np.int32)
-    out_i = np.full((n_queries, k), -1, dtype=np.int64)
-    out_d[:, :kept] = np.take_along_axis(distances, order, axis=1)
-    out_i[:, :kept] = order
-    return out_d, out_i
+    out_d = np.take_along_axis(distances, order, axis=1).astype(np.int32)
+    return out_d, order.astype(np.int64)
 
 
 def range_reference(
@@ -180,15 +185,16 @@ class _Checker:
         self, index: Any, queries: np.ndarray, database: np.ndarray, k: int, where: str
     ) -> tuple[np.ndarray, np.ndarray]:
         distances, ids = index.search(queries, k)
-        shape = (queries.shape[0], k)
+        shape = (queries.shape[0], min(k, database.shape[0]))
         self.require(
             isinstance(distances, np.ndarray)
             and isinstance(ids, np.ndarray)
             and distances.dtype == np.int32
             and ids.dtype == np.int64
             and distances.shape == ids.shape == shape,
-            "result types",
-            f"search({where}, k={k}) must return int32 and int64 arrays of shape {shape}, "
+            "result types" if k <= database.shape[0] else "k capped",
+            f"search({where}, k={k}) over {database.shape[0]} codes must return int32 and "
+            f"int64 arrays of shape {shape}, "
             f"got {getattr(distances, 'dtype', type(distances))} "
             f"{getattr(distances, 'shape', '')} and {getattr(ids, 'dtype', type(ids))} "
             f"{getattr(ids, 'shape', '')}",
@@ -322,22 +328,51 @@ class _Checker:
     def check_data(self, n_bits: int, name: str, database: np.ndarray, queries: np.ndarray) -> Any:
         index = self.build(n_bits, database)
         n = database.shape[0]
-        for k in sorted({1, 5, max(1, n // 3), n, n + 7}):
+        for k in sorted({1, 5, max(1, n // 3), n, n + 7, 10**12}):
             self.check_search(index, queries, database, k, name)
         for radius in sorted({0, 1, n_bits // 4, n_bits // 2, n_bits, n_bits + 3}):
             self.check_range(index, queries, database, radius, name)
+        self.check_budget(index, queries, max(1, n_bits // 2), name)
         return index
+
+    def check_budget(self, index: Any, queries: np.ndarray, radius: int, where: str) -> None:
+        """The ``max_results`` budget: an exact budget passes (in blocks), one less raises."""
+        from hashlearn.index import RangeResultLimitError
+
+        whole = index.range_search(queries, radius)
+        total = int(whole[0][-1])
+        if total == 0:
+            return
+        call = f"range_search({where}, radius={radius}, max_results=...)"
+        within = index.range_search(queries, radius, max_results=total)
+        self.require(
+            all(np.array_equal(a, b) for a, b in zip(within, whole, strict=True)),
+            "result budget",
+            f"{call} with max_results={total} (exactly the result count) gives other "
+            "arrays than without a budget",
+        )
+        try:
+            index.range_search(queries, radius, max_results=total - 1 or None)
+        except RangeResultLimitError:
+            return
+        if total > 1:
+            self.fail(
+                "result budget",
+                f"{call}: {total} results exceed max_results={total - 1}, but no "
+                "RangeResultLimitError was raised",
+            )
 
     def check_empty(self, n_bits: int, queries: np.ndarray) -> None:
         index = self.make_index(n_bits)
         self.require(index.ntotal == len(index) == 0, "empty index", "a new index is not empty")
         distances, ids = index.search(queries, 4)
         self.require(
-            distances.shape == ids.shape == (queries.shape[0], 4)
-            and (distances == -1).all()
-            and (ids == -1).all(),
+            distances.shape == ids.shape == (queries.shape[0], 0)
+            and distances.dtype == np.int32
+            and ids.dtype == np.int64,
             "empty index",
-            f"search on an empty index must return rows of -1, got {ids.tolist()}",
+            f"search on an empty index must return (n_queries, 0) int32 and int64 arrays, "
+            f"got {distances.dtype} {distances.shape} and {ids.dtype} {ids.shape}",
         )
         lims, distances, ids = index.range_search(queries, n_bits)
         self.require(
@@ -374,7 +409,7 @@ class _Checker:
         )
         parts.reset()
         self.require(
-            parts.ntotal == 0 and (parts.search(queries, 2)[1] == -1).all(),
+            parts.ntotal == 0 and parts.search(queries, 2)[1].shape == (queries.shape[0], 0),
             "reset",
             f"after reset() the index holds {parts.ntotal} codes",
         )
@@ -575,7 +610,7 @@ def _check_one_length(
     checker.check_data(bits, "clustered codes", clustered, clustered_codes(rng, n_queries, bits))
     same = np.repeat(random_codes(rng, 1, bits), 12, axis=0)  # every distance tied
     checker.check_data(bits, "identical codes", same, np.concatenate([same[:1], queries[:2]]))
-    checker.check_data(bits, "5 codes", random_db[:5], queries)  # k > ntotal: padding
+    checker.check_data(bits, "5 codes", random_db[:5], queries)  # k > ntotal: capped
     checker.check_empty(bits, queries)
     checker.check_adds_and_reset(bits, clustered, queries)
     checker.check_arguments(bits, random_db[:20])

@@ -1,0 +1,401 @@
+"""The shards of a :class:`~hashlearn.index.ShardedIndex`: what runs on the Dask workers,
+and the client-side store that holds the shards' futures, searches them and merges.
+
+Shard ``s`` holds the codes with global ids ``offsets[s] .. offsets[s] + sizes[s] - 1``;
+see :mod:`hashlearn.index.sharded` for how a search is fanned out and merged. A shard
+whose worker died (and which the cluster cannot recompute) is *lost*: the store reports
+it and every operation that needs it raises :class:`ShardLostError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hashlearn.codes import n_bytes
+from hashlearn.index._base import BinaryIndex
+
+if TYPE_CHECKING:
+    import distributed
+
+__all__ = ["IndexFactory", "ShardLostError"]
+
+# Queries larger than this are scattered to the cluster once instead of being embedded in
+# every per-shard task.
+_SCATTER_BYTES = 2**20
+# How many group results one merge task on the workers combines (the client merges the
+# last ones).
+_MERGE_FAN_IN = 8
+
+IndexFactory = Callable[[int], BinaryIndex]
+
+# Future states of a shard the cluster no longer holds and will not recompute.
+_LOST_STATES = frozenset({"cancelled", "lost", "error"})
+
+
+class ShardLostError(RuntimeError):
+    """Shards of a :class:`~hashlearn.index.ShardedIndex` are gone from the cluster.
+
+    Raised by every operation that needs them (``search``, ``range_search``, ``add``,
+    ``codes``, ``save``, ``rebalance``) once a worker holding them died and the cluster
+    could not recompute them. ``lost`` lists ``(shard, first_id, n_codes)``.
+    """
+
+    def __init__(self, message: str, lost: Sequence[tuple[int, int, int]]) -> None:
+        super().__init__(message)
+        self.lost = tuple(lost)
+
+
+# -- what runs on the workers --------------------------------------------------------------
+def _build_shard(factory: IndexFactory, n_bits: int, codes: np.ndarray) -> BinaryIndex:
+    index = factory(n_bits)
+    index.add(codes)
+    return index
+
+
+def _shard_size(shard: BinaryIndex) -> int:
+    return shard.ntotal
+
+
+def _shard_codes(shard: BinaryIndex) -> np.ndarray:
+    return np.ascontiguousarray(shard.codes)
+
+
+def _assemble_shard(
+    factory: IndexFactory, n_bits: int, bounds: Sequence[tuple[int, int]], *shards: BinaryIndex
+) -> BinaryIndex:
+    """A new shard from rows ``bounds[i]`` of ``shards[i]``, concatenated in order."""
+    pieces = [shard.codes[start:stop] for shard, (start, stop) in zip(shards, bounds, strict=True)]
+    return _build_shard(factory, n_bits, np.concatenate(pieces))
+
+
+def _search_shards(
+    queries: np.ndarray,
+    k: int,
+    n_total: int,
+    offsets: Sequence[int],
+    *shards: BinaryIndex,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k over several shards held by one worker, with global ids (see :func:`_merge_topk`)."""
+    missing = max(shard.n_bits for shard in shards) + 1
+    parts = []
+    for shard, offset in zip(shards, offsets, strict=True):
+        distances, indices = shard.search(queries, k)
+        kk = min(k, shard.ntotal)
+        distances, indices = distances[:, :kk], indices[:, :kk]
+        # Approximate indexes may return fewer than min(k, ntotal) results: give the
+        # missing entries a distance beyond any real one so that merges keep them last.
+        absent = indices < 0
+        parts.append(
+            (
+                np.where(absent, np.int32(missing), distances).astype(np.int32, copy=False),
+                np.where(absent, np.int64(-1), indices + offset),
+            )
+        )
+    return _merge_topk(k, n_total, *parts)
+
+
+def _merge_topk(
+    k: int, n_total: int, *parts: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` smallest ``(distance, global id)`` pairs per row of several top-k results.
+
+    Sorting by the single key ``distance * (n_total + 1) + id`` is the ``(distance, id)``
+    order (ids are in ``[-1, n_total)``); missing entries (id ``-1``, a distance above
+    ``n_bits``) sort after every real one.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    distances = np.concatenate([part[0] for part in parts], axis=1)
+    indices = np.concatenate([part[1] for part in parts], axis=1)
+    key = distances.astype(np.int64) * np.int64(n_total + 1) + indices
+    order = np.argsort(key, axis=1)[:, :k]
+    return np.take_along_axis(distances, order, axis=1), np.take_along_axis(indices, order, axis=1)
+
+
+def _range_search_shards(
+    queries: np.ndarray, radius: int, offsets: Sequence[int], *shards: BinaryIndex
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Range search over several shards held by one worker, with global ids."""
+    parts = []
+    for shard, offset in zip(shards, offsets, strict=True):
+        lims, distances, indices = shard.range_search(queries, radius)
+        parts.append((lims, distances, indices + offset))
+    return _merge_ranges(*parts)
+
+
+def _merge_ranges(
+    *parts: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge CSR range results over disjoint sets of ids: sort by ``(query, distance, id)``."""
+    if len(parts) == 1:
+        return parts[0]
+    n_queries = parts[0][0].shape[0] - 1
+    rows = np.concatenate(
+        [np.repeat(np.arange(n_queries, dtype=np.int64), np.diff(part[0])) for part in parts]
+    )
+    distances = np.concatenate([part[1] for part in parts])
+    indices = np.concatenate([part[2] for part in parts])
+    order = np.lexsort((indices, distances, rows))
+    lims = np.zeros(n_queries + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_queries), out=lims[1:])
+    return lims, distances[order], indices[order]
+
+
+# -- where the codes live: shards on the workers ---------------------------------------------
+class _Shard:
+    """Client-side handle of one shard: its future and its global id range."""
+
+    __slots__ = ("future", "offset", "size")
+
+    def __init__(self, future: Any, offset: int, size: int) -> None:
+        self.future = future
+        self.offset = offset
+        self.size = size
+
+
+class _ShardStore:
+    """The :class:`~hashlearn.index._base.CodeStore` of a :class:`ShardedIndex`.
+
+    The codes are held by shards on the workers; the client keeps only their handles. It
+    appends (one shard per piece), gathers the codes back (:meth:`view`), and runs the
+    per-worker searches and their merges.
+    """
+
+    def __init__(
+        self,
+        client: distributed.Client,
+        distributed_module: Any,
+        factory: IndexFactory,
+        n_bits: int,
+        n_shards: int | None,
+        timeout: float | None,
+    ) -> None:
+        self.client = client
+        self.distributed = distributed_module
+        self.factory = factory
+        self.n_bits = n_bits
+        self.n_shards = n_shards
+        self.timeout = timeout
+        self.shards: list[_Shard] = []
+
+    # -- the CodeStore protocol --------------------------------------------------------
+    @property
+    def size(self) -> int:
+        """Codes still held: lost shards do not count (see :meth:`lost`)."""
+        return sum(shard.size for shard in self.shards if shard.future.status not in _LOST_STATES)
+
+    # -- lost shards ---------------------------------------------------------------------
+    def lost(self) -> list[tuple[int, int, int]]:
+        """``(shard, first_id, n_codes)`` of every shard the cluster no longer holds."""
+        return [
+            (number, shard.offset, shard.size)
+            for number, shard in enumerate(self.shards)
+            if shard.future.status in _LOST_STATES
+        ]
+
+    def require_intact(self, action: str) -> None:
+        """Raise :class:`ShardLostError` naming the lost shards when there are any."""
+        lost = self.lost()
+        if not lost:
+            return
+        n_codes = sum(size for _, _, size in lost)
+        shown = ", ".join(
+            f"shard {number} (ids {first}..{first + size - 1})" for number, first, size in lost[:5]
+        )
+        more = f" and {len(lost) - 5} more" if len(lost) > 5 else ""
+        raise ShardLostError(
+            f"cannot {action}: {len(lost)} of {len(self.shards)} shards of this ShardedIndex "
+            f"were lost ({n_codes} codes: {shown}{more}), most likely because the Dask worker "
+            "holding them died; shards built from numpy codes have no lineage to recompute "
+            "them from. Rebuild the index: index.reset() and add the codes again, or "
+            "ShardedIndex.load(path) from a saved copy (build from a dask array, or "
+            "client.replicate the shards, to survive a worker's death)",
+            lost,
+        )
+
+    def append(self, rows: np.ndarray) -> None:
+        """Split ``rows`` into ``n_shards`` pieces, scatter them and index them on the workers."""
+        n_pieces = min(self.resolve_n_shards(None), rows.shape[0])
+        pieces = np.array_split(rows, n_pieces)
+        scattered = self.client.scatter(pieces, hash=False, timeout=self.timeout)
+        futures = [
+            self.client.submit(_build_shard, self.factory, self.n_bits, piece, pure=False)
+            for piece in scattered
+        ]
+        self.wait(futures, gather=False)
+        self.append_shards(futures, [piece.shape[0] for piece in pieces])
+
+    def view(self) -> np.ndarray:
+        """Every code, gathered from the shards to the client (which needs the memory)."""
+        self.require_intact("gather the codes")
+        futures = [
+            self.client.submit(_shard_codes, shard.future, pure=False) for shard in self.shards
+        ]
+        pieces = self.wait(futures)
+        if not pieces:
+            return np.zeros((0, n_bytes(self.n_bits)), dtype=np.uint8)
+        return np.concatenate(pieces)
+
+    def clear(self) -> None:
+        self.shards = []
+
+    # -- adding ------------------------------------------------------------------------
+    def append_dask(self, codes: Any) -> None:
+        """One shard per row chunk of the dask array ``codes``, built where it is computed."""
+        import dask
+
+        self.require_intact("add codes")
+        build = dask.delayed(_build_shard, pure=False)
+        blocks = codes.to_delayed().ravel()
+        futures = self.client.compute([build(self.factory, self.n_bits, block) for block in blocks])
+        sizes = self.wait([self.client.submit(_shard_size, f, pure=False) for f in futures])
+        self.append_shards(futures, sizes)
+
+    def append_shards(self, futures: list[Any], sizes: Sequence[int]) -> None:
+        offset = self.size
+        for future, size in zip(futures, sizes, strict=True):
+            if size:
+                self.shards.append(_Shard(future, offset, int(size)))
+                offset += int(size)
+
+    # -- cluster helpers ------------------------------------------------------------------
+    def resolve_n_shards(self, n_shards: int | None) -> int:
+        if n_shards is not None:
+            return n_shards
+        if self.n_shards is not None:
+            return self.n_shards
+        return max(1, sum(self.client.nthreads().values()))
+
+    def wait(self, futures: list[Any], *, gather: bool = True) -> list[Any]:
+        """Wait for ``futures`` (within :attr:`timeout`); raise the first task error.
+
+        With ``gather=True`` their results are transferred to the client and returned;
+        otherwise (shards) they stay on the workers.
+        """
+        if not futures:
+            return []
+        try:
+            self.distributed.wait(futures, timeout=self.timeout)
+            if gather:
+                return list(self.client.gather(futures))
+            for future in futures:
+                if future.status != "finished":
+                    future.result(timeout=self.timeout)  # raises the task's exception
+        except Exception:
+            # A worker that dies during the call cancels the tasks that needed its shards:
+            # name the lost shards rather than Dask's cancelled futures.
+            self.require_intact("finish the operation")
+            raise
+        return []
+
+    def groups(self) -> list[list[_Shard]]:
+        """Shards grouped by the worker holding them, at most one group per worker thread.
+
+        Each group is searched by one task on its worker, so a search costs about one task
+        per worker thread however many shards there are. Groups of a worker are balanced
+        by code count (largest shard first into the lightest group).
+        """
+        holders = self.client.who_has([shard.future for shard in self.shards])
+        threads = self.client.nthreads()
+        by_worker: dict[str | None, list[_Shard]] = {}
+        for shard in self.shards:
+            where = holders.get(shard.future.key) or ()
+            by_worker.setdefault(where[0] if where else None, []).append(shard)
+        groups: list[list[_Shard]] = []
+        for worker, shards in by_worker.items():
+            n_groups = max(1, min(len(shards), threads.get(worker, 1) if worker else 1))
+            mine: list[list[_Shard]] = [[] for _ in range(n_groups)]
+            loads = [0] * n_groups
+            for shard in sorted(shards, key=lambda s: -s.size):
+                lightest = loads.index(min(loads))
+                mine[lightest].append(shard)
+                loads[lightest] += shard.size
+            groups.extend(mine)
+        return groups
+
+    def reduce(self, parts: list[Any], merge: Callable[..., Any], *arguments: int) -> Any:
+        """Merge per-group results: on the workers ``_MERGE_FAN_IN`` at a time, then locally."""
+        while len(parts) > _MERGE_FAN_IN:
+            parts = [
+                self.client.submit(merge, *arguments, *parts[i : i + _MERGE_FAN_IN], pure=False)
+                for i in range(0, len(parts), _MERGE_FAN_IN)
+            ]
+        return merge(*arguments, *self.wait(parts))
+
+    def send_queries(self, queries: np.ndarray) -> Any:
+        if queries.nbytes > _SCATTER_BYTES:
+            return self.client.scatter(queries, hash=False, timeout=self.timeout)
+        return queries
+
+    # -- searching -------------------------------------------------------------------------
+    def fan_out(self, task: Callable[..., Any], *arguments: Any) -> list[Any]:
+        """One ``task(*arguments, offsets, *shards)`` per group of shards (one per worker
+        thread), submitted to the cluster; returns the futures."""
+        return [
+            self.client.submit(
+                task,
+                *arguments,
+                [shard.offset for shard in group],
+                *(shard.future for shard in group),
+                pure=False,
+            )
+            for group in self.groups()
+        ]
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Merged top-k over every shard; missing entries are ``-1`` in both arrays."""
+        n_total = self.size
+        parts = self.fan_out(_search_shards, self.send_queries(queries), k, n_total)
+        distances, indices = self.reduce(parts, _merge_topk, k, n_total)
+        return np.where(indices < 0, np.int32(-1), distances), indices
+
+    def range_search(
+        self, queries: np.ndarray, radius: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Merged range results over every shard, in CSR layout."""
+        parts = self.fan_out(_range_search_shards, self.send_queries(queries), radius)
+        lims, distances, indices = self.reduce(parts, _merge_ranges)
+        return (
+            lims.astype(np.int64, copy=False),
+            distances.astype(np.int32, copy=False),
+            indices.astype(np.int64, copy=False),
+        )
+
+    def rebalance(self, n_shards: int | None) -> None:
+        """Regroup the codes into contiguous shards of (almost) equal size, worker to worker."""
+        self.require_intact("rebalance")
+        total = self.size
+        if total == 0:
+            return
+        n_groups = min(self.resolve_n_shards(n_shards), total)
+        sizes = [total // n_groups + (1 if g < total % n_groups else 0) for g in range(n_groups)]
+        workers = sorted(self.client.nthreads())
+        futures = []
+        start = 0
+        for group, size in enumerate(sizes):
+            stop = start + size
+            members = [s for s in self.shards if s.offset < stop and s.offset + s.size > start]
+            bounds = [
+                (max(start, s.offset) - s.offset, min(stop, s.offset + s.size) - s.offset)
+                for s in members
+            ]
+            placement = {"workers": [workers[group % len(workers)]]} if workers else {}
+            futures.append(
+                self.client.submit(
+                    _assemble_shard,
+                    self.factory,
+                    self.n_bits,
+                    bounds,
+                    *(s.future for s in members),
+                    pure=False,
+                    allow_other_workers=True,
+                    **placement,
+                )
+            )
+            start = stop
+        self.wait(futures, gather=False)
+        self.shards = []
+        self.append_shards(futures, sizes)
