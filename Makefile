@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.hashlearn-installed
+DEEP_STAMP := $(VENV)/.hashlearn-deep-installed
 # The data directory: the folder holding cifar10/, mnist/, ... Set HASHLEARN_DATA in the
 # environment or on the command line (make run HASHLEARN_DATA=/path/to/data); unset, the
 # loaders use the cache (~/.cache/hashlearn) and download what they may.
@@ -27,13 +28,19 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,faiss,dask]'
 	@touch $(STAMP)
 
+# The tests and the type check also need the [deep] extra (PyTorch: a large download the
+# first time, cached by pip); the tutorial does not.
+$(DEEP_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,faiss,dask,deep]'
+	@touch $(DEEP_STAMP)
+
 run: $(STAMP)
 	$(BIN)/hashlearn tutorial --dataset auto --out $(OUT)
 
-test: $(STAMP)
+test: $(DEEP_STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-lint: $(STAMP)
+lint: $(DEEP_STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/mypy

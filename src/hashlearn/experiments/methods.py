@@ -476,6 +476,23 @@ _simple(
     "F. Shen, C. Shen, W. Liu and H. T. Shen. Supervised discrete hashing. CVPR 2015",
 )
 
+# Deep (the [deep] extra: torch is imported when the method is fitted, not when listed)
+_DEEP_PARAMETERS = (
+    "backbone=auto|dsh-cnn|fast-cnn|mlp|alexnet|vgg16|resnet18|resnet50, width, weights, "
+    "epochs, batch_size, learning_rate, validation_fraction, patience, device"
+)
+_simple(
+    "dsh",
+    "hashlearn.hashers.deep.estimators",
+    "DeepSupervisedHashing",
+    "DSH",
+    True,
+    "Deep Supervised Hashing: a network trained on label pairs with a margin loss and a "
+    f"+-1 regulariser; parameters: margin, alpha, {_DEEP_PARAMETERS}",
+    "H. Liu, R. Wang, S. Shan and X. Chen. Deep supervised hashing for fast image retrieval. "
+    "CVPR 2016",
+)
+
 
 def format_methods() -> str:
     """One line per registered method (name, kind, label, description), then its paper.

@@ -271,7 +271,32 @@ def run_record(
         record["selection"] = selection
     if fit_warnings:
         record["fit_warnings"] = fit_warnings
+    curve = getattr(hasher, "training_curve_", None)
+    if curve is not None:
+        record["training"] = training_summary(curve.to_dict(), times, split.database.size)
     return record
+
+
+def training_summary(
+    curve: dict[str, Any], times: dict[str, float], n_database: int
+) -> dict[str, Any]:
+    """What a deep hasher's training curve adds to its record: the curve itself, the device,
+    seconds per epoch, training and encoding speed (inputs per second)."""
+    epochs = curve["epochs"]
+    seconds = [row["seconds"] for row in epochs]
+    speeds = [row["images_per_second"] for row in epochs if row["images_per_second"]]
+    encode = times.get("encode_database")
+    return {
+        "device": curve["device"],
+        "epochs_run": len(epochs),
+        "best_epoch": curve["best_epoch"],
+        "stopped_early": curve["stopped_early"],
+        "seconds": curve["seconds"],
+        "seconds_per_epoch": float(np.mean(seconds)) if seconds else None,
+        "train_inputs_per_second": float(np.median(speeds)) if speeds else None,
+        "encode_inputs_per_second": n_database / encode if encode else None,
+        "curve": curve,
+    }
 
 
 def _tutorial_metrics(

@@ -8,8 +8,9 @@ import numpy as np
 
 from hashlearn.hashers.deep._torch import require_torch
 
-torch = require_torch()
-nn = torch.nn
+require_torch()  # a clear ImportError naming the extra when torch is missing
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 __all__ = ["Normalize", "dsh_cnn", "fast_cnn", "mlp"]
 

@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 
 from hashlearn.hashers.deep._torch import require_torch
 
-torch = require_torch()
+require_torch()  # a clear ImportError naming the extra when torch is missing
+import torch  # noqa: E402
 
 __all__ = ["HashLoss", "similarity"]
 
@@ -54,9 +55,7 @@ class HashLoss(torch.nn.Module):
     #: Whether the method uses labels (the estimator refuses ``y=None`` when True).
     supervised: ClassVar[bool] = True
 
-    def __init__(
-        self, n_bits: int, n_classes: int | None, n_train: int, generator: Any
-    ) -> None:
+    def __init__(self, n_bits: int, n_classes: int | None, n_train: int, generator: Any) -> None:
         super().__init__()
         self.n_bits = n_bits
         self.n_classes = n_classes

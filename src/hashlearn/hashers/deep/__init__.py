@@ -1,0 +1,18 @@
+"""Deep hashers: a backbone network trained end to end with a hashing loss (``[deep]`` extra).
+
+Every deep hasher is a scikit-learn estimator like the classic ones (``fit(X, y)``,
+``encode``, ``transform``, ``save`` / :func:`hashlearn.load` with the weights as arrays,
+no pickle), so ``hashlearn bench``, records and reports take them unchanged. ``X`` is
+uint8 images or float feature vectors. One trainer (:mod:`~hashlearn.hashers.deep.trainer`)
+trains them all: seeded, on any device, with a validation split carved from the training
+data, early stopping, checkpoints and a training curve.
+
+* :class:`DeepSupervisedHashing` (``DSH``): Liu et al., CVPR 2016.
+
+Importing this package does not import torch; fitting, encoding and loading do, and
+raise an ImportError naming ``pip install 'hashlearn[deep]'`` without it.
+"""
+
+from hashlearn.hashers.deep.estimators import DSH, DeepHasher, DeepSupervisedHashing
+
+__all__ = ["DSH", "DeepHasher", "DeepSupervisedHashing"]

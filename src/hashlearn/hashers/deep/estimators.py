@@ -1,0 +1,412 @@
+"""Deep hashers as scikit-learn estimators: one base class, one subclass per method.
+
+This module imports no torch: the classes can be listed, built, cloned and registered for
+``hashlearn bench`` without it. ``fit``, ``encode`` and loading import torch and raise an
+ImportError naming ``pip install 'hashlearn[deep]'`` when it is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import numbers
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from hashlearn import codes as codes_module
+from hashlearn._progress import Progress
+from hashlearn._registry import register
+from hashlearn._validation import check_n_bits, check_random_state
+from hashlearn.hashers._base import BaseHasher
+
+__all__ = ["DSH", "DeepHasher", "DeepSupervisedHashing"]
+
+#: TrainConfig fields, which every deep hasher takes as constructor parameters.
+TRAIN_PARAMETERS = (
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "weight_decay",
+    "schedule",
+    "warmup_epochs",
+    "validation_fraction",
+    "validation_database",
+    "patience",
+    "augment",
+    "amp",
+)
+
+
+class DeepHasher(BaseHasher):
+    """Base class of the deep hashers: a backbone trained with a method's loss.
+
+    Subclasses name their loss (``_loss``: module and class in
+    :mod:`hashlearn.hashers.deep.losses`) and its hyperparameters (``_loss_parameters``,
+    constructor parameters of the subclass). Everything else is here and in the one
+    trainer (:mod:`hashlearn.hashers.deep.trainer`).
+
+    Fitted attributes
+    -----------------
+    n_features_in_ : int
+        Values per input (``C * H * W`` for images).
+    input_shape_ : tuple of int
+        ``(C, H, W)`` for images, ``(d,)`` for vectors.
+    backbone_ : str
+        The backbone trained (``backbone="auto"`` resolved).
+    classes_ : tuple or None
+        The classes of ``y`` (None for multi-label or unsupervised training).
+    network_ : torch.nn.Module
+        The trained network (on the CPU after fit; moved to ``device`` to encode).
+    training_curve_ : TrainingCurve
+        Loss, validation score, time and speed per epoch, device, best epoch.
+    """
+
+    _loss: ClassVar[tuple[str, str]]
+    _loss_parameters: ClassVar[tuple[str, ...]] = ()
+    _default_image_backbone: ClassVar[str] = "dsh-cnn"
+
+    # -- construction (subclasses call this with their own parameters) ------------------
+    def _common_init(self, params: dict[str, Any]) -> None:
+        for name, value in params.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
+    # -- configuration -------------------------------------------------------------------
+    def _train_config(self) -> Any:
+        from hashlearn.hashers.deep.config import TrainConfig
+
+        return TrainConfig(**{name: getattr(self, name) for name in TRAIN_PARAMETERS})
+
+    def _check_params(self) -> None:
+        """Check every parameter (called by fit and when a benchmark spec is built)."""
+        from hashlearn.hashers.deep.backbones import BACKBONES
+
+        check_n_bits(self.n_bits)
+        self._train_config()
+        if self.backbone != "auto" and self.backbone not in BACKBONES:
+            raise ValueError(
+                f"backbone must be 'auto' or one of {', '.join(BACKBONES)}, got {self.backbone!r}"
+            )
+        if self.width is not None and (
+            isinstance(self.width, bool)
+            or not isinstance(self.width, numbers.Integral)
+            or self.width < 1
+        ):
+            raise ValueError(f"width must be None or an int >= 1, got {self.width!r}")
+        if self.weights is not None and not isinstance(self.weights, str):
+            raise TypeError(f"weights must be None or a file path (str), got {self.weights!r}")
+        if self.checkpoint is not None and not isinstance(self.checkpoint, str):
+            raise TypeError(
+                f"checkpoint must be None or a file path (str), got {self.checkpoint!r}"
+            )
+
+    def _resolved_backbone(self, X: Any) -> str:
+        if self.backbone != "auto":
+            return str(self.backbone)
+        array = np.asarray(X) if not hasattr(X, "dtype") else X
+        if array.ndim >= 3 or (array.dtype == np.uint8 and self.image_shape is not None):
+            return self._default_image_backbone
+        if array.dtype == np.uint8 and array.ndim == 2 and array.shape[1] in (3072, 784):
+            return self._default_image_backbone
+        return "mlp"
+
+    def _inputs(self, X: Any, backbone: str, *, fitted: bool) -> Any:
+        from hashlearn.hashers.deep.backbones import IMAGE_BACKBONES
+        from hashlearn.hashers.deep.data import as_inputs
+
+        inputs = as_inputs(
+            X,
+            images=backbone in IMAGE_BACKBONES,
+            image_shape=self.image_shape,
+            n_features=self.n_features_in_ if fitted else None,
+        )
+        if fitted and inputs.shape != tuple(self.input_shape_):
+            raise ValueError(
+                f"X holds inputs of shape {inputs.shape}, but {type(self).__name__} was "
+                f"fitted on inputs of shape {tuple(self.input_shape_)}"
+            )
+        return inputs
+
+    # -- fit -------------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None, **fit_params: Any) -> DeepHasher:
+        """Train the network on ``X`` (images or vectors) and labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like
+            uint8 images ``(n, H, W, C)``, ``(n, C, H, W)``, ``(n, H, W)`` or flattened
+            ``(n, H * W * C)`` rows (see ``image_shape``), or float feature vectors.
+        y : array-like of shape (n,) or (n, n_labels), optional
+            Class labels or a 0/1 label matrix; required by supervised methods.
+
+        Returns
+        -------
+        self
+        """
+        if fit_params:
+            raise TypeError(f"unexpected fit parameters: {sorted(fit_params)}")
+        from hashlearn.hashers.deep._torch import require_torch, resolve_device
+
+        torch = require_torch(type(self).__name__)
+        self._check_params()
+        backbone = self._resolved_backbone(X)
+        inputs = self._inputs(X, backbone, fitted=False)
+        labels, classes = self._labels(y, len(inputs))
+        rng = check_random_state(self.random_state)
+        device = resolve_device(self.device)
+        # Weights and dropout draw from torch's default generators: seed them from
+        # random_state inside a fork, so the caller's global state is left as it was.
+        cuda = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            seed = int(rng.integers(0, 2**63 - 1))
+            torch.random.default_generator.manual_seed(seed)
+            if cuda:
+                torch.cuda.manual_seed(seed)
+            self._train(inputs, labels, backbone, device, rng)
+        self.backbone_ = backbone
+        self.classes_ = classes
+        self.n_features_in_ = int(np.prod(inputs.shape))
+        self.input_shape_ = tuple(int(v) for v in inputs.shape)
+        return self
+
+    def _labels(self, y: Any, n: int) -> tuple[np.ndarray | None, tuple[Any, ...] | None]:
+        from hashlearn.hashers.deep.data import label_matrix
+
+        supervised = self._loss_class().supervised
+        if not supervised:
+            return None, None
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} is supervised: fit(X, y) needs labels y (class "
+                "labels or a 0/1 label matrix)"
+            )
+        return label_matrix(y, n)
+
+    def _loss_class(self) -> Any:
+        module, name = self._loss
+        return getattr(importlib.import_module(f"hashlearn.hashers.deep.losses.{module}"), name)
+
+    def _train(
+        self, inputs: Any, labels: Any, backbone: str, device: Any, rng: np.random.Generator
+    ) -> None:
+        from hashlearn.hashers.deep import trainer
+        from hashlearn.hashers.deep._torch import torch_generator
+        from hashlearn.hashers.deep.backbones import build_backbone
+
+        config = self._train_config()
+        rows = trainer.split_validation(len(inputs), labels, config.validation_fraction, rng)
+        mean, std = _statistics(inputs, rows[0])
+        network = build_backbone(
+            backbone,
+            self.n_bits,
+            input_shape=inputs.shape,
+            mean=mean,
+            std=std,
+            width=self.width,
+            weights=self.weights,
+        ).to(device)
+        loss = self._loss_class()(
+            self.n_bits,
+            None if labels is None else labels.shape[1],
+            int(rows[0].size),
+            torch_generator(rng, device),
+            **{name: getattr(self, name) for name in self._loss_parameters},
+        ).to(device)
+        identity = {
+            "method": type(self).__name__,
+            # How progress is shown, and where the checkpoint lives, change nothing trained.
+            "params": repr(
+                sorted(
+                    (name, value)
+                    for name, value in self.get_params(deep=False).items()
+                    if name not in ("progress", "checkpoint")
+                )
+            ),
+            "data": _digest(inputs.array, labels),
+        }
+        self.training_curve_ = trainer.train(
+            network,
+            loss,
+            inputs,
+            labels,
+            config,
+            device=device,
+            rng=rng,
+            rows=rows,
+            progress=self.progress,
+            checkpoint=self.checkpoint,
+            identity=identity,
+        )
+        self.network_ = network.cpu().eval()
+
+    # -- encoding ----------------------------------------------------------------------------
+    def project(self, X: Any) -> np.ndarray:
+        """The network's real outputs, ``float32 (n, n_bits)``; bit j is 1 where column j >= 0."""
+        check_is_fitted(self, "network_")
+        from hashlearn.hashers.deep._torch import require_torch, resolve_device
+        from hashlearn.hashers.deep.trainer import network_outputs
+
+        require_torch(type(self).__name__)
+        inputs = self._inputs(X, self.backbone_, fitted=True)
+        device = resolve_device(self.device)
+        network = self.network_.to(device)
+        try:
+            outputs = network_outputs(network, inputs, device)
+        finally:
+            self.network_ = network.cpu()
+        if not np.isfinite(outputs).all():
+            raise ValueError("the network's outputs overflowed to infinity or NaN on X")
+        return outputs
+
+    def encode(self, X: Any) -> np.ndarray:
+        """Packed binary codes of ``X``: ``uint8 (n, ceil(n_bits / 8))``."""
+        return codes_module.binarize(self.project(X))
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Bits of ``X`` as 0/1: ``uint8 (n, n_bits)``."""
+        return codes_module.signs_to_bits(self.project(X))
+
+    def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
+        raise AssertionError("DeepHasher.fit trains the network itself")  # never called
+
+    def _project(self, X: np.ndarray) -> np.ndarray:
+        return self.project(X)
+
+    def save(self, path: Any) -> Any:
+        """Save the fitted hasher: parameters, weights as arrays (no pickle), the curve."""
+        check_is_fitted(self, "network_")
+        from hashlearn.persistence import save as _save
+
+        return _save(self, path)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+    # -- persistence -------------------------------------------------------------------------
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
+        from hashlearn.hashers.deep.persist import network_state
+
+        return network_state(self)
+
+    @classmethod
+    def _from_state(
+        cls, params: dict[str, Any], attributes: dict[str, Any], arrays: dict[str, np.ndarray]
+    ) -> DeepHasher:
+        from hashlearn.hashers.deep.persist import restore_network
+
+        return restore_network(cls, params, attributes, arrays)
+
+
+def _statistics(inputs: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of the training rows: per channel for images (in
+    ``[0, 1]`` units), per feature for vectors (a constant feature gets 1)."""
+    sample = inputs.array[rows[:10_000]]
+    if inputs.images:
+        pixels = sample.transpose(1, 0, 2, 3).reshape(sample.shape[1], -1) / 255.0
+        mean, std = pixels.mean(axis=1), pixels.std(axis=1)
+    else:
+        mean, std = sample.mean(axis=0), sample.std(axis=0)
+    return mean.astype(np.float32), np.where(std > 1e-6, std, 1.0).astype(np.float32)
+
+
+def _digest(array: np.ndarray, labels: np.ndarray | None) -> str:
+    digest = hashlib.sha256(np.ascontiguousarray(array).view(np.uint8).ravel().data)
+    if labels is not None:
+        digest.update(np.ascontiguousarray(labels).tobytes())
+    return digest.hexdigest()[:16]
+
+
+@register
+class DeepSupervisedHashing(DeepHasher):
+    """Deep Supervised Hashing (DSH): a CNN trained on pairs with a margin loss.
+
+    Pairs of a mini-batch that share a label are pulled together and the others pushed
+    beyond ``margin`` (squared Euclidean distance of the relaxed codes), with a regulariser
+    pulling each output to +-1 (:mod:`hashlearn.hashers.deep.losses.dsh`). The backbone
+    defaults to the paper's small CNN for images (``dsh-cnn``) and an MLP for vectors.
+
+    Parameters
+    ----------
+    n_bits : int, default 32
+        Code length.
+    margin : float, optional
+        Margin for dissimilar pairs; None means ``2 * n_bits`` (the paper's).
+    alpha : float, default 0.01
+        Weight of the regulariser (the paper's).
+    backbone : str, default "auto"
+        ``"auto"`` (``dsh-cnn`` for images, ``mlp`` for vectors) or a name of
+        :mod:`hashlearn.hashers.deep.backbones`.
+    width : int, optional
+        Channels or units of the backbone (its default when None).
+    weights : str, optional
+        Local file of pretrained weights (torchvision backbones).
+    image_shape : (height, width, channels), optional
+        How to read flattened rows as images (CIFAR-10's 3,072 and MNIST's 784 columns
+        are recognised without it).
+    epochs, batch_size, learning_rate, weight_decay, schedule, warmup_epochs, \
+validation_fraction, validation_database, patience, augment, amp
+        Training (:class:`~hashlearn.hashers.deep.config.TrainConfig`; defaults 50, 128,
+        1e-3, 5e-4, "cosine", 0, 0.1, 5000, 10, True, True).
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default "auto"
+        Where to train and encode.
+    checkpoint : str, optional
+        File keeping the training state after every epoch; a new fit with the same
+        file, data and parameters resumes from it.
+    progress : bool or callable, default False
+        A progress bar per epoch (True), or a callable receiving one line per epoch.
+    random_state : int, Generator or None
+        Seeds the split, the weights, the batch order and the augmentation.
+
+    References
+    ----------
+    H. Liu, R. Wang, S. Shan and X. Chen. Deep Supervised Hashing for Fast Image
+    Retrieval. CVPR 2016.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 16)).astype(np.float32)
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> hasher = DSH(n_bits=8, epochs=2, random_state=0).fit(X, y)
+    >>> hasher.encode(X[:3]).shape
+    (3, 1)
+    """
+
+    _loss = ("dsh", "DSHLoss")
+    _loss_parameters = ("margin", "alpha")
+
+    def __init__(
+        self,
+        n_bits: int = 32,
+        *,
+        margin: float | None = None,
+        alpha: float = 0.01,
+        backbone: str = "auto",
+        width: int | None = None,
+        weights: str | None = None,
+        image_shape: tuple[int, int, int] | None = None,
+        epochs: int = 50,
+        batch_size: int = 128,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 5e-4,
+        schedule: str = "cosine",
+        warmup_epochs: int = 0,
+        validation_fraction: float = 0.1,
+        validation_database: int = 5000,
+        patience: int | None = 10,
+        augment: bool = True,
+        amp: bool = True,
+        device: str = "auto",
+        checkpoint: str | None = None,
+        progress: Progress = False,
+        random_state: Any = None,
+    ) -> None:
+        self._common_init(locals())
+
+
+DSH = DeepSupervisedHashing
