@@ -21,38 +21,23 @@ from pathlib import Path
 from typing import Any
 
 from hashlearn._io import atomic_write_text
-from hashlearn.records import read_bench_records, read_run
+from hashlearn.records import metric_path, metric_title, read_bench_records, read_run
 from hashlearn.report.aggregate import ANCHOR_TOLERANCE, mean_std, metric_value, verdict
 from hashlearn.report.document import Block, Cell, Code, Heading, Paragraph, Table
 from hashlearn.report.markdown import render_markdown
 
 __all__ = ["format_reproduction", "write_reproduction"]
 
-_TITLES = {
-    "map": "mAP@all",
-    "precision_within_radius_2": "P@r2 (precision within Hamming radius 2)",
-}
-
 
 def _metric_path(name: str) -> tuple[str, tuple[str, ...]] | None:
     """Title and path in ``record["metrics"]`` of a protocol metric name."""
-    if name == "map":
-        return _TITLES[name], ("map",)
-    if name.startswith("precision_within_radius_"):
-        radius = name.rsplit("_", 1)[1]
-        return f"P@r{radius} (precision within Hamming radius {radius})", (
-            "precision_within_radius",
-            radius,
-            "value",
-        )
-    for prefix, title, key in (
-        ("map_at_k_", "mAP@", "map_at_k"),
-        ("precision_at_k_", "P@", "precision_at_k"),
-    ):
-        if name.startswith(prefix):
-            k = name[len(prefix) :]
-            return f"{title}{k}", (key, k)
-    return None
+    path = metric_path(name)
+    if path is None:
+        return None
+    title = metric_title(name)
+    if path[0] == "precision_within_radius":
+        title += f" (precision within Hamming radius {path[1]})"
+    return title, path
 
 
 def _metric_names(record: dict[str, Any]) -> list[str]:
