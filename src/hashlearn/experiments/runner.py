@@ -11,13 +11,14 @@ length one *record* is computed:
    (:class:`~hashlearn.index.LinearScanIndex`) and time an exact k-NN search of every
    query;
 3. evaluate the Hamming ranking of every query against the whole database
-   (:func:`hashlearn.evaluation.evaluate_hamming_ranking`: mAP@all, tie-aware mAP, mAP@K,
-   P@K, P@r, precision-recall by radius, P@K curve);
+   (:func:`hashlearn.evaluation.evaluate_hamming_ranking`: mAP@all, mAP@K and P@K, each
+   also tie-aware, P@r, precision-recall by radius, P@K curve);
 4. time hash-table lookups within radius ``0..max_radius``
    (:class:`~hashlearn.index.HashTableIndex`, codes of at most 64 bits), and for the
    ``tutorial`` protocol its re-ranked P@10 sweep;
 5. code statistics (bit balance, bucket occupancy), peak memory, times, the published
-   anchor, the environment and the resolved configuration.
+   anchor, the environment and the resolved configuration, and the warnings the fit
+   (``fit_warnings``) and the evaluation (``evaluation_warnings``) raised.
 
 Records are appended to ``RUN_DIR/records.jsonl`` as they finish (format:
 ``docs/records.md``). A rerun with the same folder skips the records already done, so an
