@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,13 @@ from hashlearn.records import (
     RUN_NAME,
     SCHEMA,
     BenchRecordWarning,
+    RunResults,
+    metric_path,
+    metric_title,
     read_bench_records,
     read_run,
     read_run_records,
+    summarize_records,
 )
 
 
@@ -151,3 +156,104 @@ def test_read_run(tmp_path: Path) -> None:
     (tmp_path / RUN_NAME).write_text("{damaged")
     with pytest.warns(BenchRecordWarning, match="not valid JSON"):
         assert read_run(tmp_path) is None
+
+
+# -- Summaries ----------------------------------------------------------------------------
+
+
+def _timed(method: str, n_bits: int, seed: int, status: str = "ok", **metrics: Any) -> dict:
+    found = record(method, n_bits, seed, status)
+    if status == "ok":
+        found["metrics"] = {"map": 0.2 + 0.01 * seed + 0.1 * (n_bits == 32), **metrics}
+        found["times"] = {"fit": 1.0 + seed}
+    return found
+
+
+def test_summary_is_the_mean_and_sample_std_over_seeds_per_method_and_bits() -> None:
+    records = [
+        _timed(method, n_bits, seed)
+        for method in ("lsh", "itq")
+        for n_bits in (16, 32)
+        for seed in range(3)
+    ]
+    records[-1] = _timed("itq", 32, 2, status="failed")
+    rows = summarize_records(records)
+    assert [(row["method"], row["n_bits"]) for row in rows] == [
+        ("lsh", 16),
+        ("lsh", 32),
+        ("itq", 16),
+        ("itq", 32),
+    ]
+    first = rows[0]
+    values = [0.2, 0.21, 0.22]
+    assert first["mean"] == pytest.approx(statistics.mean(values))
+    assert first["std"] == pytest.approx(statistics.stdev(values))
+    assert (first["n"], first["n_failed"], first["fit_seconds"]) == (3, 0, 2.0)
+    assert first["protocol"] == "grh-cifar10:n_train=2000" and first["metric"] == "map"
+    last = rows[-1]
+    assert (last["n"], last["n_failed"], last["fit_seconds"]) == (2, 1, 1.5)
+
+
+def test_summary_of_one_seed_has_no_std_and_missing_values_are_left_out() -> None:
+    records = [_timed("lsh", 16, 0, precision_at_k={"10": 0.5}), _timed("lsh", 16, 1)]
+    records[1]["metrics"]["precision_at_k"] = {"10": None}  # NaN in the record
+    (row,) = summarize_records(records, "precision_at_k_10")
+    assert (row["mean"], row["std"], row["n"]) == (0.5, None, 1)
+    (row,) = summarize_records(records, "tie_aware_map_at_k_100")  # an older record: no key
+    assert (row["mean"], row["std"], row["n"]) == (None, None, 0)
+
+
+def test_summary_table_in_markdown() -> None:
+    records = RunResults(
+        [_timed("lsh", 16, 0), _timed("lsh", 16, 1), _timed("lsh", 32, 0, status="failed")]
+    )
+    std = statistics.stdev([0.2, 0.21])
+    expected = "\n".join(
+        [
+            "| method | bits | mAP@all | fit s |",
+            "|---|---:|---:|---:|",
+            f"| lsh | 16 | 0.2050 ± {std:.4f} (2) | 1.500 |",
+            "| lsh | 32 | - +1 failed | - |",
+        ]
+    )
+    assert records.to_markdown() == expected == str(records)
+    assert isinstance(records, list) and records[0]["seed"] == 0  # still the records
+    other = _timed("lsh", 16, 0)
+    other["protocol"] = {"name": "mnist", "spec": "mnist-ksh"}
+    table = RunResults([*records, other]).to_markdown("map")
+    assert table.splitlines()[0] == "| protocol | method | bits | mAP@all | fit s |"
+    assert "| mnist-ksh | lsh | 16 | 0.2000 (1) | 1.000 |" in table
+    assert str(RunResults()) == "(no records)"
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "title"),
+    [
+        ("map", ("map",), "mAP@all"),
+        ("tie_aware_map", ("tie_aware_map",), "tie-aware mAP@all"),
+        ("map_at_k_1000", ("map_at_k", "1000"), "mAP@1000"),
+        ("tie_aware_map_at_k_1000", ("tie_aware_map_at_k", "1000"), "tie-aware mAP@1000"),
+        ("precision_at_k_10", ("precision_at_k", "10"), "P@10"),
+        ("tie_aware_precision_at_k_10", ("tie_aware_precision_at_k", "10"), "tie-aware P@10"),
+        ("precision_within_radius_2", ("precision_within_radius", "2", "value"), "P@r2"),
+        ("recall_at_100", ("recall_at", "100"), "recall@100"),
+    ],
+)
+def test_metric_names(name: str, path: tuple[str, ...], title: str) -> None:
+    assert metric_path(name) == path
+    assert metric_title(name) == title
+
+
+@pytest.mark.parametrize("name", ["mAP", "map_at_k_", "precision_at_k_ten", "tutorial", 3])
+def test_summary_of_an_unknown_metric_names_the_forms(name: Any) -> None:
+    assert not isinstance(name, str) or metric_path(name) is None
+    with pytest.raises(ValueError, match=r"metric must be one of 'map', .* got"):
+        summarize_records([_timed("lsh", 16, 0)], name)
+
+
+def test_summary_labels_two_specs_with_one_label_apart() -> None:
+    first, second = _timed("grh", 16, 0), _timed("grh:alpha=0.5", 16, 0)
+    for found in (first, second):
+        found["method"]["label"] = "GRH"
+    labels = [row["method"] for row in summarize_records([first, second])]
+    assert labels == ["GRH (grh)", "GRH (grh:alpha=0.5)"]

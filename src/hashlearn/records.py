@@ -3,13 +3,22 @@
 A run folder holds ``run.json`` (the configuration) and ``records.jsonl`` (one JSON object
 per line, one line per method x bits x seed; format in ``docs/records.md``). Both the
 runner (to resume) and the report read it through :func:`read_bench_records`.
+
+The summary of records that both sides give -- :func:`summarize_records`, a mean ± std over
+seeds per method and code length, which :class:`RunResults` (what
+:func:`~hashlearn.experiments.run_protocol` returns) shows -- lives here too, with the pure
+statistics it shares with the report (:func:`mean_std`, :func:`method_labels`): the
+experiments may not import the report.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +31,18 @@ __all__ = [
     "SEARCH_PROTOCOL",
     "BenchRecordWarning",
     "RecordReading",
+    "RunResults",
+    "finite",
+    "format_mean_std",
+    "mean_std",
+    "method_labels",
+    "metric_path",
+    "metric_title",
     "read_bench_records",
     "read_run",
     "read_run_records",
     "read_search_records",
+    "summarize_records",
 ]
 
 SCHEMA = "hashlearn.bench/1"
@@ -256,3 +273,234 @@ def read_search_records(
             f"({SEARCH_PROTOCOL!r})"
         )
     return run, records
+
+
+# -- Summaries of records -------------------------------------------------------------------
+# Pure statistics over records, shared by the report (hashlearn.report.aggregate re-exports
+# them) and by the runner's RunResults, which may not import the report.
+
+
+def finite(value: Any) -> float | None:
+    """``value`` as a float when it is a finite number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (``ddof=1``; None for a single value).
+
+    Sums are exact (``math.fsum``), so the same values give the same digits whatever
+    their order.
+    """
+    mean = math.fsum(values) / len(values)
+    if len(values) < 2:
+        return mean, None
+    return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def format_mean_std(values: Sequence[float], digits: int = 4) -> str:
+    """``"mean ± std (n)"`` as the report's tables show it; ``"mean (1)"`` for one value,
+    ``"-"`` for none."""
+    if not values:
+        return "-"
+    return _stat_text(*mean_std(values), len(values), digits)
+
+
+def _stat_text(mean: float, std: float | None, n: int, digits: int = 4) -> str:
+    if std is None:
+        return f"{mean:.{digits}f} ({n})"
+    return f"{mean:.{digits}f} ± {std:.{digits}f} ({n})"
+
+
+def method_labels(records: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """One unique display label per ``method.spec``, in order of first appearance.
+
+    A method's label (or name) is used as it is unless two specs share it; those are
+    shown as ``label (spec)``.
+    """
+    specs: dict[str, str] = {}
+    for record in records:
+        method = record["method"]
+        label = str(method.get("label") or method.get("name") or method["spec"])
+        specs.setdefault(str(method["spec"]), label)
+    counts: dict[str, int] = {}
+    for label in specs.values():
+        counts[label] = counts.get(label, 0) + 1
+    return {
+        spec: f"{label} ({spec})" if counts[label] > 1 else label for spec, label in specs.items()
+    }
+
+
+# Metric names with a cut-off: (prefix, key in record["metrics"], title prefix).
+_CUT_OFF_METRICS = (
+    ("tie_aware_map_at_k_", "tie_aware_map_at_k", "tie-aware mAP@"),
+    ("map_at_k_", "map_at_k", "mAP@"),
+    ("tie_aware_precision_at_k_", "tie_aware_precision_at_k", "tie-aware P@"),
+    ("precision_at_k_", "precision_at_k", "P@"),
+    ("recall_at_", "recall_at", "recall@"),
+)
+_METRIC_FORMS = (
+    "'map', 'tie_aware_map', 'map_at_k_K', 'tie_aware_map_at_k_K', 'precision_at_k_K', "
+    "'tie_aware_precision_at_k_K', 'precision_within_radius_R' or 'recall_at_R'"
+)
+
+
+def metric_path(name: str) -> tuple[str, ...] | None:
+    """Where a metric named as in a protocol's ``metric_names`` lies in ``record["metrics"]``.
+
+    ``"map"`` and ``"tie_aware_map"``; ``"map_at_k_1000"``, ``"tie_aware_map_at_k_1000"``,
+    ``"precision_at_k_100"``, ``"tie_aware_precision_at_k_100"``, ``"recall_at_10"`` (K a
+    number); ``"precision_within_radius_2"`` (its ``value``). None for any other name.
+
+    Examples
+    --------
+    >>> metric_path("tie_aware_map_at_k_1000"), metric_path("precision_within_radius_2")
+    (('tie_aware_map_at_k', '1000'), ('precision_within_radius', '2', 'value'))
+    """
+    if name in ("map", "tie_aware_map"):
+        return (name,)
+    found = re.fullmatch(r"precision_within_radius_(\d+)", name)
+    if found:
+        return "precision_within_radius", found.group(1), "value"
+    for prefix, key, _ in _CUT_OFF_METRICS:
+        if name.startswith(prefix) and name[len(prefix) :].isdigit():
+            return key, name[len(prefix) :]
+    return None
+
+
+def metric_title(name: str) -> str:
+    """The short title of a metric name of :func:`metric_path` (``"mAP@all"``, ``"P@r2"``,
+    ``"tie-aware mAP@1000"``, ...); the name itself when it is none of those."""
+    if name in ("map", "tie_aware_map"):
+        return "mAP@all" if name == "map" else "tie-aware mAP@all"
+    if name.startswith("precision_within_radius_"):
+        return f"P@r{name.rsplit('_', 1)[1]}"
+    for prefix, _, title in _CUT_OFF_METRICS:
+        if name.startswith(prefix):
+            return f"{title}{name[len(prefix) :]}"
+    return name
+
+
+def _value_at(record: dict[str, Any], path: Sequence[str]) -> float | None:
+    value: Any = record.get("metrics") or {}
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return finite(value)
+
+
+def summarize_records(
+    records: Sequence[dict[str, Any]], metric: str = "map"
+) -> list[dict[str, Any]]:
+    """One row per (protocol, method, code length): a metric's mean ± std over seeds and
+    the mean fit time.
+
+    Parameters
+    ----------
+    records : sequence of dict
+        Records of the ``hashlearn.bench/1`` schema (``docs/records.md``), ok or failed.
+    metric : str, default "map"
+        ``"map"`` (mAP@all), ``"tie_aware_map"``, ``"map_at_k_K"``,
+        ``"tie_aware_map_at_k_K"``, ``"precision_at_k_K"``, ``"tie_aware_precision_at_k_K"``,
+        ``"precision_within_radius_R"`` or ``"recall_at_R"``, as in :func:`metric_path`.
+
+    Returns
+    -------
+    list of dict
+        In order of first appearance, each ``{"protocol": spec, "method": display label,
+        "method_spec", "n_bits", "metric": metric, "mean", "std", "n", "n_failed",
+        "fit_seconds"}``: ``mean`` and ``std`` (sample, ``ddof=1``) over the ``n`` ok
+        records that carry the metric (None when there is none; ``std`` None for one),
+        ``n_failed`` the failed records, ``fit_seconds`` the mean fit time of the ok ones.
+
+    Raises
+    ------
+    ValueError
+        ``metric`` is not one of the names above.
+    """
+    path = metric_path(metric) if isinstance(metric, str) else None
+    if path is None:
+        raise ValueError(f"metric must be one of {_METRIC_FORMS}, got {metric!r}")
+    labels = method_labels(records)
+    cells: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    for record in records:
+        key = (str(record["protocol"]["spec"]), str(record["method"]["spec"]), record["n_bits"])
+        cells.setdefault(key, []).append(record)
+    rows = []
+    for (protocol, spec, n_bits), group in cells.items():
+        ok = [r for r in group if r.get("status") == "ok"]
+        values = [v for v in (_value_at(r, path) for r in ok) if v is not None]
+        fits = [f for f in (finite((r.get("times") or {}).get("fit")) for r in ok) if f is not None]
+        mean, std = mean_std(values) if values else (None, None)
+        rows.append(
+            {
+                "protocol": protocol,
+                "method": labels[spec],
+                "method_spec": spec,
+                "n_bits": n_bits,
+                "metric": metric,
+                "mean": mean,
+                "std": std,
+                "n": len(values),
+                "n_failed": len(group) - len(ok),
+                "fit_seconds": math.fsum(fits) / len(fits) if fits else None,
+            }
+        )
+    return rows
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2e}" if value < 0.01 else f"{value:.3f}" if value < 10 else f"{value:,.1f}"
+
+
+def _markdown_table(rows: list[dict[str, Any]], metric: str) -> str:
+    """The rows of :func:`summarize_records` as a Markdown table (a protocol column only
+    when there is more than one protocol)."""
+    if not rows:
+        return "(no records)"
+    several = len({row["protocol"] for row in rows}) > 1
+    header = [*(["protocol"] if several else []), "method", "bits", metric_title(metric), "fit s"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] * (len(header) - 3) + ["---:"] * 3) + "|",
+    ]
+    for row in rows:
+        value = "-" if row["mean"] is None else _stat_text(row["mean"], row["std"], row["n"])
+        if row["n_failed"]:
+            value += f" +{row['n_failed']} failed"
+        cells = [
+            *([row["protocol"]] if several else []),
+            row["method"].replace("|", "\\|"),
+            str(row["n_bits"]),
+            value,
+            _seconds(row["fit_seconds"]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+class RunResults(list[dict[str, Any]]):
+    """The records of a run, one dict per method x bits x seed, with a summary.
+
+    A plain list of records (``docs/records.md``) in the order they were computed, which
+    also offers :meth:`summary` (a metric's mean ± std over seeds per method and code
+    length, with the fit time) and :meth:`to_markdown`; ``str()`` and ``print()`` show that
+    table for mAP@all. :func:`~hashlearn.experiments.run_protocol` and
+    :func:`~hashlearn.experiments.run_benchmark` return one.
+    """
+
+    def summary(self, metric: str = "map") -> list[dict[str, Any]]:
+        """:func:`summarize_records` of these records: one dict per (protocol, method,
+        code length) with ``mean``, ``std``, ``n``, ``n_failed`` and ``fit_seconds``."""
+        return summarize_records(self, metric)
+
+    def to_markdown(self, metric: str = "map") -> str:
+        """The summary as a Markdown table: ``mean ± std (n)`` over seeds (sample std),
+        ``+k failed`` where records failed, and the mean fit seconds."""
+        return _markdown_table(self.summary(metric), metric)
+
+    def __str__(self) -> str:
+        return self.to_markdown()

@@ -24,6 +24,7 @@ from hashlearn.evaluation import (
     ranked_relevance,
     relevance,
     tie_aware_map,
+    tie_aware_map_at_k,
     tutorial_precision_at_k,
 )
 from hashlearn.index import Reranker
@@ -394,6 +395,122 @@ def test_ranked_matrix_path_equals_convenience():
     np.testing.assert_array_equal(
         precision_at_k(ranked, 5).per_query, hamming_precision_at_k(*args, k=5).per_query
     )
+
+
+# Tie-aware mAP@K by hand: two queries 00 against a = 00, b = 10, c = 01, d = 10, so a is
+# at distance 0 and b, c, d tie at distance 1 (ranks 2..4 in any order).
+#   q0 (label 1): only b is relevant. K=2: b is first of the tie with chance 1/3 and then
+#     AP@2 = (1/2)/1, else no hit: 1/6. K=3: b is in the top 3 with chance 2/3, at rank 2 or
+#     3: (2/3) * (1/2 + 1/3)/2 = 5/18. K=4: mean of 1/2, 1/3, 1/4 = 13/36.
+#   q1 (label 0): a, c, d are relevant. K=2: rank 2 is relevant or not, AP@2 = 1 either
+#     way. K=3: both of c, d in ranks 2..3 (chance 1/3): AP@3 = 1; one of them (2/3), at
+#     rank 2 or 3: (1 + 1)/2 or (1 + 2/3)/2, mean 11/12: 1/3 + (2/3)(11/12) = 17/18.
+#     K=4: c, d at ranks {2,3}, {2,4}, {3,4}: AP = 1, 11/12, 29/36: 49/54.
+# The stable order (a b c d) gives q0 1/2, 1/2, 1/2 and q1 1, 5/6, 29/36 instead.
+TIED_QUERIES = [[0, 0], [0, 0]]
+TIED_DATABASE = [[0, 0], [1, 0], [0, 1], [1, 0]]
+TIED_LABELS = ([1, 0], [0, 1, 0, 0])
+
+
+@pytest.mark.parametrize(
+    ("k", "expected", "stable"),
+    [
+        (1, [0, 1], [0, 1]),
+        (2, [Fraction(1, 6), 1], [Fraction(1, 2), 1]),
+        (3, [Fraction(5, 18), Fraction(17, 18)], [Fraction(1, 2), Fraction(5, 6)]),
+        (4, [Fraction(13, 36), Fraction(49, 54)], [Fraction(1, 2), Fraction(29, 36)]),
+    ],
+)
+def test_tie_aware_map_at_k_hand_example(k, expected, stable):
+    args = (pack_bits(TIED_QUERIES), pack_bits(TIED_DATABASE), *TIED_LABELS)
+    result = tie_aware_map_at_k(*args, k=k)
+    np.testing.assert_allclose(result.per_query, [float(v) for v in expected], rtol=1e-14)
+    assert result.value == pytest.approx(float(sum(expected) / 2))
+    assert result.n_queries_excluded == 0
+    np.testing.assert_allclose(
+        mean_average_precision(*args, k=k).per_query, [float(v) for v in stable]
+    )
+
+
+def _average_precision_at(relevant: np.ndarray, k: int) -> float:
+    """The stable AP@K of one ranked row (0 when none of the top k is relevant)."""
+    top = relevant[:k]
+    hits = np.cumsum(top)
+    return float((hits[top] / (np.flatnonzero(top) + 1)).sum() / hits[-1]) if top.any() else 0.0
+
+
+@pytest.mark.parametrize("multi", [False, True])
+def test_tie_aware_map_at_k_is_the_mean_over_every_order_of_tied_items(multi):
+    rng = np.random.default_rng(11)
+    for _ in range(12):
+        n_database = int(rng.integers(2, 8))
+        n_bits = int(rng.integers(1, 4))  # few bits: large tie groups
+        queries = pack_bits(rng.integers(0, 2, (2, n_bits)))
+        database = pack_bits(rng.integers(0, 2, (n_database, n_bits)))
+        if multi:
+            query_labels = rng.integers(0, 2, (2, 3))
+            database_labels = rng.integers(0, 2, (n_database, 3))
+        else:
+            query_labels = rng.integers(0, 3, 2)
+            database_labels = rng.integers(0, 3, n_database)
+        relevant = relevance(query_labels, database_labels)
+        distances = hamming_distances_reference(queries, database)
+        for k in range(1, n_database + 1):
+            result = tie_aware_map_at_k(queries, database, query_labels, database_labels, k)
+            for i in range(2):
+                groups = [np.flatnonzero(distances[i] == d) for d in np.unique(distances[i])]
+                aps = [
+                    _average_precision_at(relevant[i][np.concatenate(orders)], k)
+                    for orders in itertools.product(*(itertools.permutations(g) for g in groups))
+                ]
+                assert result.per_query[i] == pytest.approx(np.mean(aps), abs=1e-12)
+
+
+def test_tie_aware_map_at_k_at_the_whole_database_is_tie_aware_map():
+    rng = np.random.default_rng(5)
+    queries = rng.integers(0, 256, (40, 1), dtype=np.uint8)
+    database = rng.integers(0, 16, (300, 1), dtype=np.uint8)  # 4 of 8 bits vary: ties
+    query_labels = rng.integers(0, 12, 40)  # some queries have no relevant item
+    database_labels = rng.integers(0, 10, 300)
+    args = (queries, database, query_labels, database_labels)
+    everything = tie_aware_map_at_k(*args, k=300)
+    expected = tie_aware_map(*args)
+    assert 0 < expected.n_queries_excluded < 40
+    has_relevant = ~np.isnan(expected.per_query)
+    np.testing.assert_allclose(
+        everything.per_query[has_relevant], expected.per_query[has_relevant], rtol=1e-13
+    )
+    # a query with no relevant item scores 0 (the mAP@K rule), where tie_aware_map excludes it
+    np.testing.assert_array_equal(everything.per_query[~has_relevant], 0.0)
+
+
+def test_tie_aware_map_at_k_does_not_depend_on_the_database_order():
+    rng = np.random.default_rng(8)
+    queries = rng.integers(0, 8, (30, 1), dtype=np.uint8)
+    database = rng.integers(0, 8, (200, 1), dtype=np.uint8)  # 3-bit codes: every code ties
+    query_labels = rng.integers(0, 4, 30)
+    database_labels = rng.integers(0, 4, 200)
+    order = np.argsort(database_labels, kind="stable")
+    for k in (1, 10, 57, 200):
+        shuffled = tie_aware_map_at_k(queries, database, query_labels, database_labels, k)
+        ordered = tie_aware_map_at_k(
+            queries, database[order], query_labels, database_labels[order], k
+        )
+        np.testing.assert_allclose(shuffled.per_query, ordered.per_query, rtol=1e-12)
+    stable = mean_average_precision(queries, database, query_labels, database_labels, k=10)
+    moved = mean_average_precision(
+        queries, database[order], query_labels, database_labels[order], k=10
+    )
+    assert stable.value != moved.value  # what the tie-aware value is for
+
+
+def test_tie_aware_map_at_k_checks_k(example):
+    with pytest.raises(ValueError, match="k must be at most n_database=5, got 6"):
+        tie_aware_map_at_k(*example, k=6)
+    with pytest.raises(ValueError, match="k"):
+        tie_aware_map_at_k(*example, k=0)
+    with pytest.raises(TypeError, match="k"):
+        tie_aware_map_at_k(*example, k=None)
 
 
 def test_tie_aware_equals_stable_without_ties():

@@ -22,6 +22,7 @@ from hashlearn.evaluation import (
     precision_recall_curve_by_radius,
     precision_within_radius,
     tie_aware_map,
+    tie_aware_map_at_k,
 )
 from hashlearn.evaluation._labels import prepare_labels
 from hashlearn.testing import (
@@ -70,6 +71,13 @@ def test_hand_example_every_metric():
     np.testing.assert_allclose(result.map_at_k[3].per_query, [0.5, 0.0, 1.0])
     assert result.map_at_k[3].n_queries_excluded == 0
     np.testing.assert_allclose(result.map_at_k[5].per_query, [9 / 20, 0.0, 7 / 10])
+    # tie-aware mAP@3: q0 has d1 (T) and d4 (F) tied at ranks 2..3, both in the top 3: AP@3
+    # = 1/2 or 1/3, mean 5/12; q2 has d1 d3 d4 (F F T) tied at ranks 2..4, two of them in
+    # the top 3: d4 in (chance 2/3) at rank 2 or 3, AP@3 = 1 or 5/6; out (1/3): AP@3 = 1
+    tie_at_3 = [5 / 12, 0.0, 2 / 3 * (1 + 5 / 6) / 2 + 1 / 3]
+    np.testing.assert_allclose(result.tie_aware_map_at_k[3].per_query, tie_at_3)
+    # at K = n_database: tie-aware mAP@all, with the query without relevant items at 0
+    np.testing.assert_allclose(result.tie_aware_map_at_k[5].per_query, np.nan_to_num(tie))
     # P@2: 1/2, 0, 1/2; P@5: 2/5, 0, 3/5
     np.testing.assert_allclose(result.precision_at_k[2].per_query, [0.5, 0.0, 0.5])
     np.testing.assert_allclose(result.precision_at_k[5].per_query, [0.4, 0.0, 0.6])
@@ -98,6 +106,7 @@ def test_to_dict_shape_and_json():
         "map_n_excluded",
         "tie_aware_map",
         "map_at_k",
+        "tie_aware_map_at_k",
         "precision_at_k",
         "tie_aware_precision_at_k",
         "precision_within_radius",
@@ -107,6 +116,7 @@ def test_to_dict_shape_and_json():
     assert summary["map"] == pytest.approx(23 / 40)
     assert summary["map_n_excluded"] == 1
     assert list(summary["map_at_k"]) == ["3", "5"]
+    assert list(summary["tie_aware_map_at_k"]) == ["3", "5"]
     assert summary["precision_at_k"]["2"] == pytest.approx(1 / 3)
     assert summary["precision_within_radius"]["0"] == pytest.approx(
         {"value": 1 / 3, "empty_fraction": 1 / 3}
@@ -249,6 +259,10 @@ def test_evaluate_equals_the_single_metric_functions(multi):
         np.testing.assert_array_equal(
             result.map_at_k[k].per_query, mean_average_precision(*problem, k=k).per_query
         )
+        np.testing.assert_array_equal(
+            result.tie_aware_map_at_k[k].per_query, tie_aware_map_at_k(*problem, k=k).per_query
+        )
+        assert result.tie_aware_map_at_k[k].n_queries_excluded == 0
     for k in (1, 30):
         np.testing.assert_array_equal(
             result.precision_at_k[k].per_query, hamming_precision_at_k(*problem, k=k).per_query

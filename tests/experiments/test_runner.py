@@ -447,3 +447,125 @@ def test_fit_warnings_are_kept_in_the_record(digits: tuple[np.ndarray, np.ndarra
     assert noted["category"] == "ConvergenceWarning" and noted["count"] == 1
     assert "max_iter" in noted["message"] or "sweep" in noted["message"]
     assert any("1 fit warning(s), first: ConvergenceWarning" in line for line in messages)
+
+
+# -- What run_protocol returns and shows (issue 14) ---------------------------------------
+
+
+def test_run_protocol_returns_records_with_a_summary(
+    digits: tuple[np.ndarray, np.ndarray],
+) -> None:
+    import statistics
+
+    from hashlearn.records import RunResults
+
+    X, y = digits
+    results = run_protocol(X, y, "grh-cifar10", "lsh,itq", bits=[8, 16], seeds=2, **SMALL)
+    assert isinstance(results, RunResults) and isinstance(results, list) and len(results) == 8
+    rows = results.summary()
+    assert [(row["method"], row["n_bits"]) for row in rows] == [
+        ("LSH", 8),
+        ("LSH", 16),
+        ("ITQ", 8),
+        ("ITQ", 16),
+    ]
+    for row in rows:
+        cell = [r for r in results if r["method"]["label"] == row["method"]]
+        cell = [r for r in cell if r["n_bits"] == row["n_bits"]]
+        values = [r["metrics"]["map"] for r in cell]
+        assert row["n"] == 2 and row["n_failed"] == 0
+        assert row["mean"] == pytest.approx(statistics.mean(values))
+        assert row["std"] == pytest.approx(statistics.stdev(values))
+        assert row["fit_seconds"] == pytest.approx(statistics.mean(r["times"]["fit"] for r in cell))
+    table = str(results)
+    assert table.splitlines()[0] == "| method | bits | mAP@all | fit s |"
+    assert f"| ITQ | 16 | {rows[3]['mean']:.4f} ± {rows[3]['std']:.4f} (2) |" in table
+    p_at_10 = results.summary("precision_at_k_10")
+    assert p_at_10[0]["mean"] == pytest.approx(
+        statistics.mean(
+            r["metrics"]["precision_at_k"]["10"]
+            for r in results
+            if r["method"]["spec"] == "lsh" and r["n_bits"] == 8
+        )
+    )
+
+
+def test_run_benchmark_returns_records_with_a_summary(tmp_path: Path) -> None:
+    from hashlearn.records import RunResults
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "data.npz"
+    np.savez(path, X=rng.normal(size=(300, 8)), y=rng.integers(0, 3, 300))
+    config = BenchConfig(
+        protocol="grh-cifar10:n_queries=30,n_train=100,n_validation=0",
+        methods=("lsh",),
+        bits=(8,),
+        seeds=(0,),
+        dataset=str(path),
+        out=str(tmp_path / "run"),
+    )
+    results = run_benchmark(config)
+    assert isinstance(results, RunResults) and results.summary()[0]["n"] == 1
+
+
+class _Terminal:
+    """A stand-in for stderr that is (or is not) a terminal and keeps what is written."""
+
+    def __init__(self, tty: bool) -> None:
+        self.tty, self.text = tty, ""
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("progress", "tty", "shown"),
+    [
+        ("auto", True, True),
+        ("auto", False, False),
+        (True, False, True),
+        (False, True, False),
+    ],
+)
+def test_progress_is_shown_by_default_only_on_a_terminal(
+    digits: tuple[np.ndarray, np.ndarray],
+    monkeypatch: pytest.MonkeyPatch,
+    progress: object,
+    tty: bool,
+    shown: bool,
+) -> None:
+    import sys
+
+    X, y = digits
+    stderr = _Terminal(tty)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    options = {} if progress == "auto" else {"progress": progress}
+    run_protocol(X, y, "grh-cifar10", "lsh", bits=8, seeds=1, **SMALL, **options)
+    assert ("grh-cifar10" in stderr.text and "mAP" in stderr.text) is shown
+    assert bool(stderr.text) is shown
+
+
+def test_progress_other_than_true_false_auto_or_a_callable_is_refused(
+    digits: tuple[np.ndarray, np.ndarray],
+) -> None:
+    X, y = digits
+    with pytest.raises(ValueError, match="progress must be True, False, 'auto' or a callable"):
+        run_protocol(X, y, "grh-cifar10", "lsh", bits=8, seeds=1, progress="yes", **SMALL)
+
+
+def test_the_run_protocol_example_runs() -> None:
+    import doctest
+
+    from hashlearn.experiments import runner
+
+    finder = doctest.DocTestFinder()
+    (test,) = [t for t in finder.find(runner) if t.name.endswith(".run_protocol")]
+    result = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE).run(test)
+    assert result.attempted >= 5 and result.failed == 0

@@ -285,6 +285,102 @@ def test_the_report_shows_tie_aware_p_at_k_beside_p_at_k(
     assert "**P@10**" in text and "**tie-aware P@10**" in text
 
 
+def test_sorting_the_database_moves_map_at_k_but_not_tie_aware_map_at_k() -> None:
+    from hashlearn.evaluation import SortedLabelsWarning, evaluate_hamming_ranking
+
+    queries, database, query_labels, labels = _tied_problem()
+    order = np.argsort(labels, kind="stable")
+    shuffled = evaluate_hamming_ranking(
+        queries, database, query_labels, labels, n_bits=2, map_ks=(10, 100), precision_ks=()
+    )
+    with pytest.warns(SortedLabelsWarning, match="tie_aware_map_at_k"):
+        ordered = evaluate_hamming_ranking(
+            queries,
+            database[order],
+            query_labels,
+            labels[order],
+            n_bits=2,
+            map_ks=(10, 100),
+            precision_ks=(),
+        )
+    for k in (10, 100):
+        assert shuffled.map_at_k[k].value != ordered.map_at_k[k].value
+        np.testing.assert_allclose(
+            shuffled.tie_aware_map_at_k[k].per_query,
+            ordered.tie_aware_map_at_k[k].per_query,
+            rtol=1e-12,
+        )
+    assert ordered.to_dict()["tie_aware_map_at_k"].keys() == {"10", "100"}
+
+
+def test_a_database_sorted_by_class_is_noted_in_the_record_and_the_report(
+    data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    import warnings
+
+    from hashlearn.report.benchmark import write_benchmark_report
+
+    out = tmp_path / "run"
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        records = _run(data, out)  # the fixture's rows are sorted by class
+    assert not [w for w in escaped if w.category.__name__ == "SortedLabelsWarning"]
+    (noted,) = records[0]["evaluation_warnings"]
+    assert noted["category"] == "SortedLabelsWarning" and noted["count"] == 1
+    assert "database_labels are sorted" in noted["message"]
+    report = write_benchmark_report(out)
+    for text in (report.markdown.read_text(), report.html.read_text()):
+        assert "Evaluation warnings" in text
+        assert "SortedLabelsWarning in 1 record(s)" in text
+    X, y = data
+    order = np.random.default_rng(1).permutation(len(y))
+    shuffled = _run((X[order], y[order]), tmp_path / "shuffled")
+    assert "evaluation_warnings" not in shuffled[0]
+
+
+def test_validation_evaluations_warn_into_the_record_not_the_terminal(
+    data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    import warnings
+
+    messages: list[str] = []
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        (record,) = _run(
+            data,
+            tmp_path / "run",
+            methods="grh:alpha=0.5|1.0",
+            n_validation=20,
+            progress=messages.append,
+        )
+    assert not [w for w in escaped if w.category.__name__ == "SortedLabelsWarning"]
+    # the validation database and the database are both sorted: two candidates, one test
+    (noted,) = record["evaluation_warnings"]
+    assert noted["category"] == "SortedLabelsWarning" and noted["count"] == 3
+    assert any("3 evaluation warning(s), first: SortedLabelsWarning" in m for m in messages)
+
+
+def test_the_report_shows_tie_aware_map_at_k_beside_map_at_k(
+    data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from hashlearn.experiments.protocols import resolve_protocol
+    from hashlearn.report.benchmark import format_benchmark_markdown
+
+    X, y = data
+    # a protocol of its own (a registered name would be resolved to the registered one)
+    protocol = dataclasses.replace(
+        resolve_protocol("grh-cifar10", **SMALL), name="grh-map-at-20", map_ks=(20,)
+    )
+    records = run_protocol(X, y, protocol, "lsh", bits=8, seeds=1)
+    metrics = records[0]["metrics"]
+    assert metrics["tie_aware_map_at_k"].keys() == metrics["map_at_k"].keys() == {"20"}
+    text = format_benchmark_markdown(records)
+    stable, tie_aware = text.index("**mAP@20**"), text.index("**tie-aware mAP@20**")
+    assert stable < tie_aware < text.index("### Precision within Hamming radius 2")
+
+
 def test_resuming_with_other_bits_or_seeds_keeps_the_finished_records(
     data: tuple[np.ndarray, np.ndarray], tmp_path: Path
 ) -> None:

@@ -105,3 +105,25 @@ def test_a_resumed_run_lists_every_command_that_wrote_it(tmp_path: Path) -> None
     assert text.count("hashlearn bench --protocol") == 2
     assert "--methods lsh --bits 8 --seeds 1" in text
     assert "--methods pcah --bits 8 --seeds 1" in text
+
+
+def test_a_reported_map_at_k_or_p_at_k_is_followed_by_its_tie_aware_value(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    records = read_bench_records(run_dir)
+    for record in records:
+        record["protocol"]["metric_names"] = ["map", "precision_at_k_10"]
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / RECORDS_NAME).write_text("\n".join(map(json.dumps, records)) + "\n")
+    text = format_reproduction([tmp_path / "new"])
+    assert text.index("**P@10**") < text.index("**tie-aware P@10**") < text.index("**P@r2")
+    ok = [r for r in records if r["status"] == "ok" and r["n_bits"] == 16]
+    values = [r["metrics"]["tie_aware_precision_at_k"]["10"] for r in ok]
+    section = text.split("**tie-aware P@10**", 1)[1]
+    assert f"| LSH | {np.mean(values):.4f} ± {np.std(values, ddof=1):.4f} |" in section
+    for record in records:  # records written before tie-aware P@K: no table, no error
+        (record.get("metrics") or {}).pop("tie_aware_precision_at_k", None)
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / RECORDS_NAME).write_text("\n".join(map(json.dumps, records)) + "\n")
+    old = format_reproduction([tmp_path / "old"])
+    assert "**P@10**" in old and "tie-aware" not in old

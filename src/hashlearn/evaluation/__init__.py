@@ -23,6 +23,7 @@ from hashlearn.evaluation.metrics import (
     ranked_relevance,
     relevance,
     tie_aware_map,
+    tie_aware_map_at_k,
     tutorial_precision_at_k,
 )
 from hashlearn.evaluation.ranking import (
@@ -61,5 +62,6 @@ __all__ = [
     "recall_at",
     "relevance",
     "tie_aware_map",
+    "tie_aware_map_at_k",
     "tutorial_precision_at_k",
 ]

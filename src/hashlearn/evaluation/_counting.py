@@ -38,6 +38,7 @@ hamming_ranking` and the references of :mod:`hashlearn.testing`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -494,6 +495,115 @@ def tie_aware_per_query(
             n_relevant > 0, group.sum(axis=1) / n_relevant, np.nan
         )
     return per_query
+
+
+@numba.njit(nogil=True, cache=_numba.CACHE)
+def _hypergeometric_log_pmf(n: int, r: int, m: int, x: int) -> float:
+    """``log P(X = x)`` for ``X`` the relevant items among ``m`` drawn from ``n`` holding ``r``."""
+    return (
+        math.lgamma(r + 1)
+        - math.lgamma(x + 1)
+        - math.lgamma(r - x + 1)
+        + math.lgamma(n - r + 1)
+        - math.lgamma(m - x + 1)
+        - math.lgamma(n - r - m + x + 1)
+        - math.lgamma(n + 1)
+        + math.lgamma(m + 1)
+        + math.lgamma(n - m + 1)
+    )
+
+
+@numba.njit(nogil=True, cache=_numba.CACHE)
+def _group_sum(before: int, relevant_before: int, n: int, r: int, harmonic: np.ndarray) -> float:
+    """Expected sum of ``P@p`` over the relevant items among ``n`` tied items at ranks
+    ``before + 1 .. before + n``, ``r`` of them relevant, after ``relevant_before`` relevant
+    items: ``(r/n) * sum_t (relevant_before + 1 + (t - before - 1)(r - 1)/(n - 1)) / t``."""
+    if r == 0:
+        return 0.0
+    inverse_sum = harmonic[before + n] - harmonic[before]
+    offset_sum = n - (before + 1) * inverse_sum
+    slope = (r - 1) / (n - 1) if n > 1 else 0.0
+    return r / n * ((relevant_before + 1) * inverse_sum + slope * offset_sum)
+
+
+def _tie_aware_ap_at_py(items, relevant, harmonic, k, out):
+    """Expected AP@k over random orders within distance ties, per query (see
+    :func:`~hashlearn.evaluation.tie_aware_map_at_k` for the derivation).
+
+    ``items`` / ``relevant`` int64 ``(n_queries, n_bins)``: the distance histograms;
+    ``harmonic``: :func:`harmonic_numbers` up to ``n_database``; ``1 <= k <= n_database``.
+    Writes ``out[q]``.
+    """
+    n_queries, n_bins = items.shape
+    for q in range(n_queries):
+        # the groups wholly inside the top k: their expected sum of P@p
+        before = 0
+        relevant_before = 0
+        inside = 0.0
+        group = 0
+        while group < n_bins - 1 and before + items[q, group] < k:
+            n = items[q, group]
+            r = relevant[q, group]
+            inside += _group_sum(before, relevant_before, n, r, harmonic)
+            before += n
+            relevant_before += r
+            group += 1
+        # the group at the k-th rank, cut after its first m items, X ~ hypergeometric
+        n = items[q, group]
+        r = relevant[q, group]
+        m = k - before
+        if m == n or r == 0 or r == n:
+            x = r if m == n else (0 if r == 0 else m)
+            total = inside + _group_sum(before, relevant_before, m, x, harmonic)
+            hits = relevant_before + x
+            out[q] = total / hits if hits > 0 else 0.0
+            continue
+        low = max(0, m - (n - r))
+        high = min(r, m)
+        mode = min(max((m + 1) * (r + 1) // (n + 2), low), high)
+        inverse_sum = harmonic[before + m] - harmonic[before]
+        offset_sum = m - (before + 1) * inverse_sum
+        # outward from the mode, so the probabilities only shrink (no overflow)
+        weight_sum = 0.0
+        value_sum = 0.0
+        for direction in range(2):
+            x = mode if direction == 0 else mode - 1
+            if x < low:
+                continue
+            p = math.exp(_hypergeometric_log_pmf(n, r, m, x))
+            while x >= low and x <= high:
+                hits = relevant_before + x
+                if hits > 0:
+                    slope = (x - 1) / (m - 1) if m > 1 else 0.0
+                    partial = x / m * ((relevant_before + 1) * inverse_sum + slope * offset_sum)
+                    value_sum += p * (inside + partial) / hits
+                weight_sum += p
+                if direction == 0:
+                    p *= (r - x) * (m - x) / ((x + 1) * (n - r - m + x + 1))
+                    x += 1
+                else:
+                    p *= x * (n - r - m + x) / ((r - x + 1) * (m - x + 1))
+                    x -= 1
+        out[q] = value_sum / weight_sum
+
+
+_tie_aware_ap_at = _numba.serial(_tie_aware_ap_at_py)
+
+
+def tie_aware_ap_at(
+    items: np.ndarray, relevant: np.ndarray, harmonic: np.ndarray, k: int
+) -> NDArray[np.float64]:
+    """Tie-aware AP@k of each query from its distance histograms (0 where none of the top
+    k can be relevant). The formula is in :func:`~hashlearn.evaluation.tie_aware_map_at_k`."""
+    out = np.empty(items.shape[0], dtype=np.float64)
+    _tie_aware_ap_at(
+        np.ascontiguousarray(items, dtype=np.int64),
+        np.ascontiguousarray(relevant, dtype=np.int64),
+        harmonic,
+        int(k),
+        out,
+    )
+    return out
 
 
 # Query x database pairs handled per block: the scratch memory of one block is a few bytes

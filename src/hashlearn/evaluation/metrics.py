@@ -19,6 +19,10 @@ P@r                    relevant items at distance <= r / all items at distance <
                        reported beside it.
 tie-aware mAP          expected AP@all over uniformly random orders within groups of equal
                        distance (He et al., CVPR 2018), in closed form.
+tie-aware mAP@K        expected AP@K (the mAP@K above, denominator: relevant items within
+                       the top K) over the same random orders; a sum over the hypergeometric
+                       count of relevant items that the group at the K-th distance puts in
+                       the top K.
 tutorial P@k           of candidates already re-ranked by exact distance on the original
                        vectors (ties by database index): relevant among the top k / k.
 =====================  ==================================================================
@@ -28,7 +32,7 @@ tutorial P@k           of candidates already re-ranked by exact distance on the 
 Nothing here materialises a dense ``(n_queries, n_database)`` matrix. The functions that take
 codes (:func:`mean_average_precision`, :func:`hamming_precision_at_k`,
 :func:`precision_within_radius`, :func:`precision_recall_curve_by_radius`,
-:func:`tie_aware_map`) run the compiled counting kernel of
+:func:`tie_aware_map`, :func:`tie_aware_map_at_k`) run the compiled counting kernel of
 :mod:`hashlearn.evaluation._counting`: per query, histograms of the small integer Hamming
 distances, then the exact rank of every item under the (distance, index) order by counting --
 no sort at all, ``O(n_database)`` scratch per thread. Their numpy references (blocks of
@@ -64,6 +68,7 @@ from hashlearn.evaluation._counting import (
     query_blocks,
     radius_precision,
     small_distances,
+    tie_aware_ap_at,
     tie_aware_per_query,
 )
 from hashlearn.evaluation._labels import Labels, prepare_labels
@@ -88,6 +93,7 @@ __all__ = [
     "ranked_relevance",
     "relevance",
     "tie_aware_map",
+    "tie_aware_map_at_k",
     "tutorial_precision_at_k",
 ]
 
@@ -623,6 +629,87 @@ def tie_aware_map(
     ):
         per_query[start:stop] = tie_aware_per_query(stats.items, stats.relevant, harmonic)
     return _map_result(per_query, int(np.isnan(per_query).sum()))
+
+
+def tie_aware_map_at_k(
+    query_codes: Any,
+    database_codes: Any,
+    query_labels: Any,
+    database_labels: Any,
+    k: int,
+) -> MAPResult:
+    """Tie-aware mAP@K: the expected AP@K over uniformly random orders within distance ties.
+
+    ``AP@K`` is that of :func:`map_at_k` and ``mean_average_precision(k=...)``:
+    ``(1 / R_K) * sum over relevant positions p <= K of P@p``, with ``R_K`` the relevant
+    items within the top K, and 0 when ``R_K = 0`` (such a query is not excluded). Instead
+    of breaking ties by database index, the ranking orders the items of each group of equal
+    distance uniformly at random, independently per group, and this function returns the
+    expectation of ``AP@K`` itself (not a ratio of expectations), so it is the mean of the
+    stable ``AP@K`` over every order of the tied items and does not depend on the
+    database's row order.
+
+    Groups ``d`` in increasing distance: ``n_d`` items, ``r_d`` relevant, ``N_d`` items and
+    ``R_d`` relevant items before them. Let ``D`` be the group holding rank K, cut after its
+    first ``m = K - N_D`` items (``1 <= m <= n_D``). Only the order inside ``D`` changes
+    ``R_K``: ``R_K = R_D + X``, where ``X``, the relevant items among the first ``m`` of
+    ``D``, is hypergeometric (``m`` drawn from ``n_D`` holding ``r_D``). With
+    ``G(N, R, n, r) = (r/n) * sum_{t=N+1}^{N+n} (R + 1 + (t - N - 1)(r - 1)/(n - 1)) / t``
+    (the fraction is 0 when ``n = 1``), the expected sum of ``P@p`` over the relevant items
+    of ``n`` tied items at ranks ``N+1..N+n`` holding ``r`` relevant after ``R`` relevant
+    ones (He et al., 2018), and since the groups are ordered independently,
+
+    ``AP_tie@K = sum_x P(X = x) * (sum_{d<D} G(N_d, R_d, n_d, r_d) + G(N_D, R_D, m, x))
+    / (R_D + x)``
+
+    (a term with ``R_D + x = 0`` is 0). It is evaluated with harmonic numbers and a sum
+    over the at most ``min(r_D, m) + 1`` values of ``x``, from the distance histograms: no
+    sort.
+
+    At ``K = n_database`` it is :func:`tie_aware_map` for every query with a relevant
+    item: ``D`` is then the last non-empty group and ``m = n_D``, so ``X = r_D`` surely,
+    ``R_D + r_D = R`` and the sum is ``(1/R) * sum_d G(N_d, R_d, n_d, r_d)``, the tie-aware
+    AP@all. A query with ``R = 0`` scores 0 here (the mAP@K rule) where
+    :func:`tie_aware_map` excludes it, as :func:`map_at_k` differs from :func:`map_at_all`.
+
+    Parameters
+    ----------
+    query_codes, database_codes, query_labels, database_labels
+        As in :func:`mean_average_precision`.
+    k : int
+        ``1 <= k <= n_database``; rank k is included.
+
+    Returns
+    -------
+    MAPResult
+        ``n_queries_excluded`` is 0.
+
+    References
+    ----------
+    K. He, F. Cakir, S. A. Bargal, S. Sclaroff. Hashing as Tie-Aware Learning to Rank.
+    CVPR 2018. F. McSherry, M. Najork. Computing Information Retrieval Performance Measures
+    Efficiently in the Presence of Tied Scores. ECIR 2008.
+
+    Examples
+    --------
+    >>> from hashlearn.codes import pack_bits
+    >>> # both items at distance 1, one relevant; the top 1 holds it half of the time
+    >>> tie_aware_map_at_k(pack_bits([[0, 0]]), pack_bits([[1, 0], [0, 1]]), [1], [1, 0],
+    ...                    k=1).value
+    0.5
+    """
+    queries, database, labels = _check_code_inputs(
+        query_codes, database_codes, query_labels, database_labels
+    )
+    k = check_cutoff(k, database.shape[0])
+    harmonic = harmonic_numbers(database.shape[0])
+    per_query = np.empty(queries.shape[0], dtype=np.float64)
+    no_cutoffs = np.zeros(0, dtype=np.int64)
+    for start, stop, stats in iter_statistics(
+        queries, database, labels, 8 * queries.shape[1] + 1, no_cutoffs, ranks=False
+    ):
+        per_query[start:stop] = tie_aware_ap_at(stats.items, stats.relevant, harmonic, k)
+    return _map_result(per_query, 0)
 
 
 # --------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from hashlearn.evaluation._counting import (
     harmonic_numbers,
     iter_statistics,
     radius_precision,
+    tie_aware_ap_at,
     tie_aware_per_query,
     tie_aware_precision_at,
 )
@@ -95,6 +96,7 @@ class _Sums:
         self.map_all = np.empty(n_queries)
         self.tie_aware = np.empty(n_queries)
         self.map_at = {int(k): np.empty(n_queries) for k in map_cutoffs}
+        self.tie_map_at = {int(k): np.empty(n_queries) for k in map_cutoffs}
         self.precision_at = {int(k): np.empty(n_queries) for k in precision_cutoffs}
         self.tie_precision_at = {int(k): np.empty(n_queries) for k in precision_cutoffs}
         self.within_radius = {int(r): np.empty(n_queries) for r in radius_list}
@@ -109,6 +111,8 @@ class _Sums:
         self.tie_aware[start:stop] = tie_aware_per_query(stats.items, stats.relevant, self.harmonic)
         for k, values in self.map_at.items():
             values[start:stop] = ap_at(stats, slot[k])
+        for k, values in self.tie_map_at.items():
+            values[start:stop] = tie_aware_ap_at(stats.items, stats.relevant, self.harmonic, k)
         for k, values in self.precision_at.items():
             values[start:stop] = stats.hits[:, slot[k]] / float(k)
         for k, values in self.tie_precision_at.items():
@@ -127,6 +131,9 @@ class _Sums:
             map_all=_map_result(self.map_all, int(np.isnan(self.map_all).sum())),
             tie_aware_map=_map_result(self.tie_aware, int(np.isnan(self.tie_aware).sum())),
             map_at_k=MappingProxyType({k: _map_result(v, 0) for k, v in self.map_at.items()}),
+            tie_aware_map_at_k=MappingProxyType(
+                {k: _map_result(v, 0) for k, v in self.tie_map_at.items()}
+            ),
             precision_at_k=MappingProxyType(
                 {
                     k: PrecisionResult(float(v.mean()), _frozen(v))
@@ -176,8 +183,8 @@ def _warn_if_sorted(database_labels: Any) -> None:
         return
     warnings.warn(
         "database_labels are sorted: P@K and mAP@K break ties by database index, so they "
-        "depend on this row order; compare tie_aware_precision_at_k and tie_aware_map, or "
-        "shuffle the database",
+        "depend on this row order; compare tie_aware_precision_at_k and tie_aware_map_at_k "
+        "(which do not), or shuffle the database",
         SortedLabelsWarning,
         stacklevel=3,
     )
@@ -196,7 +203,7 @@ def evaluate_hamming_ranking(
     curve_ks: Iterable[int] | None = None,
     n_threads: int | None = None,
 ) -> HammingEvaluation:
-    """mAP@all, tie-aware mAP, mAP@K, P@K, P@r and both curves in one pass per query.
+    """mAP@all, tie-aware mAP, mAP@K, P@K (both also tie-aware), P@r and both curves in one pass.
 
     Ranking: the whole database by (Hamming distance, database index) -- ties break by
     database index (stable). Relevance: same class label (1-D labels) or at least one
@@ -208,7 +215,10 @@ def evaluate_hamming_ranking(
     * tie-aware mAP: expected AP over uniformly random orders within equal distances
       (closed form of He et al., 2018); same exclusions.
     * mAP@K: ``(1/R_K) * sum over relevant positions p <= K of P@p``; 0 when ``R_K = 0``.
-    * P@K: ``R_K / K``.
+    * tie-aware mAP@K: the expected mAP@K over random orders within equal distances
+      (:func:`~hashlearn.evaluation.tie_aware_map_at_k`).
+    * P@K: ``R_K / K``; tie-aware P@K: its expectation over random orders within equal
+      distances, ``(R_< + (K - N_<) * r_D / n_D) / K`` with ``D`` the distance of rank K.
     * P@r: ``(relevant at distance <= r) / (items at distance <= r)``; a query retrieving
       nothing scores 0 and is counted in ``empty_fraction``.
     * PR curve by radius (macro): mean over queries of P@r (empty -> 0) and mean over
@@ -229,7 +239,7 @@ def evaluate_hamming_ranking(
         Code length (radii of the PR curve run ``0..n_bits``); None means ``8 * n_bytes``.
         When given, the codes must have ``ceil(n_bits / 8)`` bytes and zero padding bits.
     map_ks : iterable of int, default ()
-        Cut-offs K of mAP@K, each in ``[1, n_database]``.
+        Cut-offs K of mAP@K and tie-aware mAP@K, each in ``[1, n_database]``.
     precision_ks : iterable of int, default (10, 100, 1000)
         Cut-offs K of P@K, each in ``[1, n_database]`` (pass smaller ones for small
         databases).
@@ -249,7 +259,8 @@ def evaluate_hamming_ranking(
     -----
     SortedLabelsWarning
         When 1-D ``database_labels`` are sorted (ties break by database index, so P@K and
-        mAP@K depend on the row order; the tie-aware values do not).
+        mAP@K depend on the row order; the tie-aware values do not). The benchmark runner
+        keeps it in the record (``evaluation_warnings``).
 
     Examples
     --------

@@ -133,6 +133,10 @@ class HammingEvaluation:
     map_at_k : mapping of int to MAPResult
         mAP@K for each requested K (AP normalised by the relevant items within the top K; a
         query with none scores 0).
+    tie_aware_map_at_k : mapping of int to MAPResult
+        Expected mAP@K over random orders within distance ties, for the same K
+        (:func:`~hashlearn.evaluation.tie_aware_map_at_k`): like the tie-aware P@K, it does
+        not depend on the database's row order.
     precision_at_k : mapping of int to PrecisionResult
         P@K for each requested K (denominator K).
     tie_aware_precision_at_k : mapping of int to PrecisionResult
@@ -153,6 +157,7 @@ class HammingEvaluation:
     map_all: MAPResult
     tie_aware_map: MAPResult
     map_at_k: Mapping[int, MAPResult]
+    tie_aware_map_at_k: Mapping[int, MAPResult]
     precision_at_k: Mapping[int, PrecisionResult]
     tie_aware_precision_at_k: Mapping[int, PrecisionResult]
     precision_within_radius: Mapping[int, RadiusPrecisionResult]
@@ -168,8 +173,8 @@ class HammingEvaluation:
         -------
         dict
             ``{"map", "map_n_excluded", "tie_aware_map", "map_at_k": {K: value},
-            "precision_at_k": {K: value}, "tie_aware_precision_at_k": {K: value},
-            "precision_within_radius": {r: {"value",
+            "tie_aware_map_at_k": {K: value}, "precision_at_k": {K: value},
+            "tie_aware_precision_at_k": {K: value}, "precision_within_radius": {r: {"value",
             "empty_fraction"}}, "pr_curve": {"radius", "precision", "recall"},
             "precision_at_k_curve": {"k", "precision"}}``.
         """
@@ -182,6 +187,7 @@ class HammingEvaluation:
                 "map_n_excluded": self.map_all.n_queries_excluded,
                 "tie_aware_map": self.tie_aware_map.value,
                 "map_at_k": {k: r.value for k, r in self.map_at_k.items()},
+                "tie_aware_map_at_k": {k: r.value for k, r in self.tie_aware_map_at_k.items()},
                 "precision_at_k": {k: r.value for k, r in self.precision_at_k.items()},
                 "tie_aware_precision_at_k": {
                     k: r.value for k, r in self.tie_aware_precision_at_k.items()

@@ -1,5 +1,5 @@
 """Measurements of one fitted hasher for a record: memory, times, code statistics,
-hash-table lookups within a radius, and the warnings its fit raised."""
+hash-table lookups within a radius, and the warnings its fit and its evaluation raised."""
 
 from __future__ import annotations
 
@@ -159,15 +159,17 @@ def radius_search(
     }
 
 
-#: At most this many distinct fit warnings are kept per record (with their counts).
-_MAX_FIT_WARNINGS = 10
+#: At most this many distinct warnings of one kind (fit, evaluation) are kept per record.
+_MAX_WARNINGS = 10
 
 
 def warning_summary(caught: list[warnings.WarningMessage]) -> list[dict[str, Any]]:
-    """Distinct warnings raised while fitting, in order, with how often each was raised.
+    """Distinct warnings, in the order first raised, with how often each was raised.
 
-    The records keep them (a ``ConvergenceWarning`` says something about the number next to
-    it) instead of letting every fit of every seed repeat them on the terminal.
+    The records keep what fitting raised (``fit_warnings``) and what evaluating raised
+    (``evaluation_warnings``): a ``ConvergenceWarning`` or a ``SortedLabelsWarning`` says
+    something about the number next to it, so it belongs in the record and the report
+    rather than repeated on the terminal by every record.
     """
     counts: dict[tuple[str, str], int] = {}
     for message in caught:
@@ -175,7 +177,7 @@ def warning_summary(caught: list[warnings.WarningMessage]) -> list[dict[str, Any
         counts[key] = counts.get(key, 0) + 1
     return [
         {"category": category, "message": text, "count": count}
-        for (category, text), count in list(counts.items())[:_MAX_FIT_WARNINGS]
+        for (category, text), count in list(counts.items())[:_MAX_WARNINGS]
     ]
 
 

@@ -141,8 +141,12 @@ def _choose_parameters(
     context: RunContext,
     prepared: PreparedSeed,
     n_bits: int,
+    caught: list[warnings.WarningMessage],
 ) -> tuple[ResolvedMethod, dict[str, Any] | None]:
-    """Resolve ``a|b|c`` parameter alternatives by validation mAP (never the queries)."""
+    """Resolve ``a|b|c`` parameter alternatives by validation mAP (never the queries).
+
+    Warnings the validation evaluations raise are appended to ``caught``.
+    """
     options = {
         key: list(value.split("|"))
         for key, value in method.params.items()
@@ -167,14 +171,17 @@ def _choose_parameters(
         choice = {key: parse_value(value) for key, value in zip(options, values, strict=True)}
         candidate = ResolvedMethod(method.info, {**method.params, **choice})
         hasher = _fit(candidate.build(n_bits, prepared.seed), prepared.features[train], y_train)
-        metrics = _evaluate(
-            context.protocol,
-            hasher.encode(prepared.features[split.validation]),
-            hasher.encode(prepared.features[validation_database]),
-            labels[split.validation],
-            labels[validation_database],
-            n_bits,
-        )
+        with warnings.catch_warnings(record=True) as found:
+            warnings.simplefilter("always")
+            metrics = _evaluate(
+                context.protocol,
+                hasher.encode(prepared.features[split.validation]),
+                hasher.encode(prepared.features[validation_database]),
+                labels[split.validation],
+                labels[validation_database],
+                n_bits,
+            )
+        caught += found
         score = metrics["map"] if metrics["map"] is not None else -1.0
         scores.append({"params": choice, "validation_map": metrics["map"]})
         if best is None or score > best[0]:
@@ -194,16 +201,20 @@ def run_record(
     """Fit, encode, index, search and evaluate one method: the measured fields of a record.
 
     Returns ``metrics``, ``times``, ``memory``, ``codes``, ``method_resolved`` and, when
-    they apply, ``model``, ``anchor`` (of the variant chosen), ``selection`` and
-    ``fit_warnings``.
+    they apply, ``model``, ``anchor`` (of the variant chosen), ``selection``,
+    ``fit_warnings`` (raised by the fit) and ``evaluation_warnings`` (raised while choosing
+    parameters on the validation split, encoding, searching and evaluating, such as a
+    :class:`~hashlearn.evaluation.SortedLabelsWarning`): the records keep them, so that the
+    report shows them beside the numbers they qualify.
     """
     protocol = context.protocol
     prepared = context.prepare(seed)
     split, features, labels = prepared.split, prepared.features, context.dataset.y
     times: dict[str, float] = {}
     record: dict[str, Any] = {}
+    evaluation_caught: list[warnings.WarningMessage] = []
     with PeakMemory() as record_memory:
-        chosen, selection = _choose_parameters(method, context, prepared, n_bits)
+        chosen, selection = _choose_parameters(method, context, prepared, n_bits, evaluation_caught)
         hasher = chosen.build(n_bits, seed)
         y_train = labels[split.train] if _supervised(protocol, chosen) else None
         with (
@@ -214,42 +225,10 @@ def run_record(
             warnings.simplefilter("always")
             _fit(hasher, features[split.train], y_train)
         fit_warnings = warning_summary(caught)
-        with timer(times, "encode_database"):
-            database_codes = hasher.encode(features[split.database])
-        with timer(times, "encode_queries"):
-            query_codes = hasher.encode(features[split.queries])
-        ks = _precision_ks(protocol, split.database.size)
-        with timer(times, "index"):
-            index = LinearScanIndex(n_bits, hasher=hasher)
-            index.add(database_codes)
-        index.search(query_codes[:1], 1)  # load the compiled kernels
-        with timer(times, "query"):
-            index.search(query_codes, max(ks) if ks else 1)
-        query_labels, database_labels = labels[split.queries], labels[split.database]
-        with timer(times, "evaluate"):
-            metrics = _evaluate(
-                protocol, query_codes, database_codes, query_labels, database_labels, n_bits
-            )
-        metrics["radius_search"] = radius_search(
-            database_codes,
-            query_codes,
-            n_bits,
-            protocol.max_radius,
-            metrics.get("precision_within_radius", {}),
-        )
-        if protocol.ground_truth != "none":
-            with timer(times, "ground_truth"):
-                neighbors = prepared.neighbors(protocol)
-            rs = tuple(r for r in (1, 10, 100, 1000) if r <= split.database.size)
-            recall = hamming_recall_at(query_codes, database_codes, neighbors, rs, n_bits=n_bits)
-            metrics["recall_at"] = {str(r): value for r, value in recall.items()}
-            metrics["ground_truth"] = {
-                "metric": protocol.ground_truth,
-                "k": int(neighbors.shape[1]),
-            }
-        if protocol.name == "tutorial":
-            metrics["tutorial"] = _tutorial_metrics(hasher, n_bits, protocol, prepared, labels)
-        record["codes"] = code_statistics(database_codes, n_bits)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            metrics, record["codes"] = _measure(context, hasher, n_bits, prepared, times)
+        evaluation_caught += caught
         if context.out is not None and context.save_models:
             key = record_key(protocol.spec, method.spec, n_bits, seed)
             record["model"] = _save_model(context.out, hasher, key, chosen.spec, n_bits, seed)
@@ -271,6 +250,9 @@ def run_record(
         record["selection"] = selection
     if fit_warnings:
         record["fit_warnings"] = fit_warnings
+    evaluation_warnings = warning_summary(evaluation_caught)
+    if evaluation_warnings:
+        record["evaluation_warnings"] = evaluation_warnings
     curve = getattr(hasher, "training_curve_", None)
     if curve is not None:
         record["training"] = training_summary(curve.to_dict(), times, split.database.size)
@@ -297,6 +279,50 @@ def training_summary(
         "encode_inputs_per_second": n_database / encode if encode else None,
         "curve": curve,
     }
+
+
+def _measure(
+    context: RunContext, hasher: Any, n_bits: int, prepared: PreparedSeed, times: dict[str, float]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Encode, index, search and evaluate a fitted hasher: ``metrics`` and ``codes``."""
+    protocol = context.protocol
+    split, features, labels = prepared.split, prepared.features, context.dataset.y
+    with timer(times, "encode_database"):
+        database_codes = hasher.encode(features[split.database])
+    with timer(times, "encode_queries"):
+        query_codes = hasher.encode(features[split.queries])
+    ks = _precision_ks(protocol, split.database.size)
+    with timer(times, "index"):
+        index = LinearScanIndex(n_bits, hasher=hasher)
+        index.add(database_codes)
+    index.search(query_codes[:1], 1)  # load the compiled kernels
+    with timer(times, "query"):
+        index.search(query_codes, max(ks) if ks else 1)
+    query_labels, database_labels = labels[split.queries], labels[split.database]
+    with timer(times, "evaluate"):
+        metrics = _evaluate(
+            protocol, query_codes, database_codes, query_labels, database_labels, n_bits
+        )
+    metrics["radius_search"] = radius_search(
+        database_codes,
+        query_codes,
+        n_bits,
+        protocol.max_radius,
+        metrics.get("precision_within_radius", {}),
+    )
+    if protocol.ground_truth != "none":
+        with timer(times, "ground_truth"):
+            neighbors = prepared.neighbors(protocol)
+        rs = tuple(r for r in (1, 10, 100, 1000) if r <= split.database.size)
+        recall = hamming_recall_at(query_codes, database_codes, neighbors, rs, n_bits=n_bits)
+        metrics["recall_at"] = {str(r): value for r, value in recall.items()}
+        metrics["ground_truth"] = {
+            "metric": protocol.ground_truth,
+            "k": int(neighbors.shape[1]),
+        }
+    if protocol.name == "tutorial":
+        metrics["tutorial"] = _tutorial_metrics(hasher, n_bits, protocol, prepared, labels)
+    return metrics, code_statistics(database_codes, n_bits)
 
 
 def _tutorial_metrics(

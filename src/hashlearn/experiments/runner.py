@@ -11,13 +11,14 @@ length one *record* is computed:
    (:class:`~hashlearn.index.LinearScanIndex`) and time an exact k-NN search of every
    query;
 3. evaluate the Hamming ranking of every query against the whole database
-   (:func:`hashlearn.evaluation.evaluate_hamming_ranking`: mAP@all, tie-aware mAP, mAP@K,
-   P@K, P@r, precision-recall by radius, P@K curve);
+   (:func:`hashlearn.evaluation.evaluate_hamming_ranking`: mAP@all, mAP@K and P@K, each
+   also tie-aware, P@r, precision-recall by radius, P@K curve);
 4. time hash-table lookups within radius ``0..max_radius``
    (:class:`~hashlearn.index.HashTableIndex`, codes of at most 64 bits), and for the
    ``tutorial`` protocol its re-ranked P@10 sweep;
 5. code statistics (bit balance, bucket occupancy), peak memory, times, the published
-   anchor, the environment and the resolved configuration.
+   anchor, the environment and the resolved configuration, and the warnings the fit
+   (``fit_warnings``) and the evaluation (``evaluation_warnings``) raised.
 
 Records are appended to ``RUN_DIR/records.jsonl`` as they finish (format:
 ``docs/records.md``). A rerun with the same folder skips the records already done, so an
@@ -53,7 +54,7 @@ import numpy as np
 
 from hashlearn._environment import environment
 from hashlearn._io import append_jsonl, to_json
-from hashlearn._progress import Progress, progress_printer
+from hashlearn._progress import AutoProgress, Progress, progress_printer, resolve_progress
 from hashlearn._validation import check_features, check_labels
 from hashlearn.datasets import load_dataset
 from hashlearn.datasets._dataset import Dataset
@@ -73,7 +74,7 @@ from hashlearn.experiments.resume import (
 )
 from hashlearn.experiments.specs import parse_value, plain_params, split_specs
 from hashlearn.experiments.user_data import load_user_dataset
-from hashlearn.records import RECORDS_NAME
+from hashlearn.records import RECORDS_NAME, RunResults
 
 __all__ = ["run_benchmark", "run_protocol"]
 
@@ -118,12 +119,14 @@ def _run(
             context.progress(f"    failed: {type(exc).__name__}: {exc}")
         else:
             metrics = record["metrics"]
-            noted = record.get("fit_warnings", [])
-            warned = (
-                f" ({sum(w['count'] for w in noted)} fit warning(s), first: "
+            warned = "".join(
+                f" ({sum(w['count'] for w in noted)} {kind} warning(s), first: "
                 f"{noted[0]['category']}; see the record)"
+                for kind, noted in (
+                    ("fit", record.get("fit_warnings", [])),
+                    ("evaluation", record.get("evaluation_warnings", [])),
+                )
                 if noted
-                else ""
             )
             context.progress(
                 f"    mAP {_fmt(metrics.get('map'))}, fit {record['times']['fit']:.2f} s{warned}"
@@ -175,7 +178,7 @@ def _execute(
     *,
     own_data: bool,
     force_resume: bool = False,
-) -> list[dict[str, Any]]:
+) -> RunResults:
     methods = [resolve_method(spec) for spec in method_specs]
     if not methods:
         raise ValueError("methods must name at least one method")
@@ -218,7 +221,7 @@ def _execute(
         progress=progress_printer(progress),
     )
     if context.out is None:
-        return _run(context, methods, bits, seeds, set(), fingerprints)
+        return RunResults(_run(context, methods, bits, seeds, set(), fingerprints))
     out_path = context.out
     created = not out_path.exists()
     out_path.mkdir(parents=True, exist_ok=True)
@@ -243,7 +246,7 @@ def _execute(
                 "written_at": utc_now(),
             },
         )
-        return _run(context, methods, bits, seeds, done, fingerprints)
+        return RunResults(_run(context, methods, bits, seeds, done, fingerprints))
     finally:
         release(lock)
         _remove_if_empty(out_path, created)
@@ -272,7 +275,7 @@ def _remove_if_empty(folder: Path, created: bool) -> None:
         folder.rmdir()
 
 
-def run_benchmark(config: BenchConfig, *, progress: Progress = False) -> list[dict[str, Any]]:
+def run_benchmark(config: BenchConfig, *, progress: AutoProgress = False) -> RunResults:
     """Run a benchmark configuration; returns the records computed by this call.
 
     The protocol's dataset is loaded by name (from ``config.data_dir``, the environment
@@ -282,9 +285,16 @@ def run_benchmark(config: BenchConfig, *, progress: Progress = False) -> list[di
     Parameters
     ----------
     config : BenchConfig
-    progress : bool or callable, default False
-        True prints one line per record to stderr; a callable receives the lines.
+    progress : bool, "auto" or callable, default False
+        True prints one line per record to stderr; a callable receives the lines; "auto"
+        is True when stderr is a terminal.
+
+    Returns
+    -------
+    RunResults
+        The records (a list), with :meth:`~hashlearn.records.RunResults.summary`.
     """
+    progress = resolve_progress(progress)
     protocol = resolve_protocol(config.protocol)
     if config.dataset is not None:
         dataset, n_official = load_user_dataset(config.dataset)
@@ -315,6 +325,37 @@ def run_benchmark(config: BenchConfig, *, progress: Progress = False) -> list[di
     )
 
 
+def _array_dataset(
+    protocol: Protocol, X: Any, y: Any, X_query: Any, y_query: Any, name: str
+) -> tuple[Protocol, Dataset]:
+    """The arrays of :func:`run_protocol` as a dataset; with fixed queries, ``X`` is the
+    database (``n_train`` of the dataset) and the protocol takes exactly those queries."""
+    features = check_features(X, name="X", min_samples=2)
+    labels = check_labels(y, features.shape[0])
+    n_official = None
+    if (X_query is None) != (y_query is None):
+        raise ValueError("give both X_query and y_query, or neither")
+    if X_query is not None:
+        queries = check_features(X_query, name="X_query", min_samples=1)
+        if queries.shape[1] != features.shape[1]:
+            raise ValueError(f"X_query has {queries.shape[1]} features, X has {features.shape[1]}")
+        query_labels = check_labels(y_query, queries.shape[0], name="y_query")
+        if query_labels.shape[1:] != labels.shape[1:]:
+            raise ValueError(
+                f"y_query must have the shape of y's rows: y is {labels.shape}, y_query "
+                f"{query_labels.shape}"
+            )
+        n_official = features.shape[0]
+        features = np.concatenate([features, queries.astype(features.dtype, copy=False)])
+        labels = np.concatenate([labels, query_labels])
+        if protocol.query != "tutorial":
+            protocol = resolve_protocol(protocol, query="official", n_queries=None)
+    dataset = Dataset(
+        name, features, labels, (), "arrays passed to run_protocol", n_train=n_official
+    )
+    return protocol, dataset
+
+
 def run_protocol(
     X: Any,
     y: Any,
@@ -327,11 +368,11 @@ def run_protocol(
     y_query: Any = None,
     out: str | os.PathLike[str] | None = None,
     save_models: bool = False,
-    progress: Progress = False,
+    progress: AutoProgress = "auto",
     name: str = "arrays",
     force_resume: bool = False,
     **protocol_params: Any,
-) -> list[dict[str, Any]]:
+) -> RunResults:
     """Run a protocol on your own arrays; returns one record per method x bits x seed.
 
     The protocol's rules apply to the data: queries drawn as it says (class-balanced
@@ -357,7 +398,11 @@ def run_protocol(
     out : path, optional
         Also write the run folder (records, ``run.json``, models when ``save_models``).
     save_models : bool, default False
-    progress : bool or callable, default False
+    progress : bool, "auto" or callable, default "auto"
+        One line per record (its key, then its mAP, fit time and any warnings): True
+        prints them to stderr, False stays silent, a callable receives them, and "auto"
+        prints them when stderr is a terminal (an interactive session) and stays silent
+        otherwise (tests, pipes, notebooks whose stderr is not a terminal).
     name : str, default "arrays"
         Dataset name in the records.
     force_resume : bool, default False
@@ -367,42 +412,39 @@ def run_protocol(
 
     Returns
     -------
-    list of dict
-        The records (``docs/records.md``).
+    RunResults
+        The records (``docs/records.md``), a list of dicts in the order computed, which
+        also gives :meth:`~hashlearn.records.RunResults.summary` (a list of dicts: per
+        method and code length, a metric's mean and std over seeds and the mean fit time)
+        and :meth:`~hashlearn.records.RunResults.to_markdown`; ``print(results)`` shows
+        that table for mAP@all.
 
     Examples
     --------
     >>> from sklearn.datasets import load_digits
     >>> X, y = load_digits(return_X_y=True)
-    >>> records = run_protocol(X, y, "grh-cifar10", ["lsh"], bits=16, seeds=1,
-    ...                        n_queries=100, n_train=500, n_validation=0)
-    >>> round(records[0]["metrics"]["map"], 2) > 0.1
-    True
+    >>> results = run_protocol(X, y, "grh-cifar10", ["lsh", "itq"], bits=[16, 32], seeds=2,
+    ...                        n_queries=100, n_train=500, n_validation=0, progress=False)
+    >>> len(results), round(results[0]["metrics"]["map"], 2) > 0.1
+    (8, True)
+    >>> row = results.summary()[0]
+    >>> row["method"], row["n_bits"], row["n"], round(row["mean"], 2) > 0.1
+    ('LSH', 16, 2, True)
+    >>> print(results)  # doctest: +ELLIPSIS
+    | method | bits | mAP@all | fit s |
+    |---|---:|---:|---:|
+    | LSH | 16 | ... ± ... (2) | ... |
+    | LSH | 32 | ... ± ... (2) | ... |
+    | ITQ | 16 | ... ± ... (2) | ... |
+    | ITQ | 32 | ... ± ... (2) | ... |
+    >>> results.to_markdown("tie_aware_precision_at_k_10").splitlines()[0]
+    '| method | bits | tie-aware P@10 | fit s |'
     """
-    resolved = resolve_protocol(protocol, **protocol_params)
-    features = check_features(X, name="X", min_samples=2)
-    labels = check_labels(y, features.shape[0])
-    n_official = None
-    if (X_query is None) != (y_query is None):
-        raise ValueError("give both X_query and y_query, or neither")
-    if X_query is not None:
-        queries = check_features(X_query, name="X_query", min_samples=1)
-        if queries.shape[1] != features.shape[1]:
-            raise ValueError(f"X_query has {queries.shape[1]} features, X has {features.shape[1]}")
-        query_labels = check_labels(y_query, queries.shape[0], name="y_query")
-        if query_labels.shape[1:] != labels.shape[1:]:
-            raise ValueError(
-                f"y_query must have the shape of y's rows: y is {labels.shape}, y_query "
-                f"{query_labels.shape}"
-            )
-        n_official = features.shape[0]
-        features = np.concatenate([features, queries.astype(features.dtype, copy=False)])
-        labels = np.concatenate([labels, query_labels])
-        if resolved.query != "tutorial":
-            resolved = resolve_protocol(resolved, query="official", n_queries=None)
-    dataset = Dataset(
-        name, features, labels, (), "arrays passed to run_protocol", n_train=n_official
+    progress = resolve_progress(progress)
+    resolved, dataset = _array_dataset(
+        resolve_protocol(protocol, **protocol_params), X, y, X_query, y_query, name
     )
+    n_official = dataset.n_train
     method_specs = split_specs(methods if isinstance(methods, str) else list(methods))
     seed_values = None if seeds is None else parse_seeds(seeds)
     bit_values = parse_bits(bits)

@@ -4,7 +4,8 @@ Every report (the benchmark report, the reproduction page) summarises records th
 way: records are grouped by protocol, then by method and code length; a cell is the mean
 and sample standard deviation (``ddof=1``) over seeds; a mean is compared with the
 published number under one tolerance, :data:`ANCHOR_TOLERANCE`. Nothing here draws or
-formats a page.
+formats a page. :func:`finite`, :func:`mean_std` and :func:`method_labels` are defined in
+:mod:`hashlearn.records` (the runner's summary uses them too) and re-exported here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from hashlearn.records import finite, mean_std, method_labels
 
 __all__ = [
     "ANCHOR_TOLERANCE",
@@ -43,26 +46,6 @@ ANCHOR_TOLERANCE = 0.015
 
 Curve = tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]
 """A seed-averaged curve: x, then the mean and the standard deviation of each y column."""
-
-
-def finite(value: Any) -> float | None:
-    """``value`` as a float when it is a finite number (not a bool), else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
-    """Mean and sample standard deviation (``ddof=1``; None for a single value).
-
-    Sums are exact (``math.fsum``), so the same values give the same digits whatever
-    their order.
-    """
-    mean = math.fsum(values) / len(values)
-    if len(values) < 2:
-        return mean, None
-    return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
 def verdict(difference: float) -> str:
@@ -102,25 +85,6 @@ def mean_of(records: Sequence[dict[str, Any]], *path: str) -> float | None:
         if number is not None:
             values.append(number)
     return math.fsum(values) / len(values) if values else None
-
-
-def method_labels(records: Sequence[dict[str, Any]]) -> dict[str, str]:
-    """One unique display label per ``method.spec``, in order of first appearance.
-
-    A method's label (or name) is used as it is unless two specs share it; those are
-    shown as ``label (spec)``.
-    """
-    specs: dict[str, str] = {}
-    for record in records:
-        method = record["method"]
-        label = str(method.get("label") or method.get("name") or method["spec"])
-        specs.setdefault(str(method["spec"]), label)
-    counts: dict[str, int] = {}
-    for label in specs.values():
-        counts[label] = counts.get(label, 0) + 1
-    return {
-        spec: f"{label} ({spec})" if counts[label] > 1 else label for spec, label in specs.items()
-    }
 
 
 @dataclass
@@ -199,14 +163,27 @@ def sorted_keys(protocol: ProtocolRecords, name: str) -> list[str]:
         value = (record.get("metrics") or {}).get(name)
         if isinstance(value, dict):
             keys.update(str(k) for k in value)
+    return sorted(keys, key=_key_order)
 
-    def order(key: str) -> tuple[int, float, str]:
-        try:
-            return 0, float(key), key
-        except ValueError:
-            return 1, 0.0, key
 
-    return sorted(keys, key=order)
+def _key_order(key: str) -> tuple[int, float, str]:
+    """Numbers first, ascending, then the other keys."""
+    try:
+        return 0, float(key), key
+    except ValueError:
+        return 1, 0.0, key
+
+
+def _beside(protocol: ProtocolRecords, stable: str, tie_aware: str) -> list[tuple[str, bool, bool]]:
+    """The cut-offs K of ``metrics[stable]`` and ``metrics[tie_aware]`` in ascending order,
+    each with whether the stable and the tie-aware value exist, so each tie-aware table
+    follows its stable one (records written before a tie-aware key have none)."""
+    found_stable = set(sorted_keys(protocol, stable))
+    found_tie = set(sorted_keys(protocol, tie_aware))
+    return [
+        (key, key in found_stable, key in found_tie)
+        for key in sorted(found_stable | found_tie, key=_key_order)
+    ]
 
 
 def metric_groups(protocol: ProtocolRecords) -> list[tuple[str, list[Metric]]]:
@@ -226,15 +203,26 @@ def metric_groups(protocol: ProtocolRecords) -> list[tuple[str, list[Metric]]]:
             "expected average precision over random orders of tied distances",
         ),
     ]
-    for k in sorted_keys(protocol, "map_at_k"):
-        ranking.append(
-            Metric(
-                f"mAP@{k}",
-                metric_getter("map_at_k", k),
-                (f"map_at_k_{k}", f"map_at_{k}", f"map@{k}"),
-                f"mean average precision over the top {k} of the ranking",
+    for k, stable, tie_aware in _beside(protocol, "map_at_k", "tie_aware_map_at_k"):
+        if stable:
+            ranking.append(
+                Metric(
+                    f"mAP@{k}",
+                    metric_getter("map_at_k", k),
+                    (f"map_at_k_{k}", f"map_at_{k}", f"map@{k}"),
+                    f"mean average precision over the top {k} of the ranking",
+                )
             )
-        )
+        if tie_aware:
+            ranking.append(
+                Metric(
+                    f"tie-aware mAP@{k}",
+                    metric_getter("tie_aware_map_at_k", k),
+                    (),
+                    f"expected mean average precision over the top {k} over random orders of "
+                    "tied distances",
+                )
+            )
     groups.append(("Mean average precision", ranking))
     radius = [
         Metric(
@@ -251,24 +239,26 @@ def metric_groups(protocol: ProtocolRecords) -> list[tuple[str, list[Metric]]]:
         ),
     ]
     groups.append(("Precision within Hamming radius 2", radius))
-    at_k = [
-        Metric(
-            f"P@{k}",
-            metric_getter("precision_at_k", k),
-            (f"precision_at_k_{k}", f"precision_at_{k}", f"p@{k}"),
-            f"precision of the top {k} of the Hamming ranking",
-        )
-        for k in sorted_keys(protocol, "precision_at_k")
-    ]
-    at_k += [
-        Metric(
-            f"tie-aware P@{k}",
-            metric_getter("tie_aware_precision_at_k", k),
-            (),
-            f"expected precision of the top {k} over random orders of tied distances",
-        )
-        for k in sorted_keys(protocol, "tie_aware_precision_at_k")
-    ]
+    at_k = []
+    for k, stable, tie_aware in _beside(protocol, "precision_at_k", "tie_aware_precision_at_k"):
+        if stable:
+            at_k.append(
+                Metric(
+                    f"P@{k}",
+                    metric_getter("precision_at_k", k),
+                    (f"precision_at_k_{k}", f"precision_at_{k}", f"p@{k}"),
+                    f"precision of the top {k} of the Hamming ranking",
+                )
+            )
+        if tie_aware:
+            at_k.append(
+                Metric(
+                    f"tie-aware P@{k}",
+                    metric_getter("tie_aware_precision_at_k", k),
+                    (),
+                    f"expected precision of the top {k} over random orders of tied distances",
+                )
+            )
     groups.append(("Precision at K", at_k))
     recall = [
         Metric(

@@ -8,14 +8,17 @@ nothing else. The report has
   machine, and the counts of successful and failed records;
 - a *Failures* section listing every failed record with its error (never hidden);
 - a *Fit warnings* section, when fitting warned: each distinct warning of a method (the
-  records' ``fit_warnings``), with how many records and times it was raised;
+  records' ``fit_warnings``), with how many records and times it was raised; then an
+  *Evaluation warnings* section, the same for what evaluating raised (``evaluation_warnings``,
+  such as a ``SortedLabelsWarning``);
 - per protocol (``protocol.spec``): one table per metric, a row per method
   (``method.spec``, shown as ``method.label``) and a column per code length, each cell
   ``mean ± std (n)`` over seeds (sample standard deviation, ``ddof=1``; no ``±`` for a
-  single seed). Where the records carry a published ``anchor`` for a metric, two rows
-  follow the method's: the published value and the difference *ours - published*, marked
-  ``within`` (``|difference| <= 0.015``), ``above`` or ``below``. Then the time and memory
-  table, the code statistics table and the plots.
+  single seed); each tie-aware table (mAP@K, P@K) follows the table of its stable value.
+  Where the records carry a published ``anchor`` for a metric, two rows follow the
+  method's: the published value and the difference *ours - published*, marked ``within``
+  (``|difference| <= 0.015``), ``above`` or ``below``. Then the time and memory table, the
+  code statistics table and the plots.
 
 Plots (PNG, matplotlib's Agg backend) keep one colour and marker per method across the
 whole report; error bars and bands are one standard deviation over seeds; published
@@ -198,12 +201,14 @@ def _header(
     return blocks
 
 
-def _fit_warning_blocks(records: Sequence[dict[str, Any]]) -> list[Block]:
-    """The warnings fitting raised (``fit_warnings``), one bullet per distinct warning of a
-    method: a convergence or probe-cost warning changes what a number means."""
+def _warning_blocks(
+    records: Sequence[dict[str, Any]], field: str, heading: str, intro: str
+) -> list[Block]:
+    """The warnings the records keep under ``field``, one bullet per distinct warning of a
+    method: a convergence, probe-cost or sorted-labels warning changes what a number means."""
     found: dict[tuple[str, str, str], list[tuple[str, int]]] = {}
     for record in records:
-        noted = record.get("fit_warnings")
+        noted = record.get(field)
         if not isinstance(noted, list):
             continue
         for warning in noted:
@@ -228,14 +233,29 @@ def _fit_warning_blocks(records: Sequence[dict[str, Any]]) -> list[Block]:
             f"{code_span(spec)}: {category} in {len(hits)} record(s) "
             f"({sum(count for _, count in hits)} time(s)): {code_span(text)}; {keys}{more}"
         )
-    return [
-        Heading(2, "Fit warnings"),
-        Paragraph(
-            "Warnings raised while fitting (the records' `fit_warnings`); the numbers of these "
-            "records may reflect a fit that did not converge:"
-        ),
-        Bullets(items),
-    ]
+    return [Heading(2, heading), Paragraph(intro), Bullets(items)]
+
+
+def _fit_warning_blocks(records: Sequence[dict[str, Any]]) -> list[Block]:
+    return _warning_blocks(
+        records,
+        "fit_warnings",
+        "Fit warnings",
+        "Warnings raised while fitting (the records' `fit_warnings`); the numbers of these "
+        "records may reflect a fit that did not converge:",
+    )
+
+
+def _evaluation_warning_blocks(records: Sequence[dict[str, Any]]) -> list[Block]:
+    return _warning_blocks(
+        records,
+        "evaluation_warnings",
+        "Evaluation warnings",
+        "Warnings raised while encoding, searching and evaluating (the records' "
+        "`evaluation_warnings`). A `SortedLabelsWarning` means the database was stored "
+        "sorted by label, so P@K and mAP@K (ties broken by database index) depend on that "
+        "order; compare the tie-aware values beside them:",
+    )
 
 
 def _protocol_blocks(
@@ -331,6 +351,7 @@ def _document(
     blocks: list[Block] = [Heading(1, title)]
     blocks += _header(records, run, notes, superseded)
     blocks += _fit_warning_blocks(records)
+    blocks += _evaluation_warning_blocks(records)
     for protocol in group_protocols(records):
         blocks += _protocol_blocks(protocol, labels, figures or {})
     if run is not None:

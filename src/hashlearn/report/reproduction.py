@@ -2,10 +2,12 @@
 
 ``hashlearn report --reproduction docs/reproduction.md RUN_DIR [RUN_DIR ...]`` writes one
 Markdown page with, for every protocol found in the runs, the command that made the run,
-and for each metric the papers report (mAP@all, P@r2) a table of mean ± std over seeds,
-the published value and the difference, marked *within* (``|difference| <= 0.015``),
-*above* or *below* (:data:`~hashlearn.report.aggregate.ANCHOR_TOLERANCE`, shared with the
-benchmark report). Like every report, it reads records only; the page is built as
+and for each metric the papers report (mAP@all, P@r2, mAP@K, P@K) a table of mean ± std
+over seeds, the published value and the difference, marked *within*
+(``|difference| <= 0.015``), *above* or *below*
+(:data:`~hashlearn.report.aggregate.ANCHOR_TOLERANCE`, shared with the benchmark report);
+a mAP@K or P@K table is followed by its tie-aware values where the records have them.
+Like every report, it reads records only; the page is built as
 :mod:`~hashlearn.report.document` blocks and rendered by :mod:`~hashlearn.report.markdown`.
 """
 
@@ -21,43 +23,34 @@ from pathlib import Path
 from typing import Any
 
 from hashlearn._io import atomic_write_text
-from hashlearn.records import read_bench_records, read_run
+from hashlearn.records import metric_path, metric_title, read_bench_records, read_run
 from hashlearn.report.aggregate import ANCHOR_TOLERANCE, mean_std, metric_value, verdict
 from hashlearn.report.document import Block, Cell, Code, Heading, Paragraph, Table
 from hashlearn.report.markdown import render_markdown
 
 __all__ = ["format_reproduction", "write_reproduction"]
 
-_TITLES = {
-    "map": "mAP@all",
-    "precision_within_radius_2": "P@r2 (precision within Hamming radius 2)",
-}
-
 
 def _metric_path(name: str) -> tuple[str, tuple[str, ...]] | None:
     """Title and path in ``record["metrics"]`` of a protocol metric name."""
-    if name == "map":
-        return _TITLES[name], ("map",)
-    if name.startswith("precision_within_radius_"):
-        radius = name.rsplit("_", 1)[1]
-        return f"P@r{radius} (precision within Hamming radius {radius})", (
-            "precision_within_radius",
-            radius,
-            "value",
-        )
-    for prefix, title, key in (
-        ("map_at_k_", "mAP@", "map_at_k"),
-        ("precision_at_k_", "P@", "precision_at_k"),
-    ):
-        if name.startswith(prefix):
-            k = name[len(prefix) :]
-            return f"{title}{k}", (key, k)
-    return None
+    path = metric_path(name)
+    if path is None:
+        return None
+    title = metric_title(name)
+    if path[0] == "precision_within_radius":
+        title += f" (precision within Hamming radius {path[1]})"
+    return title, path
 
 
 def _metric_names(record: dict[str, Any]) -> list[str]:
-    """mAP@all, then the metrics the protocol's paper reports, then P@r2."""
-    names = ["map", *record["protocol"].get("metric_names", []), "precision_within_radius_2"]
+    """mAP@all, then the metrics the protocol's paper reports, each mAP@K and P@K followed
+    by its tie-aware value (a table only where the records have it), then P@r2."""
+    names = ["map"]
+    for name in record["protocol"].get("metric_names", []):
+        names.append(name)
+        if name.startswith(("map_at_k_", "precision_at_k_")):
+            names.append(f"tie_aware_{name}")
+    names.append("precision_within_radius_2")
     return list(dict.fromkeys(name for name in names if _metric_path(name) is not None))
 
 

@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from hashlearn.records import format_mean_std
 from hashlearn.report.aggregate import (
     Metric,
     ProtocolRecords,
@@ -26,15 +27,6 @@ __all__ = ["codes_table", "failures_table", "metric_table", "time_table", "tutor
 
 Labels = dict[str, str]
 """The display label of each method spec (:func:`~hashlearn.report.aggregate.method_labels`)."""
-
-
-def _fmt_stat(values: Sequence[float], digits: int = 4) -> str:
-    if not values:
-        return "-"
-    mean, std = mean_std(values)
-    if std is None:
-        return f"{mean:.{digits}f} ({len(values)})"
-    return f"{mean:.{digits}f} ± {std:.{digits}f} ({len(values)})"
 
 
 def _fmt_seconds(value: float | None) -> str:
@@ -68,7 +60,7 @@ def metric_table(protocol: ProtocolRecords, labels: Labels, metric: Metric) -> T
     for method in protocol.methods:
         cells = []
         for n_bits in protocol.bits:
-            text = _fmt_stat(values[method, n_bits])
+            text = format_mean_std(values[method, n_bits])
             failed = protocol.n_failed(method, n_bits)
             if failed:
                 text += f" +{failed} failed"
