@@ -102,6 +102,15 @@ BENCHMARKS: dict[str, Benchmark] = {
         args=(),
         quick_args=("--n-queries", "200", "--n-database", "2000", "--reference-queries", "50"),
     ),
+    "deep": Benchmark(
+        script="bench_deep.py",
+        description=(
+            "deep hashers' training and encoding speed (inputs/s) per backbone: DSH on "
+            "5,000 synthetic 32x32 images (dsh-cnn, fast-cnn) and 512-d vectors (mlp)"
+        ),
+        args=(),
+        quick_args=("--n", "64", "--epochs", "2", "--batch-size", "16", "--backbones", "mlp"),
+    ),
     "search": Benchmark(
         script="benchmarks.search",
         module=True,
