@@ -323,16 +323,14 @@ def _tutorial(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out must be a folder, but {out} is a file")
     out.mkdir(parents=True, exist_ok=True)
-    from hashlearn.features.gist import thread_limits
-
-    with thread_limits(args.n_jobs):
-        dataset = load_tutorial_dataset(
-            args.dataset,
-            args.data_dir,
-            cache_dir=args.cache_dir,
-            mat=args.mat,
-            progress=not args.no_progress,
-        )
+    dataset = load_tutorial_dataset(
+        args.dataset,
+        args.data_dir,
+        cache_dir=args.cache_dir,
+        mat=args.mat,
+        progress=not args.no_progress,
+        n_jobs=args.n_jobs,
+    )
     config = config.adapted_to(dataset.name)
     print(
         f"dataset: {dataset.name}, {dataset.X.shape[0]:,} x {dataset.X.shape[1]} ({dataset.source})"

@@ -195,5 +195,8 @@ def test_saved_hashers_hold_their_arrays_under_their_names(blobs, tmp_path):
 def test_overflowing_projections_are_an_error_not_silent_zeros(blobs):
     X, _y = blobs
     hasher = LSH(8, random_state=0).fit(X)
-    with pytest.raises(ValueError, match="overflowed to infinity or NaN"):
+    with pytest.raises(ValueError, match=r"X has values up to 1e\+308 .* too large"):
         hasher.encode(np.full_like(X, 1e308))
+    hasher.components_[:] = 1e308  # X in range, the projections out of it
+    with pytest.raises(ValueError, match="overflowed to infinity or NaN"):
+        hasher.encode(np.ones_like(X))

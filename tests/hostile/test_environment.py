@@ -142,3 +142,76 @@ def test_datasets_prepare_n_jobs(capsys):
     assert main(["datasets", "prepare", "digits", "--n-jobs", "1"]) == 0
     assert main(["datasets", "prepare", "digits", "--n-jobs", "0"]) == 2
     assert "n_jobs must be None, -1 or an int >= 1, got 0" in capsys.readouterr().err
+
+
+def _tiny_cifar10(root: Path) -> Path:
+    """Ten 32 x 32 images in the JPEG layout the CIFAR-10 loaders read (root/cifar10/)."""
+    import csv
+    import io
+    import tarfile
+
+    from PIL import Image
+
+    from hashlearn.datasets.cifar10 import CIFAR10_CLASSES, ORDER_COLUMNS
+
+    folder = root / "cifar10"
+    folder.mkdir(parents=True)
+    rows = []
+    with tarfile.open(folder / "cifar10-jpeg.tar.gz", "w:gz") as tar:
+        for official, name in enumerate(CIFAR10_CLASSES):
+            split, orig = ("train", official) if official < 6 else ("test", official - 6)
+            member = f"{split}/{name}/0000.jpg"
+            image = io.BytesIO()
+            Image.new("RGB", (32, 32), (25 * official, 0, 0)).save(image, format="JPEG")
+            info = tarfile.TarInfo(member)
+            info.size = len(image.getvalue())
+            tar.addfile(info, io.BytesIO(image.getvalue()))
+            rows.append([split, orig, official, name, member])
+    with open(folder / "cifar10_order.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([ORDER_COLUMNS, *rows])
+    return root
+
+
+class _GistReached(Exception):
+    """Raised by the stand-in GIST extractor once it has recorded its arguments."""
+
+
+@pytest.mark.parametrize(("option", "expected"), [([], 1), (["--n-jobs", "3"], 3)])
+def test_tutorial_n_jobs_reaches_the_gist_computation(option, expected, tmp_path, monkeypatch):
+    """``hashlearn tutorial --n-jobs N`` computes CIFAR-10's GIST with N threads (it ran
+    with 1 whatever N was: the GIST loader's own default overrode the command's limit)."""
+    from hashlearn.cli import main
+    from hashlearn.features import gist
+
+    received: list[object] = []
+
+    def recording_gist(images, *, progress=False, n_jobs=1, **kwargs):
+        received.append(n_jobs)
+        raise _GistReached
+
+    monkeypatch.setattr(gist, "gist_features", recording_gist)
+    monkeypatch.setenv("HASHLEARN_CACHE", str(tmp_path / "cache"))
+    data = _tiny_cifar10(tmp_path / "data")
+    with pytest.raises(_GistReached):
+        main(
+            [
+                "tutorial",
+                "--data-dir",
+                str(data),
+                "--out",
+                str(tmp_path / "o"),
+                "--no-progress",
+                *option,
+            ]
+        )
+    assert received == [expected]
+
+
+def test_tutorial_checks_n_jobs_before_loading(tmp_path, monkeypatch, capsys):
+    from hashlearn import datasets
+    from hashlearn.cli import main
+
+    monkeypatch.setattr(datasets, "find_cifar10_source", lambda *a, **k: pytest.fail("loaded"))
+
+    assert main(["tutorial", "--n-jobs", "0", "--out", str(tmp_path / "o")]) == 2
+    assert "n_jobs must be None, -1 or an int >= 1, got 0" in capsys.readouterr().err

@@ -100,6 +100,52 @@ def test_readme_fallback_notice_claim_matches_the_tutorial(monkeypatch):
         )
 
 
+def test_tutorial_digits_notice_is_the_one_line_the_readme_shows(tmp_path, monkeypatch, capsys):
+    """No CIFAR-10 in an empty data folder, no network: one line, the README's, on stderr."""
+    import socket
+    import urllib.error
+
+    from hashlearn.cli import main
+    from hashlearn.datasets import _download
+
+    def no_network(url, *args, **kwargs):
+        raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.setattr(_download.urllib.request, "urlopen", no_network)
+    monkeypatch.delenv("HASHLEARN_OFFLINE")
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv("HASHLEARN_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("HASHLEARN_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    assert (
+        main(["tutorial", "--bits", "8", "--max-radius", "1", "--out", str(out), "--no-progress"])
+        == 0
+    )
+    err = capsys.readouterr().err
+    notice = err.rstrip("\n")
+    assert notice.startswith("notice: CIFAR-10 not found") and "\n" not in notice, err
+    assert "the download failed: [Errno -3] Temporary failure in name resolution" in notice
+    assert notice in _code_blocks(_text(README), "text")[0].splitlines(), (
+        "README must show the digits notice exactly as the tutorial prints it"
+    )
+
+
+def test_digits_notice_quotes_the_deepest_cause_shortened():
+    from hashlearn.experiments.tutorial import DIGITS_NOTICE, digits_notice
+
+    try:
+        try:
+            raise OSError("line one\n  line two " + "x" * 300)
+        except OSError as inner:
+            raise FileNotFoundError("CIFAR-10 was not found. Looked for:\n  - ...") from inner
+    except FileNotFoundError as outer:
+        notice = digits_notice(outer)
+    reason = notice.removeprefix(f"{DIGITS_NOTICE} (the download failed: ").removesuffix(")")
+    assert "\n" not in notice and reason.startswith("line one line two xxx")
+    assert len(reason) == 120 and reason.endswith("...")
+    assert digits_notice() == DIGITS_NOTICE
+
+
 def test_model_files_have_one_extension():
     saved = []
     for path in [README, *DOCS, *sorted((ROOT / "examples").rglob("*.py"))]:

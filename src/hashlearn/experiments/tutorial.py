@@ -51,6 +51,7 @@ __all__ = [
     "TUTORIAL_ANCHORS",
     "TUTORIAL_DATASETS",
     "TutorialConfig",
+    "digits_notice",
     "load_tutorial_dataset",
     "preprocess_tutorial",
     "run_tutorial",
@@ -160,13 +161,45 @@ class TutorialConfig:
 # The digits fallback has 1,797 rows: the tutorial's fractions would leave 4 queries.
 _DIGITS_SPLIT: dict[str, Any] = {"query_size": 120, "train_size": 300}
 
-#: What ``load_tutorial_dataset("auto")`` reports when it falls back to digits.
+#: What ``load_tutorial_dataset("auto")`` reports when it falls back to digits (offline;
+#: when a download was tried, the reason it failed follows on the same line).
 DIGITS_NOTICE = (
     "notice: CIFAR-10 not found, running on scikit-learn's digits instead; to use CIFAR-10, "
     "point --data-dir or HASHLEARN_DATA at a folder holding cifar10/cifar10-jpeg.tar.gz and "
     "cifar10/cifar10_order.csv (or cifar10/cifar-10-python.tar.gz), or run once with network "
     "access"
 )
+
+#: The longest reason :func:`digits_notice` quotes.
+_MAX_REASON = 120
+
+
+def digits_notice(failure: BaseException | None = None) -> str:
+    """The one-line notice of the digits fallback, with why the download failed.
+
+    Parameters
+    ----------
+    failure : exception, optional
+        What loading CIFAR-10 raised. Its deepest cause is quoted (``[Errno -3] Temporary
+        failure in name resolution``, not the multi-line list of places looked in), on one
+        line and at most 120 characters.
+
+    Returns
+    -------
+    str
+        :data:`DIGITS_NOTICE`, followed by ``" (the download failed: REASON)"`` when
+        ``failure`` is given.
+    """
+    if failure is None:
+        return DIGITS_NOTICE
+    cause = failure
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    reason = " ".join(str(getattr(cause, "reason", cause)).split()) or type(cause).__name__
+    if len(reason) > _MAX_REASON:
+        reason = reason[: _MAX_REASON - 3].rstrip() + "..."
+    return f"{DIGITS_NOTICE} (the download failed: {reason})"
+
 
 #: The datasets ``load_tutorial_dataset`` knows.
 TUTORIAL_DATASETS = ("auto", "cifar10-gist", "cifar10-gist-mat", "digits")
@@ -184,6 +217,7 @@ def load_tutorial_dataset(
     mat: str | os.PathLike[str] | None = None,
     progress: bool = True,
     notify: Callable[[str], None] = _print_notice,
+    n_jobs: int | None = 1,
 ) -> Dataset:
     """The tutorial's data: CIFAR-10 GIST-512, or scikit-learn's digits as a fallback.
 
@@ -191,17 +225,25 @@ def load_tutorial_dataset(
     ----------
     name : {"auto", "cifar10-gist", "cifar10-gist-mat", "digits"}, default "auto"
         ``"auto"`` uses CIFAR-10 GIST when its files are found (or can be downloaded) and
-        falls back to digits otherwise, telling ``notify`` why (:data:`DIGITS_NOTICE`);
-        ``"cifar10-gist-mat"`` reads the tutorial's own ``Gist512CIFAR10.mat`` (``mat``).
+        falls back to digits otherwise, telling ``notify`` why in one line
+        (:func:`digits_notice`); ``"cifar10-gist-mat"`` reads the tutorial's own
+        ``Gist512CIFAR10.mat`` (``mat``).
     data_dir, cache_dir : path, optional
         Data and cache directories (else ``$HASHLEARN_DATA``, ``$HASHLEARN_CACHE``).
     progress : bool, default True
         Show progress while GIST features are computed.
     notify : callable, default prints to standard error
         Receives the fallback notice.
+    n_jobs : int or None, default 1
+        Threads of the GIST computation, when the features are not cached yet (see
+        :func:`hashlearn.features.gist.gist_features`): an int >= 1, -1 for every CPU,
+        None to leave the thread pools as they are.
     """
     if name not in TUTORIAL_DATASETS:
         raise ValueError(f"dataset must be one of {', '.join(TUTORIAL_DATASETS)}, got {name!r}")
+    from hashlearn.features.gist import check_n_jobs  # the GIST extractor loads on demand
+
+    check_n_jobs(n_jobs)
     if name == "auto":
         found = datasets.find_cifar10_source(data_dir, cache_dir=cache_dir)
         if found is None and datasets.is_offline():
@@ -209,15 +251,21 @@ def load_tutorial_dataset(
             return datasets.load_digits_dataset()
         try:
             return datasets.load_cifar10_gist(
-                data_dir, cache_dir=cache_dir, download=found is None, progress=progress
+                data_dir,
+                cache_dir=cache_dir,
+                download=found is None,
+                progress=progress,
+                n_jobs=n_jobs,
             )
         except (OSError, ValueError) as exc:
             if found is not None:
                 raise
-            notify(f"{DIGITS_NOTICE} ({exc})")
+            notify(digits_notice(exc))
             return datasets.load_digits_dataset()
     if name == "cifar10-gist":
-        return datasets.load_cifar10_gist(data_dir, cache_dir=cache_dir, progress=progress)
+        return datasets.load_cifar10_gist(
+            data_dir, cache_dir=cache_dir, progress=progress, n_jobs=n_jobs
+        )
     if name == "cifar10-gist-mat":
         return datasets.load_gist_mat(mat, data_dir=data_dir, download=True)
     return datasets.load_digits_dataset()

@@ -23,7 +23,14 @@ from hashlearn import codes as codes_module
 from hashlearn._validation import check_features, check_n_bits, check_random_state
 from hashlearn.persistence import save as _save
 
-__all__ = ["BaseHasher", "LinearHasherMixin", "check_state_array"]
+__all__ = [
+    "BaseHasher",
+    "LinearHasherMixin",
+    "check_magnitude",
+    "check_phase",
+    "check_state_array",
+    "magnitude_range",
+]
 
 _JSON_SCALARS = (str, bool, int, float, type(None))
 
@@ -72,6 +79,7 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "n_features_in_")
         X = check_features(X, name="X", n_features=self.n_features_in_, owner=type(self).__name__)
+        check_magnitude(X, type(self).__name__, None, fitting=False)
         with np.errstate(over="ignore", invalid="ignore"):  # reported just below instead
             projections = self._project(X)
         if not np.isfinite(projections).all():
@@ -288,36 +296,111 @@ def check_state_array(owner: Any, name: str, shape: tuple[int, ...]) -> None:
         raise ValueError(f"{name} must hold finite floats")
 
 
-def check_magnitude(X: np.ndarray, owner: str, scale_range: tuple[float, float] | None) -> None:
-    """Refuse finite training data that would overflow inside a method, before fitting.
+def magnitude_range(dtype: Any, terms: int) -> tuple[float, float]:
+    """The largest ``|X|`` a method can work with in ``dtype``: ``(low, high)``.
 
-    Every method forms sums of squares (norms, covariances, kernels) over up to
-    ``max(n_samples, n_features)`` terms: values beyond ``sqrt(max_float / that count)``
-    make them overflow to infinity, and what follows is NaN, an exception from deep inside
-    a library, or one code for every point. A scale-sensitive method (``scale_range``)
-    also refuses data whose largest ``|X|`` lies outside ``[low, high]`` (a fixed
-    regularisation constant or tolerance then means nothing; GRH's linear SVM ran for
-    minutes at 1e100 and gave one code for all points at 1e-30). All-zero data passes.
+    ``high`` keeps sums of squares finite: every method forms them (norms, covariances,
+    kernel distances) over up to ``terms`` values, and centring or differencing can double
+    a value first, so ``4 * terms * high**2`` must stay below the largest float. ``low``
+    keeps squares normal: below it even the largest value's square has lost most of its
+    digits to underflow (``low**2 = tiny / eps``), and variances, distances and kernel
+    bandwidths computed from such data are zero or noise.
+    """
+    info = np.finfo(dtype)
+    high = float(np.sqrt(info.max / (4.0 * terms)))
+    low = float(np.sqrt(info.tiny / info.eps))
+    return low, high
+
+
+def check_magnitude(
+    X: np.ndarray,
+    owner: str,
+    scale_range: tuple[float, float] | None,
+    *,
+    fitting: bool = True,
+) -> None:
+    """Refuse finite data that would overflow or underflow inside a method, before any work.
+
+    Values beyond :func:`magnitude_range` make sums of squares overflow to infinity (and
+    what follows is NaN, an exception from deep inside a library, or one code for every
+    point); values below it make them underflow to zero (one code for every point, or a
+    misleading "constant data" error). When fitting, ``terms = max(n_samples,
+    n_features)`` (covariances sum over samples, norms over features) and both limits
+    apply; when encoding, only the upper one, over ``n_features`` terms (so a row's fate
+    does not depend on its batch; tiny rows are legitimately close to the origin). A
+    scale-sensitive method (``scale_range``) also refuses training data whose largest
+    ``|X|`` lies outside ``[low, high]`` (a fixed regularisation constant or tolerance then
+    means nothing; GRH's linear SVM ran for minutes at 1e100 and gave one code for all
+    points at 1e-30). All-zero data passes.
 
     Raises
     ------
     ValueError
-        Naming the method, the largest ``|X|`` and the fix (rescale, e.g. StandardScaler).
+        Naming ``X``, the method, the largest ``|X|``, the range accepted and the fix
+        (rescale, e.g. StandardScaler).
     """
     largest = float(np.max(np.abs(X))) if X.size else 0.0
-    terms = max(X.shape)
-    limit = float(np.sqrt(np.finfo(X.dtype).max / terms))
-    if largest > limit:
+    terms = max(X.shape) if fitting else X.shape[1]
+    low, high = magnitude_range(X.dtype, terms)
+    action = "fits" if fitting else "encodes"
+    fix = (
+        "rescale X, e.g. with sklearn.preprocessing.StandardScaler"
+        if fitting
+        else "rescale X as the training data were (the same fitted scaler), e.g. with "
+        "sklearn.preprocessing.StandardScaler"
+    )
+    if largest > high:
         raise ValueError(
-            f"X has values up to {largest:.3g} in absolute value: sums of their squares over "
-            f"{terms:,} terms overflow {X.dtype} (limit {limit:.3g}), so {owner} cannot fit "
-            "them; rescale X, e.g. with sklearn.preprocessing.StandardScaler"
+            f"X has values up to {largest:.3g} in absolute value, too large for {owner}'s "
+            f"{X.dtype} arithmetic: sums of their squares over {terms:,} terms overflow. "
+            f"{owner} {action} X whose largest |value| is at most {high:.3g}; {fix}"
         )
-    if scale_range is not None and largest > 0:
+    if fitting and 0.0 < largest < low:
+        raise ValueError(
+            f"X has values only up to {largest:.3g} in absolute value, too small for "
+            f"{owner}'s {X.dtype} arithmetic: their squares underflow to zero. {owner} fits "
+            f"X whose largest |value| is in [{low:.3g}, {high:.3g}]; {fix}"
+        )
+    if fitting and scale_range is not None and largest > 0:
         low, high = scale_range
         if not low <= largest <= high:
             raise ValueError(
                 f"{owner} is sensitive to the scale of X, and the largest |X| is "
-                f"{largest:.3g}, outside [{low:g}, {high:g}]; rescale X, e.g. with "
-                "sklearn.preprocessing.StandardScaler"
+                f"{largest:.3g}, outside [{low:g}, {high:g}]; {fix}"
             )
+
+
+def check_phase(phases: np.ndarray, period: float, X: np.ndarray, owner: str, what: str) -> None:
+    """Refuse ``X`` on which a periodic hash function's phase is lost to rounding.
+
+    A bit of ``PStableLSH`` (a bucket's parity), ``SKLSH`` (a cosine's sign) or ``SH`` (a
+    sine's sign) depends on where its argument falls within one period. float64 resolves an
+    argument ``t`` only to about ``|t| * 2**-52``; beyond ``period * 2**42`` that is more
+    than a thousandth of a period, and far enough out every bit is rounding (PStableLSH
+    gave every point of ``X * 1e120`` the same code, silently).
+
+    Parameters
+    ----------
+    phases : ndarray
+        The arguments of the periodic function, for every row of ``X`` and bit.
+    period : float
+        Its period, in the units of ``phases``.
+    X : ndarray
+        The input, for the message.
+    owner, what : str
+        The method, and what ``phases`` are (for the message).
+
+    Raises
+    ------
+    ValueError
+        Naming ``X``, its largest ``|value|``, the largest phase and the limit.
+    """
+    limit = period * 2.0**42
+    largest = float(np.max(np.abs(phases))) if phases.size else 0.0
+    if not largest <= limit:  # also infinity and NaN
+        raise ValueError(
+            f"X lies too far out for {owner}: its {what} reach {largest:.3g}, beyond "
+            f"{limit:.3g}, where float64 no longer resolves a thousandth of their period and "
+            f"the bits would be decided by rounding (largest |X| value: "
+            f"{float(np.max(np.abs(X))):.3g}); rescale X as the training data were"
+        )

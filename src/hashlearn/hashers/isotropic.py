@@ -55,7 +55,8 @@ def isotropy_error(variances: np.ndarray, rotation: np.ndarray) -> float:
     if target <= 0.0:
         return 0.0
     rotated = np.einsum("ij,i,ij->j", rotation, variances, rotation)  # diag(Q^T Lambda Q)
-    return float(np.linalg.norm(rotated - target) / (np.sqrt(variances.size) * target))
+    # Relative deviations first: squaring variances of 1e200 would overflow.
+    return float(np.linalg.norm(rotated / target - 1.0) / np.sqrt(variances.size))
 
 
 def _random_rotation(size: int, rng: np.random.Generator) -> np.ndarray:
@@ -326,7 +327,11 @@ class IsotropicHashing(CentredLinearHasher):
         mean = X64.mean(axis=0)
         directions, variances = principal_components(X64 - mean, self.n_bits)
         solve = isotropic_rotation_lp if method == "lp" else isotropic_rotation_gf
-        rotation, errors = solve(variances, max_iter, tol, rng)
+        # Q depends only on the ratios of the variances; the solvers square them, which
+        # overflows for features of 1e100 and underflows for 1e-100, so they see ratios.
+        largest = float(variances.max()) if variances.size else 0.0
+        relative = variances / largest if largest > 0.0 else variances
+        rotation, errors = solve(relative, max_iter, tol, rng)
         if errors[-1] > tol:
             warnings.warn(
                 f"IsotropicHashing (method={method!r}) stopped after {errors.size - 1} "

@@ -16,6 +16,7 @@ small enough to check by hand.
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from typing import Any
@@ -29,7 +30,12 @@ from threadpoolctl import threadpool_limits
 
 from hashlearn._registry import register
 from hashlearn._validation import check_features, check_int, check_labels, check_random_state
-from hashlearn.hashers._base import BaseHasher, LinearHasherMixin, check_state_array
+from hashlearn.hashers._base import (
+    BaseHasher,
+    LinearHasherMixin,
+    check_magnitude,
+    check_state_array,
+)
 from hashlearn.hashers._params import check_non_negative, missing_labels_error
 
 __all__ = [
@@ -40,8 +46,9 @@ __all__ = [
     "sample_constraints",
 ]
 
-#: Constraint difference vectors shorter than this are dropped (as the reference code does):
-#: a zero vector has no Mahalanobis distance to project.
+#: Constraint difference vectors shorter than this, relative to the largest coordinate
+#: difference of the sampled pairs, are dropped (the reference code drops those shorter than
+#: 1e-9 in absolute terms): a zero vector has no Mahalanobis distance to project.
 _MIN_DIFFERENCE_NORM = 1e-9
 
 #: Why the metric learners need labels (for the error when y is missing).
@@ -340,7 +347,9 @@ class InformationTheoreticMetricLearning(
     n_constraints : int or None, default None
         Number of pairs drawn; None means ``20 * c^2`` with ``c`` the number of classes
         (label columns for multi-label ``y``), the reference code's rule. Pairs of
-        identical points (including a point with itself) are dropped.
+        identical points (including a point with itself) are dropped: those whose
+        difference is shorter than ``1e-9`` times the largest coordinate difference of
+        the sampled pairs.
     similar_percentile : float, default 5.0
         ``u`` is this percentile of the sampled squared distances under the prior.
     dissimilar_percentile : float, default 95.0
@@ -456,6 +465,7 @@ class InformationTheoreticMetricLearning(
         if y is None:
             raise missing_labels_error(type(self).__name__, _NEEDS_LABELS)
         X = check_features(X, name="X", min_samples=2)
+        check_magnitude(X, type(self).__name__, None)
         labels = check_labels(y, X.shape[0])
         prior = _check_prior(self.prior, X.shape[1])
         rng = check_random_state(self.random_state)
@@ -468,6 +478,14 @@ class InformationTheoreticMetricLearning(
         pairs, signs = sample_constraints(labels, n_constraints, rng)
         X64 = X.astype(np.float64, copy=False)
         differences = X64[pairs[:, 0]] - X64[pairs[:, 1]]
+        # The metric does not change when X is scaled (the bounds are percentiles of the
+        # distances), but the arithmetic does: at features of 1e100 the duals are 1e-200,
+        # their norms in the convergence test underflow to 0 and it stopped after one sweep;
+        # at 1e-10 every pair fell under an absolute length threshold. Divided by a power
+        # of two near their largest entry (exactly), the differences are of order 1.
+        largest = float(np.abs(differences).max()) if differences.size else 0.0
+        unit = math.ldexp(1.0, math.frexp(largest)[1]) if largest > 0.0 else 1.0
+        differences /= unit
         usable = np.linalg.norm(differences, axis=1) > _MIN_DIFFERENCE_NORM
         pairs, signs, differences = pairs[usable], signs[usable], differences[usable]
 
@@ -495,8 +513,8 @@ class InformationTheoreticMetricLearning(
         self.components_ = _symmetric_square_root(metric)
         self.constraint_pairs_ = pairs
         self.constraint_signs_ = signs
-        self.upper_bound_ = float(upper)
-        self.lower_bound_ = float(lower)
+        self.upper_bound_ = float(upper) * unit * unit
+        self.lower_bound_ = float(lower) * unit * unit
         self.n_constraints_ = len(pairs)
         self.n_iter_ = n_iter
         self.converged_ = converged
@@ -517,6 +535,7 @@ class InformationTheoreticMetricLearning(
         """
         check_is_fitted(self, "metric_")
         X = check_features(X, name="X", n_features=self.n_features_in_, owner=type(self).__name__)
+        check_magnitude(X, type(self).__name__, None, fitting=False)
         return X.astype(np.float64, copy=False) @ self.components_.T
 
     def mahalanobis_distances(self, X: Any, Z: Any) -> np.ndarray:

@@ -34,7 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from hashlearn._registry import register
 from hashlearn._validation import check_features
-from hashlearn.hashers._base import BaseHasher, check_state_array
+from hashlearn.hashers._base import BaseHasher, check_phase, check_state_array
 
 __all__ = [
     "KLSH",
@@ -373,6 +373,7 @@ class PStableLSH(BaseHasher):
 
     def _project(self, X: np.ndarray) -> np.ndarray:
         u = self._scaled_projections(X)
+        check_phase(u, 1.0, X, type(self).__name__, "bucket positions (a . x + b) / w")
         # r = u mod 2 in [0, 2) (exact: u - 2 floor(u / 2)); the bucket is even iff r < 1.
         r = np.floor(u * 0.5)
         r *= -2.0
@@ -497,6 +498,7 @@ class ShiftInvariantKernelLSH(BaseHasher):
 
     def _project(self, X: np.ndarray) -> np.ndarray:
         angles = X.astype(np.float64, copy=False) @ self.components_.T + self.phases_
+        check_phase(angles, 2.0 * np.pi, X, type(self).__name__, "cosine arguments w . x + b")
         return np.cos(angles) + self.thresholds_
 
     def _check_loaded_state(self) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from hashlearn._registry import register
-from hashlearn.hashers._base import BaseHasher, check_state_array
+from hashlearn.hashers._base import BaseHasher, check_phase, check_state_array
 from hashlearn.hashers._linalg import principal_components
 
 __all__ = ["SH", "SpectralHashing"]
@@ -22,7 +22,9 @@ class SpectralHashing(BaseHasher):
     1. PCA: project the training mean-centred data on the top ``min(n_bits, n_features)``
        principal directions (eigenvectors of the covariance).
     2. Fit a uniform distribution per direction ``i``: ``[mn_i, mx_i] = [min - eps,
-       max + eps]`` of the training projections, ``R_i = mx_i - mn_i``.
+       max + eps]`` of the training projections, ``R_i = mx_i - mn_i`` (``eps`` is machine
+       epsilon times the largest ``|projection|``, so that the codes do not depend on the
+       scale of ``X``; the reference's absolute ``eps`` when that projection is 1).
     3. Enumerate the 1-D eigenfunctions ``Phi_ik(x) = sin(pi/2 + k * pi * (x_i - mn_i) / R_i)``
        for ``k = 1 .. maxMode_i - 1``, ``maxMode_i = ceil((n_bits + 1) * R_i / max(R))``,
        whose Laplacian eigenvalue is ``(k * pi / R_i) ** 2``, and keep the ``n_bits``
@@ -51,7 +53,8 @@ class SpectralHashing(BaseHasher):
         entry positive (``n_components = min(n_bits, n_features)``, fewer when there are
         fewer training samples than that: directions without variance have no modes).
     min_ : ndarray of shape (n_components,)
-        ``mn``: smallest training projection on each direction, minus ``eps``.
+        ``mn``: smallest training projection on each direction, minus ``eps``
+        (machine epsilon times the largest ``|projection|``).
     max_ : ndarray of shape (n_components,)
         ``mx``: largest training projection on each direction, plus ``eps``.
     modes_ : ndarray of int64, shape (n_bits, n_components)
@@ -92,7 +95,11 @@ class SpectralHashing(BaseHasher):
         centred = X - self.mean_
         self.components_ = principal_components(centred, n_components)[0].T
         projections = centred @ self.components_.T
-        eps = np.finfo(np.float64).eps
+        # The reference's margin is MATLAB's eps, absolute: on features of 1e-30 it is
+        # wider than the data and every code changes. Relative to the data's largest
+        # projection it scales with X (and is the reference's when that projection is 1).
+        largest = float(np.abs(projections).max()) if projections.size else 0.0
+        eps = np.finfo(np.float64).eps * (largest if largest > 0.0 else 1.0)
         self.min_ = projections.min(axis=0) - eps
         self.max_ = projections.max(axis=0) + eps
         self.modes_, self.eigenvalues_ = _select_modes(self.max_ - self.min_, self.n_bits)
@@ -105,7 +112,9 @@ class SpectralHashing(BaseHasher):
         # product are sin(0 + pi/2) = 1 exactly, so one sine per bit is the same number.
         directions = np.argmax(self.modes_ != 0, axis=1)
         omegas = self.modes_[np.arange(self.n_bits), directions] * omega0[directions]
-        return np.sin(shifted[:, directions] * omegas + np.pi / 2)
+        angles = shifted[:, directions] * omegas + np.pi / 2
+        check_phase(angles, 2.0 * np.pi, X, type(self).__name__, "eigenfunction arguments")
+        return np.sin(angles)
 
     def _check_loaded_state(self) -> None:
         super()._check_loaded_state()
