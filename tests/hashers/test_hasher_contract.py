@@ -34,6 +34,8 @@ SKLEARN_SPECS = {
         ("bre:kernel=linear,centre=false,n_anchors=8,n_iter=1", 5),
     ],
     "cca-itq": [("cca-itq:n_iter=5", 2)],
+    # One epoch of a narrow MLP, no validation split: the checks fit many tiny datasets.
+    "dsh": [("dsh:epochs=1,batch_size=16,width=16,validation_fraction=0", 12)],
     "grh": [("grh:alpha=0.8,n_iter=2", 6)],
     "isoh": [("isoh", 2), ("isoh:method=gf", 2)],
     "itml-lsh": [("itml-lsh:max_iter=5", 6)],
@@ -67,7 +69,12 @@ def test_sklearn_estimator_checks(estimator, check):
 
 # On the 200 x 16 blobs: parameters that fit 200 rows (the defaults assume thousands), and
 # variants whose code paths differ (second AGH layer, kernels, projections, solvers).
-SMALL_DATA = {"agh": "agh:n_anchors=50", "ksh": "ksh:n_anchors=50", "sdh": "sdh:n_anchors=50"}
+SMALL_DATA = {
+    "agh": "agh:n_anchors=50",
+    "dsh": "dsh:epochs=3,batch_size=32,width=32",
+    "ksh": "ksh:n_anchors=50",
+    "sdh": "sdh:n_anchors=50",
+}
 VARIANTS = [
     "agh:n_anchors=50,n_layers=2",
     "bre:kernel=linear",

@@ -91,7 +91,14 @@ def _images(array: np.ndarray, image_shape: Any) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def as_inputs(X: Any, *, images: bool, image_shape: Any = None, n_features: Any = None) -> Inputs:
+def as_inputs(
+    X: Any,
+    *,
+    images: bool,
+    image_shape: Any = None,
+    n_features: Any = None,
+    owner: str | None = None,
+) -> Inputs:
     """Validate ``X`` as images (for an image backbone) or as feature vectors.
 
     Parameters
@@ -107,10 +114,12 @@ def as_inputs(X: Any, *, images: bool, image_shape: Any = None, n_features: Any 
         How to read flattened rows as images.
     n_features : int, optional
         The feature count seen at fit, for vectors.
+    owner : str, optional
+        The estimator's name, for messages.
     """
     if images:
         return Inputs(_images(np.asarray(X), image_shape), images=True)
-    array = check_features(X, name="X", n_features=n_features)
+    array = check_features(X, name="X", n_features=n_features, owner=owner)
     return Inputs(np.ascontiguousarray(array, dtype=np.float32), images=False)
 
 

@@ -121,6 +121,7 @@ class DeepHasher(BaseHasher):
             images=backbone in IMAGE_BACKBONES,
             image_shape=self.image_shape,
             n_features=self.n_features_in_ if fitted else None,
+            owner=type(self).__name__,
         )
         if fitted and inputs.shape != tuple(self.input_shape_):
             raise ValueError(

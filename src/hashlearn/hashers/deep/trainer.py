@@ -246,9 +246,15 @@ def _score(
     if labels is not None and getattr(state.loss, "supervised", True):
         database = Inputs(inputs.array[database_rows], inputs.images)
         database_codes = binarize(network_outputs(state.network, database, device))
-        result = mean_average_precision(
-            binarize(outputs), database_codes, labels[validation_rows], labels[database_rows]
-        )
+        threads = torch.get_num_threads()
+        try:
+            result = mean_average_precision(
+                binarize(outputs), database_codes, labels[validation_rows], labels[database_rows]
+            )
+        finally:
+            # numba's first parallel call starts an OpenMP pool that resets the thread count
+            # torch shares with it; results depend on it, so keep the caller's.
+            torch.set_num_threads(threads)
         return float(result.value)
     state.loss.eval()
     with torch.no_grad():
