@@ -34,8 +34,6 @@ SKLEARN_SPECS = {
         ("bre:kernel=linear,centre=false,n_anchors=8,n_iter=1", 5),
     ],
     "cca-itq": [("cca-itq:n_iter=5", 2)],
-    # One epoch of a narrow MLP, no validation split: the checks fit many tiny datasets.
-    "dsh": [("dsh:epochs=1,batch_size=16,width=16,validation_fraction=0", 12)],
     "grh": [("grh:alpha=0.8,n_iter=2", 6)],
     "isoh": [("isoh", 2), ("isoh:method=gf", 2)],
     "itml-lsh": [("itml-lsh:max_iter=5", 6)],
@@ -50,6 +48,16 @@ STACKS = [
     HasherStack([LSH(5, random_state=0), LSH(7, random_state=1)]),
     HasherStack([LSH(8), LSH(8)], random_state=0),
 ]
+
+
+# Deep hashers: one epoch of a narrow MLP, no validation split (the checks fit many tiny
+# datasets); three epochs on the blobs.
+DEEP = ("bihalf", "csq", "dpsh", "dsh", "greedyhash", "hashnet")
+for _name in DEEP:
+    SKLEARN_SPECS[_name] = [(f"{_name}:epochs=1,batch_size=16,width=16,validation_fraction=0", 12)]
+SKLEARN_SPECS["greedyhash"].append(
+    ("greedyhash:supervised=false,epochs=1,batch_size=16,width=16,validation_fraction=0", 12)
+)
 
 
 def _sklearn_cases():
@@ -71,13 +79,14 @@ def test_sklearn_estimator_checks(estimator, check):
 # variants whose code paths differ (second AGH layer, kernels, projections, solvers).
 SMALL_DATA = {
     "agh": "agh:n_anchors=50",
-    "dsh": "dsh:epochs=3,batch_size=32,width=32",
     "ksh": "ksh:n_anchors=50",
     "sdh": "sdh:n_anchors=50",
+    **{name: f"{name}:epochs=3,batch_size=32,width=32" for name in DEEP},
 }
 VARIANTS = [
     "agh:n_anchors=50,n_layers=2",
     "bre:kernel=linear",
+    "greedyhash:supervised=false,epochs=3,batch_size=32,width=32",
     "grh:kernel=rbf",
     "isoh:method=gf",
     "klsh:kernel=linear",

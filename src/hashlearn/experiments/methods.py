@@ -492,6 +492,63 @@ _simple(
     "H. Liu, R. Wang, S. Shan and X. Chen. Deep supervised hashing for fast image retrieval. "
     "CVPR 2016",
 )
+_DEEP = "hashlearn.hashers.deep.estimators"
+_simple(
+    "hashnet",
+    _DEEP,
+    "HashNet",
+    "HashNet",
+    True,
+    "HashNet: tanh(beta h) codes with beta raised during training (continuation) and a "
+    f"weighted pairwise likelihood; parameters: alpha, beta_init, gamma, power, step_size, "
+    f"{_DEEP_PARAMETERS}",
+    "Z. Cao, M. Long, J. Wang and P. S. Yu. HashNet: deep learning to hash by continuation. "
+    "ICCV 2017",
+)
+_simple(
+    "dpsh",
+    _DEEP,
+    "DeepPairwiseSupervisedHashing",
+    "DPSH",
+    True,
+    "Deep Pairwise-Supervised Hashing: pairwise likelihood of every batch against every "
+    f"training point, plus quantisation; parameters: eta, {_DEEP_PARAMETERS}",
+    "W.-J. Li, S. Wang and W.-C. Kang. Feature learning based deep supervised hashing with "
+    "pairwise labels. IJCAI 2016",
+)
+_simple(
+    "csq",
+    _DEEP,
+    "CentralSimilarityQuantization",
+    "CSQ",
+    True,
+    "Central Similarity Quantization: every class a hash centre (Hadamard or random), "
+    f"points pulled to theirs; parameters: lambda_q, {_DEEP_PARAMETERS}",
+    "L. Yuan, T. Wang, X. Zhang, F. E. H. Tay, Z. Jie, W. Liu and J. Feng. Central "
+    "similarity quantization for efficient image and video retrieval. CVPR 2020",
+)
+_simple(
+    "bihalf",
+    _DEEP,
+    "BiHalfHashing",
+    "Bi-half",
+    False,
+    "Bi-half (unsupervised): each bit split half-half within a batch, code similarities "
+    f"fitted to the inputs'; parameters: gamma, {_DEEP_PARAMETERS}",
+    "Y. Li and J. van Gemert. Deep unsupervised image hashing by maximizing bit entropy. AAAI 2021",
+)
+_simple(
+    "greedyhash",
+    _DEEP,
+    "GreedyHash",
+    "GreedyHash",
+    True,
+    "GreedyHash: sign forward, straight-through backward; a classifier on the codes "
+    f"(supervised=false: input similarities, y unused); parameters: alpha, supervised, "
+    f"{_DEEP_PARAMETERS}",
+    "S. Su, C. Zhang, K. Han and Y. Tian. Greedy hash: towards fast optimization for "
+    "accurate hash coding in CNN. NeurIPS 2018",
+)
 
 
 def format_methods() -> str:

@@ -61,8 +61,9 @@ def test_queries_are_never_seen_during_fit(data, monkeypatch):
     monkeypatch.setattr(
         trainer,
         "train",
-        lambda network, loss, inputs, *a, **k: seen.append(inputs.array.copy())
-        or real(network, loss, inputs, *a, **k),
+        lambda network, loss, inputs, *a, **k: (
+            seen.append(inputs.array.copy()) or real(network, loss, inputs, *a, **k)
+        ),
     )
     queries, database = X[:50], X[50:]
     records = run_protocol(

@@ -112,7 +112,7 @@ def test_parameter_and_label_errors(vectors):
         DSH(backbone="lenet").fit(X, y)
     with pytest.raises(ValueError, match="learning_rate must be a finite number > 0"):
         DSH(learning_rate=0.0).fit(X, y)
-    with pytest.raises(ValueError, match=r"DSH is supervised|DeepSupervisedHashing is supervised"):
+    with pytest.raises(ValueError, match=r"DeepSupervisedHashing requires y to be passed"):
         DSH(**FAST).fit(X)
     with pytest.raises(ValueError, match="one class"):
         DSH(**FAST).fit(X, np.zeros(len(X)))
@@ -204,3 +204,78 @@ def test_checkpoint_resumes_an_interrupted_fit_exactly(vectors, tmp_path):
     (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="not a readable"):
         DSH(checkpoint=str(tmp_path / "junk.ckpt"), **kwargs).fit(X, y)
+
+
+ALL_METHODS = {
+    "DSH": {},
+    "HashNet": {},
+    "DPSH": {"eta": 0.1},
+    "CSQ": {},
+    "BiHalf": {},
+    "GreedyHash": {},
+    "GreedyHash-unsupervised": {"supervised": False},
+}
+
+
+def _method(name):
+    from hashlearn.hashers import deep
+
+    return getattr(deep, name.split("-")[0])
+
+
+@pytest.fixture(scope="module")
+def blobs4():
+    rng = np.random.default_rng(5)
+    y = np.repeat(np.arange(4), 60)
+    X = (rng.normal(size=(240, 16)) + 4 * np.eye(16)[y]).astype(np.float32)
+    return X, y
+
+
+@pytest.mark.parametrize("name", ALL_METHODS)
+def test_every_method_learns_codes_that_rank_by_class(name, blobs4):
+    from hashlearn.evaluation import mean_average_precision
+
+    X, y = blobs4
+    hasher = _method(name)(
+        n_bits=16, epochs=8, batch_size=32, random_state=0, **ALL_METHODS[name]
+    ).fit(X, y)
+    codes = hasher.encode(X)
+    value = mean_average_precision(codes, codes, y, y).value
+    assert value > 0.6, f"{name}: mAP {value:.3f} on four well-separated classes"
+    metric = hasher.training_curve_.metric
+    supervised = name not in ("BiHalf", "GreedyHash-unsupervised")
+    assert metric == ("validation mAP" if supervised else "minus validation loss")
+
+
+@pytest.mark.parametrize("name", ["HashNet", "DPSH", "GreedyHash"])
+def test_resume_is_exact_for_methods_with_training_state(name, blobs4, tmp_path):
+    """HashNet's continuation step, DPSH's memory and GreedyHash's classifier live in the
+    loss: a checkpoint keeps them."""
+    X, y = blobs4
+    kwargs = {"n_bits": 8, "epochs": 3, "batch_size": 32, "random_state": 0, "patience": None}
+    kwargs.update(ALL_METHODS[name])
+    reference = _method(name)(**kwargs).fit(X, y)
+    checkpoint = str(tmp_path / "train.ckpt")
+
+    def stop_after_one(line):
+        if line.startswith("epoch 1:"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _method(name)(checkpoint=checkpoint, progress=stop_after_one, **kwargs).fit(X, y)
+    resumed = _method(name)(checkpoint=checkpoint, **kwargs).fit(X, y)
+    np.testing.assert_array_equal(resumed.encode(X), reference.encode(X))
+    assert resumed.training_curve_.epochs[-1] == reference.training_curve_.epochs[-1] | {
+        "seconds": resumed.training_curve_.epochs[-1]["seconds"],
+        "images_per_second": resumed.training_curve_.epochs[-1]["images_per_second"],
+    }
+
+
+def test_unsupervised_methods_ignore_labels(blobs4):
+    X, y = blobs4
+    from hashlearn.hashers.deep import BiHalf, GreedyHash
+
+    for cls, extra in ((BiHalf, {}), (GreedyHash, {"supervised": False})):
+        kwargs = {"n_bits": 8, "epochs": 2, "batch_size": 32, "random_state": 0, **extra}
+        with_labels = cls(**kwargs).fit(X, y).encode(X)
+        np.testing.assert_array_equal(cls(**kwargs).fit(X).encode(X), with_labels)

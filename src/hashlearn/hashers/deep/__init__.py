@@ -8,11 +8,43 @@ trains them all: seeded, on any device, with a validation split carved from the 
 data, early stopping, checkpoints and a training curve.
 
 * :class:`DeepSupervisedHashing` (``DSH``): Liu et al., CVPR 2016.
+* :class:`HashNet`: Cao et al., ICCV 2017 (continuation).
+* :class:`DeepPairwiseSupervisedHashing` (``DPSH``): Li et al., IJCAI 2016.
+* :class:`CentralSimilarityQuantization` (``CSQ``): Yuan et al., CVPR 2020 (hash centres).
+* :class:`BiHalfHashing` (``BiHalf``): Li and van Gemert, AAAI 2021 (unsupervised).
+* :class:`GreedyHash`: Su et al., NeurIPS 2018 (supervised or unsupervised).
+
+Each method is a loss module (:mod:`hashlearn.hashers.deep.losses`) plus defaults; the
+backbones are in :mod:`hashlearn.hashers.deep.backbones`.
 
 Importing this package does not import torch; fitting, encoding and loading do, and
 raise an ImportError naming ``pip install 'hashlearn[deep]'`` without it.
 """
 
-from hashlearn.hashers.deep.estimators import DSH, DeepHasher, DeepSupervisedHashing
+from hashlearn.hashers.deep.estimators import (
+    CSQ,
+    DPSH,
+    DSH,
+    BiHalf,
+    BiHalfHashing,
+    CentralSimilarityQuantization,
+    DeepHasher,
+    DeepPairwiseSupervisedHashing,
+    DeepSupervisedHashing,
+    GreedyHash,
+    HashNet,
+)
 
-__all__ = ["DSH", "DeepHasher", "DeepSupervisedHashing"]
+__all__ = [
+    "CSQ",
+    "DPSH",
+    "DSH",
+    "BiHalf",
+    "BiHalfHashing",
+    "CentralSimilarityQuantization",
+    "DeepHasher",
+    "DeepPairwiseSupervisedHashing",
+    "DeepSupervisedHashing",
+    "GreedyHash",
+    "HashNet",
+]

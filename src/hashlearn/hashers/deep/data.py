@@ -119,7 +119,7 @@ def as_inputs(
     """
     if images:
         return Inputs(_images(np.asarray(X), image_shape), images=True)
-    array = check_features(X, name="X", n_features=n_features, owner=owner)
+    array = check_features(X, name="X", n_features=n_features, owner=owner or "the model")
     return Inputs(np.ascontiguousarray(array, dtype=np.float32), images=False)
 
 

@@ -10,18 +10,33 @@ from __future__ import annotations
 import hashlib
 import importlib
 import numbers
+from inspect import Parameter, Signature
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from hashlearn import codes as codes_module
-from hashlearn._progress import Progress
 from hashlearn._registry import register
 from hashlearn._validation import check_n_bits, check_random_state
 from hashlearn.hashers._base import BaseHasher
 
-__all__ = ["DSH", "DeepHasher", "DeepSupervisedHashing"]
+__all__ = [
+    "CSQ",
+    "DPSH",
+    "DSH",
+    "BiHalf",
+    "BiHalfHashing",
+    "CentralSimilarityQuantization",
+    "DeepHasher",
+    "DeepPairwiseSupervisedHashing",
+    "DeepSupervisedHashing",
+    "GreedyHash",
+    "HashNet",
+]
+
+#: Losses that use no labels (their modules import torch, so this is known here too).
+_UNSUPERVISED_LOSSES = frozenset({"BiHalfLoss", "GreedyHashUnsupervisedLoss"})
 
 #: TrainConfig fields, which every deep hasher takes as constructor parameters.
 TRAIN_PARAMETERS = (
@@ -64,14 +79,14 @@ class DeepHasher(BaseHasher):
     """
 
     _loss: ClassVar[tuple[str, str]]
-    _loss_parameters: ClassVar[tuple[str, ...]] = ()
+    #: The method's own constructor parameters (passed to its loss) and their defaults.
+    _loss_defaults: ClassVar[dict[str, Any]] = {}
     _default_image_backbone: ClassVar[str] = "dsh-cnn"
 
-    # -- construction (subclasses call this with their own parameters) ------------------
-    def _common_init(self, params: dict[str, Any]) -> None:
-        for name, value in params.items():
-            if name not in ("self", "__class__"):
-                setattr(self, name, value)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_loss" in cls.__dict__:
+            cls.__init__ = _make_init(cls)  # type: ignore[method-assign]
 
     # -- configuration -------------------------------------------------------------------
     def _train_config(self) -> Any:
@@ -154,6 +169,11 @@ class DeepHasher(BaseHasher):
         self._check_params()
         backbone = self._resolved_backbone(X)
         inputs = self._inputs(X, backbone, fitted=False)
+        if len(inputs) < 2:
+            raise ValueError(
+                f"{type(self).__name__} trains on pairs and batches: it needs at least 2 "
+                f"samples, got n_samples = {len(inputs)}"
+            )
         labels, classes = self._labels(y, len(inputs))
         rng = check_random_state(self.random_state)
         device = resolve_device(self.device)
@@ -175,15 +195,18 @@ class DeepHasher(BaseHasher):
     def _labels(self, y: Any, n: int) -> tuple[np.ndarray | None, tuple[Any, ...] | None]:
         from hashlearn.hashers.deep.data import label_matrix
 
-        supervised = self._loss_class().supervised
-        if not supervised:
+        if not self._supervised():
             return None, None
         if y is None:
             raise ValueError(
-                f"{type(self).__name__} is supervised: fit(X, y) needs labels y (class "
-                "labels or a 0/1 label matrix)"
+                f"{type(self).__name__} requires y to be passed, but the target y is None: "
+                "a supervised method trains on labels (class labels or a 0/1 label matrix)"
             )
         return label_matrix(y, n)
+
+    def _loss_arguments(self) -> dict[str, Any]:
+        """Keyword arguments of the loss: the method's own parameters."""
+        return {name: getattr(self, name) for name in self._loss_defaults}
 
     def _loss_class(self) -> Any:
         module, name = self._loss
@@ -213,7 +236,7 @@ class DeepHasher(BaseHasher):
             None if labels is None else labels.shape[1],
             int(rows[0].size),
             torch_generator(rng, device),
-            **{name: getattr(self, name) for name in self._loss_parameters},
+            **self._loss_arguments(),
         ).to(device)
         identity = {
             "method": type(self).__name__,
@@ -285,7 +308,13 @@ class DeepHasher(BaseHasher):
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
+        tags.target_tags.required = self._supervised()
         return tags
+
+    def _supervised(self) -> bool:
+        """Whether fit needs labels, known without importing torch: the loss is a
+        supervised one and, for GreedyHash, ``supervised`` is not False."""
+        return self._loss[1] not in _UNSUPERVISED_LOSSES and getattr(self, "supervised", True)
 
     # -- persistence -------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
@@ -321,9 +350,106 @@ def _digest(array: np.ndarray, labels: np.ndarray | None) -> str:
     return digest.hexdigest()[:16]
 
 
+#: Parameters every deep hasher takes after its method's own (see :class:`DSH` for their
+#: meaning), with their defaults.
+COMMON_DEFAULTS: dict[str, Any] = {
+    "backbone": "auto",
+    "width": None,
+    "weights": None,
+    "image_shape": None,
+    "epochs": 50,
+    "batch_size": 128,
+    "learning_rate": 1e-3,
+    "weight_decay": 5e-4,
+    "schedule": "cosine",
+    "warmup_epochs": 0,
+    "validation_fraction": 0.1,
+    "validation_database": 5000,
+    "patience": 10,
+    "augment": True,
+    "amp": True,
+    "device": "auto",
+    "checkpoint": None,
+    "progress": False,
+    "random_state": None,
+}
+
+
+def _make_init(cls: type[DeepHasher]) -> Any:
+    """``__init__(self, n_bits=32, *, <method parameters>, <common parameters>)``.
+
+    The deep hashers share 19 constructor parameters; writing them out in six signatures
+    would be six copies to keep in step. The generated ``__init__`` stores its keyword
+    arguments unchanged (the scikit-learn rule) and carries a real signature, which
+    ``help()``, ``get_params`` and ``clone`` read.
+    """
+    defaults = {**cls._loss_defaults, **COMMON_DEFAULTS}
+    signature = Signature(
+        [
+            Parameter("self", Parameter.POSITIONAL_OR_KEYWORD),
+            Parameter("n_bits", Parameter.POSITIONAL_OR_KEYWORD, default=32),
+            *(
+                Parameter(name, Parameter.KEYWORD_ONLY, default=value)
+                for name, value in defaults.items()
+            ),
+        ]
+    )
+
+    def __init__(self: DeepHasher, n_bits: int = 32, **params: Any) -> None:
+        unknown = sorted(set(params) - set(defaults))
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}() got unexpected keyword arguments {unknown}; "
+                f"its parameters: n_bits, {', '.join(defaults)}"
+            )
+        self.n_bits = n_bits
+        for name, default in defaults.items():
+            setattr(self, name, params.get(name, default))
+
+    __init__.__signature__ = signature  # type: ignore[attr-defined]
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__doc__ = f"Store the parameters of {cls.__name__} (see the class docstring)."
+    return __init__
+
+
+_COMMON_DOC = """backbone : str, default "auto"
+        ``"auto"`` (``{image}`` for images, ``mlp`` for vectors) or a name of
+        :mod:`hashlearn.hashers.deep.backbones`.
+    width : int, optional
+        Channels or units of the backbone (its default when None).
+    weights : str, optional
+        Local file of pretrained weights (torchvision backbones).
+    image_shape : (height, width, channels), optional
+        How to read flattened rows as images (CIFAR-10's 3,072 and MNIST's 784 columns
+        are recognised without it).
+    epochs, batch_size, learning_rate, weight_decay, schedule, warmup_epochs, \
+validation_fraction, validation_database, patience, augment, amp
+        Training (:class:`~hashlearn.hashers.deep.config.TrainConfig`; defaults 50, 128,
+        1e-3, 5e-4, "cosine", 0, 0.1, 5000, 10, True, True).
+    device : {{"auto", "cpu", "cuda", "cuda:N"}}, default "auto"
+        Where to train and encode.
+    checkpoint : str, optional
+        File keeping the training state after every epoch; a new fit with the same
+        file, data and parameters resumes from it.
+    progress : bool or callable, default False
+        A progress bar per epoch (True), or a callable receiving one line per epoch.
+    random_state : int, Generator or None
+        Seeds the split, the weights, the batch order and the augmentation: the same seed
+        gives the same codes on the CPU with the same number of torch threads."""
+
+
+def _document(cls: type[DeepHasher]) -> type[DeepHasher]:
+    """Fill ``{common}`` in the class docstring with the parameters every deep hasher has."""
+    cls.__doc__ = (cls.__doc__ or "").replace(
+        "{common}", _COMMON_DOC.format(image=cls._default_image_backbone)
+    )
+    return cls
+
+
 @register
+@_document
 class DeepSupervisedHashing(DeepHasher):
-    """Deep Supervised Hashing (DSH): a CNN trained on pairs with a margin loss.
+    """Deep Supervised Hashing (DSH): a network trained on label pairs with a margin loss.
 
     Pairs of a mini-batch that share a label are pulled together and the others pushed
     beyond ``margin`` (squared Euclidean distance of the relaxed codes), with a regulariser
@@ -338,29 +464,7 @@ class DeepSupervisedHashing(DeepHasher):
         Margin for dissimilar pairs; None means ``2 * n_bits`` (the paper's).
     alpha : float, default 0.01
         Weight of the regulariser (the paper's).
-    backbone : str, default "auto"
-        ``"auto"`` (``dsh-cnn`` for images, ``mlp`` for vectors) or a name of
-        :mod:`hashlearn.hashers.deep.backbones`.
-    width : int, optional
-        Channels or units of the backbone (its default when None).
-    weights : str, optional
-        Local file of pretrained weights (torchvision backbones).
-    image_shape : (height, width, channels), optional
-        How to read flattened rows as images (CIFAR-10's 3,072 and MNIST's 784 columns
-        are recognised without it).
-    epochs, batch_size, learning_rate, weight_decay, schedule, warmup_epochs, \
-validation_fraction, validation_database, patience, augment, amp
-        Training (:class:`~hashlearn.hashers.deep.config.TrainConfig`; defaults 50, 128,
-        1e-3, 5e-4, "cosine", 0, 0.1, 5000, 10, True, True).
-    device : {"auto", "cpu", "cuda", "cuda:N"}, default "auto"
-        Where to train and encode.
-    checkpoint : str, optional
-        File keeping the training state after every epoch; a new fit with the same
-        file, data and parameters resumes from it.
-    progress : bool or callable, default False
-        A progress bar per epoch (True), or a callable receiving one line per epoch.
-    random_state : int, Generator or None
-        Seeds the split, the weights, the batch order and the augmentation.
+    {common}
 
     References
     ----------
@@ -379,35 +483,168 @@ validation_fraction, validation_database, patience, augment, amp
     """
 
     _loss = ("dsh", "DSHLoss")
-    _loss_parameters = ("margin", "alpha")
+    _loss_defaults: ClassVar[dict[str, Any]] = {"margin": None, "alpha": 0.01}
 
-    def __init__(
-        self,
-        n_bits: int = 32,
-        *,
-        margin: float | None = None,
-        alpha: float = 0.01,
-        backbone: str = "auto",
-        width: int | None = None,
-        weights: str | None = None,
-        image_shape: tuple[int, int, int] | None = None,
-        epochs: int = 50,
-        batch_size: int = 128,
-        learning_rate: float = 1e-3,
-        weight_decay: float = 5e-4,
-        schedule: str = "cosine",
-        warmup_epochs: int = 0,
-        validation_fraction: float = 0.1,
-        validation_database: int = 5000,
-        patience: int | None = 10,
-        augment: bool = True,
-        amp: bool = True,
-        device: str = "auto",
-        checkpoint: str | None = None,
-        progress: Progress = False,
-        random_state: Any = None,
-    ) -> None:
-        self._common_init(locals())
+
+@register
+@_document
+class HashNet(DeepHasher):
+    """HashNet: deep hashing by continuation, with a weighted pairwise likelihood.
+
+    The code layer is ``tanh(beta * h)`` with ``beta`` growing during training (the
+    continuation that makes the codes binary), and pairs are weighted so that the few
+    similar pairs weigh as much as the many dissimilar ones
+    (:mod:`hashlearn.hashers.deep.losses.hashnet`).
+
+    Parameters
+    ----------
+    n_bits : int, default 32
+        Code length.
+    alpha : float, optional
+        Scale of the inner products in the likelihood; None means ``10 / n_bits``.
+    beta_init, gamma, power, step_size : float, float, float, int
+        The continuation ``beta = beta_init * (1 + gamma * t) ** power``, ``t`` the
+        training batches so far, updated every ``step_size`` batches (defaults 1.0,
+        0.005, 0.5, 200: the authors' code).
+    {common}
+
+    References
+    ----------
+    Z. Cao, M. Long, J. Wang and P. S. Yu. HashNet: Deep Learning to Hash by
+    Continuation. ICCV 2017.
+    """
+
+    _loss = ("hashnet", "HashNetLoss")
+    _loss_defaults: ClassVar[dict[str, Any]] = {
+        "alpha": None,
+        "beta_init": 1.0,
+        "gamma": 0.005,
+        "power": 0.5,
+        "step_size": 200,
+    }
+
+
+@register
+@_document
+class DeepPairwiseSupervisedHashing(DeepHasher):
+    """DPSH: deep pairwise-supervised hashing, a pairwise likelihood with quantisation.
+
+    Each batch is paired with every training point through a memory of all training
+    outputs (:mod:`hashlearn.hashers.deep.losses.dpsh`).
+
+    Parameters
+    ----------
+    n_bits : int, default 32
+        Code length.
+    eta : float, default 10.0
+        Weight of the quantisation term (the authors').
+    {common}
+
+    References
+    ----------
+    W.-J. Li, S. Wang and W.-C. Kang. Feature Learning based Deep Supervised Hashing with
+    Pairwise Labels. IJCAI 2016.
+    """
+
+    _loss = ("dpsh", "DPSHLoss")
+    _loss_defaults: ClassVar[dict[str, Any]] = {"eta": 10.0}
+
+
+@register
+@_document
+class CentralSimilarityQuantization(DeepHasher):
+    """CSQ: each class gets a hash centre and each point is pulled towards its own.
+
+    Centres come from a Hadamard matrix, or are drawn at random with the seed
+    (:mod:`hashlearn.hashers.deep.losses.csq`).
+
+    Parameters
+    ----------
+    n_bits : int, default 32
+        Code length.
+    lambda_q : float, default 1e-4
+        Weight of the quantisation term.
+    {common}
+
+    References
+    ----------
+    L. Yuan, T. Wang, X. Zhang, F. E. H. Tay, Z. Jie, W. Liu and J. Feng. Central
+    Similarity Quantization for Efficient Image and Video Retrieval. CVPR 2020.
+    """
+
+    _loss = ("csq", "CSQLoss")
+    _loss_defaults: ClassVar[dict[str, Any]] = {"lambda_q": 1e-4}
+
+
+@register
+@_document
+class BiHalfHashing(DeepHasher):
+    """Bi-half (unsupervised): every bit split half-half within each batch.
+
+    The bi-half layer gives each bit maximal entropy; the codes' similarities are fitted
+    to the inputs' (:mod:`hashlearn.hashers.deep.losses.bihalf`). Labels are not used:
+    the validation score is the loss on the validation split.
+
+    Parameters
+    ----------
+    n_bits : int, default 32
+        Code length.
+    gamma : float, default 6.0
+        Weight of the pull of the outputs towards their codes (the authors').
+    {common}
+
+    References
+    ----------
+    Y. Li and J. van Gemert. Deep Unsupervised Image Hashing by Maximizing Bit Entropy.
+    AAAI 2021.
+    """
+
+    _loss = ("bihalf", "BiHalfLoss")
+    _loss_defaults: ClassVar[dict[str, Any]] = {"gamma": 6.0}
+
+
+@register
+@_document
+class GreedyHash(DeepHasher):
+    """GreedyHash: the sign in the forward pass, a straight-through gradient backward.
+
+    Supervised (``supervised=True``): a linear classifier on the codes plus a penalty
+    pulling the outputs to +-1; unsupervised: the codes' similarities fitted to the
+    inputs' (:mod:`hashlearn.hashers.deep.losses.greedyhash`).
+
+    Parameters
+    ----------
+    n_bits : int, default 32
+        Code length.
+    alpha : float, default 0.1
+        Weight of the penalty ``| |h| - 1 |^3``.
+    supervised : bool, default True
+        Train with labels (a classifier on the codes) or without (``y`` is ignored).
+    {common}
+
+    References
+    ----------
+    S. Su, C. Zhang, K. Han and Y. Tian. Greedy Hash: Towards Fast Optimization for
+    Accurate Hash Coding in CNN. NeurIPS 2018.
+    """
+
+    _loss = ("greedyhash", "GreedyHashLoss")
+    _loss_defaults: ClassVar[dict[str, Any]] = {"alpha": 0.1, "supervised": True}
+
+    def _loss_class(self) -> Any:
+        from hashlearn.hashers.deep.losses import greedyhash
+
+        if not isinstance(self.supervised, bool):
+            raise TypeError(f"supervised must be a bool, got {self.supervised!r}")
+        return (
+            greedyhash.GreedyHashLoss if self.supervised else greedyhash.GreedyHashUnsupervisedLoss
+        )
+
+    def _loss_arguments(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
 
 
 DSH = DeepSupervisedHashing
+DPSH = DeepPairwiseSupervisedHashing
+CSQ = CentralSimilarityQuantization
+BiHalf = BiHalfHashing

@@ -64,8 +64,9 @@ class HashLoss(torch.nn.Module):
     def quantize(self, h: Any) -> Any:
         """The training-time code layer applied to the backbone's output (default: ``h``).
 
-        GreedyHash (sign with a straight-through gradient), Bi-half (the half-half
-        bit balance) and HashNet (``tanh(beta * h)``) replace it.
+        Bi-half (the half-half bit balance) and HashNet (``tanh(beta * h)``) replace it;
+        GreedyHash and CSQ keep ``h`` and apply their code layer inside :meth:`forward`,
+        where their penalties need ``h`` itself.
         """
         return h
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from hashlearn.hashers.deep._torch import require_torch
 
-torch = require_torch()
+require_torch()  # a clear ImportError naming the extra when torch is missing
+import torch  # noqa: E402
 
 __all__ = [
     "binary",

@@ -46,7 +46,8 @@ from hashlearn.hashers.deep._torch import require_torch
 from hashlearn.hashers.deep.losses._base import HashLoss
 from hashlearn.hashers.deep.losses._common import require_inputs, similarity_matching
 
-torch = require_torch()
+require_torch()  # a clear ImportError naming the extra when torch is missing
+import torch  # noqa: E402
 
 __all__ = ["BiHalfLoss", "bi_half"]
 

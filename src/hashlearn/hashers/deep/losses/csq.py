@@ -51,7 +51,8 @@ from hashlearn.hashers.deep._torch import require_torch
 from hashlearn.hashers.deep.losses._base import HashLoss
 from hashlearn.hashers.deep.losses._common import require_generator, require_labels
 
-torch = require_torch()
+require_torch()  # a clear ImportError naming the extra when torch is missing
+import torch  # noqa: E402
 
 __all__ = ["CSQLoss", "hash_centers"]
 
@@ -123,6 +124,10 @@ class CSQLoss(HashLoss):
     """
 
     supervised = True
+
+    # Buffers (registered in __init__), declared for the type checker.
+    centers: torch.Tensor
+    tie_breaker: torch.Tensor
 
     def __init__(
         self,

@@ -37,7 +37,8 @@ from hashlearn.hashers.deep._torch import require_torch
 from hashlearn.hashers.deep.losses._base import HashLoss, similarity
 from hashlearn.hashers.deep.losses._common import binary, require_labels
 
-torch = require_torch()
+require_torch()  # a clear ImportError naming the extra when torch is missing
+import torch  # noqa: E402
 
 __all__ = ["DPSHLoss"]
 
@@ -61,6 +62,10 @@ class DPSHLoss(HashLoss):
 
     supervised = True
 
+    # Buffers (registered in __init__), declared for the type checker.
+    memory_codes: torch.Tensor
+    memory_labels: torch.Tensor
+
     def __init__(
         self,
         n_bits: int,
@@ -78,8 +83,10 @@ class DPSHLoss(HashLoss):
         if not float(eta) >= 0:
             raise ValueError(f"eta must be >= 0, got {eta!r}")
         self.eta = float(eta)
-        self.register_buffer("memory_codes", torch.zeros(n_train, n_bits), persistent=False)
-        self.register_buffer("memory_labels", torch.zeros(n_train, n_classes), persistent=False)
+        # Persistent: a training checkpoint keeps the memory, so a resumed fit continues
+        # exactly (the saved model holds only the network, never the loss).
+        self.register_buffer("memory_codes", torch.zeros(n_train, n_bits))
+        self.register_buffer("memory_labels", torch.zeros(n_train, n_classes))
 
     def _check_index(self, index: Any, batch: int) -> Any:
         if index is None or index.ndim != 1 or index.shape[0] != batch:

@@ -56,7 +56,8 @@ from hashlearn.hashers.deep.losses._common import (
     straight_through_sign,
 )
 
-torch = require_torch()
+require_torch()  # a clear ImportError naming the extra when torch is missing
+import torch  # noqa: E402
 
 __all__ = ["GreedyHashLoss", "GreedyHashUnsupervisedLoss", "greedy_penalty"]
 

@@ -48,7 +48,8 @@ from hashlearn.hashers.deep._torch import require_torch
 from hashlearn.hashers.deep.losses._base import HashLoss, similarity
 from hashlearn.hashers.deep.losses._common import require_labels
 
-torch = require_torch()
+require_torch()  # a clear ImportError naming the extra when torch is missing
+import torch  # noqa: E402
 
 __all__ = ["HashNetLoss"]
 
@@ -140,3 +141,11 @@ class HashNetLoss(HashLoss):
 
     def state(self) -> dict[str, Any]:
         return {"beta": self.beta, "steps": self.steps}
+
+    # The schedule's position travels with the state_dict (training checkpoints), so a
+    # resumed training continues the continuation where it stopped.
+    def get_extra_state(self) -> Any:
+        return torch.tensor(self.steps, dtype=torch.int64)
+
+    def set_extra_state(self, state: Any) -> None:
+        self.steps = int(state)
