@@ -286,6 +286,24 @@ PROTOCOLS: dict[str, Protocol] = {
             features="gist",
         ),
         Protocol(
+            name="mnist-deep",
+            description=(
+                "MNIST official split for deep methods: the 10,000 test images query the "
+                "60,000 training images (database and training set); mAP@all, P@r2"
+            ),
+            dataset="mnist",
+            query="official",
+            n_queries=None,
+            n_train=None,
+            n_validation=0,
+            balanced_train=True,
+            supervised=True,
+            preprocess="none",
+            bits=(12, 24, 36, 48),
+            seeds=1,
+            primary_metrics=("map", "precision_within_radius_2"),
+        ),
+        Protocol(
             name="mirflickr-tags",
             description=(
                 "MIRFlickr-25K tag vectors (1,386-d), 24 labels, relevant = at least one "
