@@ -185,7 +185,10 @@ def extract_dataset_features(
     weights_sha256 = None
     if weights is not None:
         if not Path(weights).is_file():
-            raise FileNotFoundError(f"weights file not found: {weights}")
+            raise FileNotFoundError(
+                f"weights file not found: {weights} (weights are a local file; hashlearn "
+                "downloads none)"
+            )
         weights_sha256 = file_digests(weights, cache_dir=cache_dir).sha256
     else:
         warnings.warn(

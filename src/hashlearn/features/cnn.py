@@ -143,7 +143,9 @@ def load_weights_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     torch = require_torch(_FEATURE)
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
+        raise FileNotFoundError(
+            f"weights file not found: {path} (weights are a local file; hashlearn downloads none)"
+        )
     if path.suffix.lower() == ".npz":
         try:
             with np.load(path, allow_pickle=False) as archive:
