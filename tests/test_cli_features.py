@@ -53,6 +53,11 @@ def test_mnist_features_are_cached_and_read_by_the_user_data_loader(real_data_di
     assert dataset.X.shape == (8, 512)
     status, again, _ = _run(capsys, *argv, "--data-dir", str(real_data_dir))
     assert status == 0 and again.startswith(f"cached: {path}")
+    with open(path, "r+b") as handle:  # a damaged cache entry is extracted again
+        handle.truncate(100)
+    status, rebuilt, err = _run(capsys, *argv, "--data-dir", str(real_data_dir))
+    assert status == 0 and "ignoring the damaged cache file" in err
+    np.testing.assert_array_equal(_written(rebuilt)[1], X)
 
 
 @pytest.mark.realdata
@@ -131,3 +136,13 @@ def test_the_usage_hint_scales_the_protocol_to_a_subset():
     assert f"hashlearn bench --protocol {expected} --dataset f.npz" in usage_hint(subset)
     full = FeatureFile(Path("m.npz"), (70000, 512), {"dataset": "mnist", "limit": None}, False)
     assert '--protocol "grh-mnist:preprocess=l2-center" --dataset m.npz' in usage_hint(full)
+
+
+def test_an_unavailable_device_is_refused_before_loading(cache, tmp_path, monkeypatch, capsys):
+    """An empty data directory: loading first would fail on the missing MNIST files."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    (tmp_path / "empty").mkdir()
+    argv = ["--dataset", "mnist", "--device", "cuda", "--data-dir", str(tmp_path / "empty")]
+    assert main(["features", "extract", *argv]) == 2
+    err = capsys.readouterr().err
+    assert "device='cuda' was asked for" in err and "MNIST" not in err

@@ -24,6 +24,8 @@ import hashlib
 import json
 import os
 import warnings
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -31,8 +33,8 @@ import numpy as np
 
 from hashlearn._io import atomic_write
 from hashlearn._progress import Progress
-from hashlearn._torch import require_torch, require_torchvision
-from hashlearn.datasets._home import file_digests, get_cache_dir, save_cache, warn_damaged_cache
+from hashlearn._torch import require_torch, require_torchvision, resolve_device
+from hashlearn.datasets._home import file_digests, get_cache_dir, warn_damaged_cache
 from hashlearn.datasets.catalog import load_dataset
 from hashlearn.features.cnn import (
     CNN_FEATURES_VERSION,
@@ -121,7 +123,7 @@ def _read_cached(path: Path, labels: np.ndarray, n_features: int) -> FeatureFile
         with np.load(path, allow_pickle=False) as archive:
             X, y = archive["X"], archive["y"]
             meta = json.loads(str(archive["meta"]))
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         warn_damaged_cache(path, exc)
         return None
     if (
@@ -181,7 +183,9 @@ def extract_dataset_features(
         the cache.
     """
     _check_options(dataset, model, limit, seed)
-    require_torchvision("CNN features")  # before minutes of loading, not after
+    # torch, torchvision and the device are checked before minutes of loading, not after.
+    require_torchvision("CNN features")
+    resolve_device(device)
     weights_sha256 = None
     if weights is not None:
         if not Path(weights).is_file():
@@ -230,10 +234,8 @@ def extract_dataset_features(
     def write(handle: Any) -> None:
         np.savez(handle, X=X, y=labels, meta=np.array(json.dumps(meta, sort_keys=True)))
 
-    if out is None:
-        save_cache(path, write)
-    else:
-        atomic_write(path, write)
+    # The file is the product, not a memo: failing to write it is an error (OSError).
+    atomic_write(path, write)
     return FeatureFile(path, (int(X.shape[0]), int(X.shape[1])), meta, cached=False)
 
 
