@@ -24,6 +24,7 @@ LEAVES = {
     "hashlearn._numba",
     "hashlearn._progress",
     "hashlearn._registry",
+    "hashlearn._torch",
     "hashlearn._validation",
     "hashlearn._version",
 }

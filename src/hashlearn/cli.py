@@ -73,6 +73,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     methods.set_defaults(handler=_methods)
     _add_datasets(commands)
+    _add_features(commands)
     return parser
 
 
@@ -297,6 +298,78 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_features(commands: Any) -> None:
+    from hashlearn.datasets.cnn_features import FEATURE_DATASETS
+    from hashlearn.features.cnn import CNN_MODELS
+
+    group = commands.add_parser(
+        "features",
+        help="CNN features of an image dataset (torchvision networks), cached for every hasher",
+        description=(
+            "extract: the penultimate layer of a torchvision network (AlexNet/VGG-16 fc7, "
+            "ResNet global pool) for every image of a dataset, written as a .npz of X and y "
+            "in the cache (or --out) and reported in images per second; the file is what "
+            "hashlearn bench --dataset reads. Needs the deep extra (torch, torchvision). "
+            "Weights come from a local file only; without --weights they are random and "
+            "the features are not meaningful for retrieval."
+        ),
+        epilog=(
+            "example:\n"
+            "  hashlearn features extract --model resnet18 --dataset cifar10 "
+            "--weights resnet18.pth --device cuda"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    group.add_argument("action", choices=["extract"])
+    group.add_argument("--model", default="resnet18", choices=list(CNN_MODELS))
+    group.add_argument("--dataset", default="cifar10", choices=list(FEATURE_DATASETS))
+    group.add_argument(
+        "--weights", type=Path, default=None, help="local state_dict file (.pth/.pt, or .npz)"
+    )
+    group.add_argument("--seed", type=int, default=0, help="seed of random weights (default 0)")
+    group.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    group.add_argument("--batch-size", type=int, default=64, help="images per batch (64)")
+    group.add_argument("--no-amp", action="store_true", help="float32 on CUDA too")
+    group.add_argument("--limit", type=int, default=None, help="only the first N images")
+    group.add_argument(
+        "--out", type=Path, default=None, help="write this .npz instead of the cache"
+    )
+    group.add_argument("--data-dir", default=None, help="data directory (or $HASHLEARN_DATA)")
+    group.add_argument("--cache-dir", default=None, help="cache directory (or $HASHLEARN_CACHE)")
+    group.add_argument("--download", action="store_true", help="allow downloading the dataset")
+    group.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    group.set_defaults(handler=_features)
+
+
+def _features(args: argparse.Namespace) -> int:
+    from hashlearn.datasets.cnn_features import extract_dataset_features, usage_hint
+
+    found = extract_dataset_features(
+        args.dataset,
+        args.model,
+        weights=args.weights,
+        seed=args.seed,
+        device=args.device,
+        batch_size=args.batch_size,
+        amp=not args.no_amp,
+        limit=args.limit,
+        data_dir=args.data_dir,
+        cache_dir=args.cache_dir,
+        out=args.out,
+        download=args.download,
+        progress=not args.no_progress,
+    )
+    meta = found.meta
+    speed = f"{meta['images_per_second']:.1f} images/s on {meta['device']}"
+    if found.cached:
+        print(f"cached: {found.path} (extracted at {speed})")
+    else:
+        print(f"{meta['model']} features of {found.shape[0]:,} {meta['dataset']} images: {speed}")
+        print(f"wrote {found.path}: X float32 {found.shape}, y")
+    print(usage_hint(found))
+    return 0
+
+
 def _tutorial(args: argparse.Namespace) -> int:
     from hashlearn._io import atomic_write_text, dumps_json
     from hashlearn.experiments.tutorial import (
@@ -414,7 +487,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("interrupted: nothing half-written was left behind", file=sys.stderr)
             status = 130
-        except (FileNotFoundError, ValueError, TypeError, OSError, RunFolderLockedError) as exc:
+        except (
+            FileNotFoundError,
+            ValueError,
+            TypeError,
+            OSError,
+            ImportError,  # a missing extra: the message names the pip install to run
+            RunFolderLockedError,
+        ) as exc:
             print(f"hashlearn {args.command}: error: {exc}", file=sys.stderr)
         finally:
             if status != 0 and created is not None and isinstance(out, Path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import stat
 import time
 import zipfile
@@ -281,3 +282,51 @@ def test_a_huge_parameter_is_refused(saved, tmp_path, param, message):
     huge = {param: 1e308}
     crafted = _edit(path, tmp_path / "huge.hlz", edit_meta=lambda m: m["params"].update(huge))
     _refused(crafted, message)
+
+
+class _RunsCode:
+    """Pickles to a call of ``os.mkdir(marker)``: unpickling it would run that call."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+@pytest.mark.parametrize("where", ["top", "inside"])
+def test_a_weights_file_carrying_code_is_refused_without_running_it(tmp_path, where):
+    """CNN weights are read with torch.load(weights_only=True): a pickle that would call a
+    function is refused, and the call never happens."""
+    torch = pytest.importorskip("torch")
+    from hashlearn.features.cnn import build_cnn
+
+    marker = tmp_path / "code-ran"
+    payload = _RunsCode(marker)
+    torch.save(payload if where == "top" else {"fc.weight": payload}, tmp_path / "evil.pth")
+    with pytest.raises(FileFormatError, match=r"evil\.pth was refused") as info:
+        build_cnn("resnet18", tmp_path / "evil.pth")
+    assert "mkdir" in str(info.value) and "never runs code" in str(info.value)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("junk.pth", b"not a torch file"), ("empty.pth", b""), ("junk.npz", b"PK\x03\x04junk")],
+)
+def test_damaged_weights_files_are_refused_naming_the_file(tmp_path, name, content):
+    pytest.importorskip("torch")
+    from hashlearn.features.cnn import load_weights_file
+
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(FileFormatError, match=re.escape(name)):
+        load_weights_file(tmp_path / name)
+
+
+def test_weights_npz_with_object_arrays_is_refused(tmp_path):
+    pytest.importorskip("torch")
+    from hashlearn.features.cnn import load_weights_file
+
+    np.savez(tmp_path / "objects.npz", w=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(FileFormatError, match="object arrays"):
+        load_weights_file(tmp_path / "objects.npz")
