@@ -318,6 +318,7 @@ def check_magnitude(
     scale_range: tuple[float, float] | None,
     *,
     fitting: bool = True,
+    dtype: Any = None,
 ) -> None:
     """Refuse finite data that would overflow or underflow inside a method, before any work.
 
@@ -333,6 +334,9 @@ def check_magnitude(
     means nothing; GRH's linear SVM ran for minutes at 1e100 and gave one code for all
     points at 1e-30). All-zero data passes.
 
+    ``dtype`` is the arithmetic the method uses when it is not ``X``'s own (the deep
+    hashers compute in float32).
+
     Raises
     ------
     ValueError
@@ -341,7 +345,8 @@ def check_magnitude(
     """
     largest = float(np.max(np.abs(X))) if X.size else 0.0
     terms = max(X.shape) if fitting else X.shape[1]
-    low, high = magnitude_range(X.dtype, terms)
+    arithmetic = np.dtype(dtype if dtype is not None else X.dtype)
+    low, high = magnitude_range(arithmetic, terms)
     action = "fits" if fitting else "encodes"
     fix = (
         "rescale X, e.g. with sklearn.preprocessing.StandardScaler"
@@ -352,13 +357,13 @@ def check_magnitude(
     if largest > high:
         raise ValueError(
             f"X has values up to {largest:.3g} in absolute value, too large for {owner}'s "
-            f"{X.dtype} arithmetic: sums of their squares over {terms:,} terms overflow. "
+            f"{arithmetic} arithmetic: sums of their squares over {terms:,} terms overflow. "
             f"{owner} {action} X whose largest |value| is at most {high:.3g}; {fix}"
         )
     if fitting and 0.0 < largest < low:
         raise ValueError(
             f"X has values only up to {largest:.3g} in absolute value, too small for "
-            f"{owner}'s {X.dtype} arithmetic: their squares underflow to zero. {owner} fits "
+            f"{owner}'s {arithmetic} arithmetic: their squares underflow to zero. {owner} fits "
             f"X whose largest |value| is in [{low:.3g}, {high:.3g}]; {fix}"
         )
     if fitting and scale_range is not None and largest > 0:

@@ -7,6 +7,7 @@ in ``[0, 1]`` one batch at a time, on the training device, where they are also a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +99,7 @@ def as_inputs(
     image_shape: Any = None,
     n_features: Any = None,
     owner: str | None = None,
+    check: Callable[[np.ndarray], None] | None = None,
 ) -> Inputs:
     """Validate ``X`` as images (for an image backbone) or as feature vectors.
 
@@ -116,10 +118,15 @@ def as_inputs(
         The feature count seen at fit, for vectors.
     owner : str, optional
         The estimator's name, for messages.
+    check : callable, optional
+        Called with validated vectors (float64) before they are cast to float32, to refuse
+        values outside the network's range.
     """
     if images:
         return Inputs(_images(np.asarray(X), image_shape), images=True)
     array = check_features(X, name="X", n_features=n_features, owner=owner or "the model")
+    if check is not None:
+        check(array)
     return Inputs(np.ascontiguousarray(array, dtype=np.float32), images=False)
 
 

@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from hashlearn import codes as codes_module
 from hashlearn._registry import register
 from hashlearn._validation import check_n_bits, check_random_state
-from hashlearn.hashers._base import BaseHasher
+from hashlearn.hashers._base import BaseHasher, check_magnitude
 
 __all__ = [
     "CSQ",
@@ -82,6 +82,9 @@ class DeepHasher(BaseHasher):
     #: The method's own constructor parameters (passed to its loss) and their defaults.
     _loss_defaults: ClassVar[dict[str, Any]] = {}
     _default_image_backbone: ClassVar[str] = "dsh-cnn"
+    #: Feature vectors are normalised by their training mean and standard deviation, in
+    #: float32: beyond this range of largest |X| the statistics overflow or underflow.
+    _scale_range = (1e-15, 1e15)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -131,12 +134,18 @@ class DeepHasher(BaseHasher):
         from hashlearn.hashers.deep.backbones import IMAGE_BACKBONES
         from hashlearn.hashers.deep.data import as_inputs
 
+        def magnitude(array: np.ndarray) -> None:
+            # The network computes in float32: refuse values whose squares leave its range.
+            owner = type(self).__name__
+            check_magnitude(array, owner, self._scale_range, fitting=not fitted, dtype=np.float32)
+
         inputs = as_inputs(
             X,
             images=backbone in IMAGE_BACKBONES,
             image_shape=self.image_shape,
             n_features=self.n_features_in_ if fitted else None,
             owner=type(self).__name__,
+            check=magnitude,
         )
         if fitted and inputs.shape != tuple(self.input_shape_):
             raise ValueError(
