@@ -66,3 +66,17 @@ def write_json(path: str | os.PathLike[str], result: dict[str, Any]) -> None:
 
     write_strict_json(path, result)
     print(f"wrote {path}")
+
+
+def best_of_ms(call: Any, repeat: int) -> float:
+    """Smallest wall time of ``repeat`` calls of ``call()``, in milliseconds, after one
+    warm-up call (compilation, caches)."""
+    import time
+
+    call()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return 1e3 * min(times)

@@ -17,25 +17,12 @@ from __future__ import annotations
 
 import argparse
 import functools
-import time
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
+from _common import best_of_ms
 from hashlearn.index import FaissBinaryFlat
 from hashlearn.testing import random_codes
-
-
-def best_ms(call: Callable[[], Any], repeat: int) -> float:
-    """Smallest wall time of ``repeat`` calls, in milliseconds (after one warm-up call)."""
-    call()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return 1e3 * min(times)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
                     index._keeps_smallest_pairs = direct
                     search = functools.partial(index.search, queries, k)
                     results[direct] = search()
-                    times[direct].append(best_ms(search, args.repeat))
+                    times[direct].append(best_of_ms(search, args.repeat))
             same = all(
                 np.array_equal(a, b) for a, b in zip(results[True], results[False], strict=True)
             )

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import argparse
 import functools
-import time
-from collections.abc import Callable
-from typing import Any
 
 import numba
 import numpy as np
 
+from _common import best_of_ms
 from hashlearn.index import MultiIndexHashing
 
 
@@ -31,17 +29,6 @@ def clustered(rng: np.random.Generator, n: int, centres: np.ndarray, flip: float
     rows = centres[rng.integers(0, centres.shape[0], n)]
     noise = (rng.random(rows.shape) < flip).astype(np.uint8)
     return np.packbits(rows ^ noise, axis=1, bitorder="little")
-
-
-def best_of(call: Callable[[], Any], repeat: int) -> float:
-    """Smallest wall time of ``repeat`` calls, in milliseconds (after one warm-up call)."""
-    call()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return 1e3 * min(times)
 
 
 def main() -> None:
@@ -63,7 +50,7 @@ def main() -> None:
             "range r=4": functools.partial(index.range_search, queries, 4),
         }
         for task, call in calls.items():
-            print(f"{flip:.2f}  {task:10}  {best_of(call, args.repeat):8.2f}")
+            print(f"{flip:.2f}  {task:10}  {best_of_ms(call, args.repeat):8.2f}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -63,3 +64,33 @@ def blobs() -> tuple[np.ndarray, np.ndarray]:
     X = rng.normal(size=(200, 16)) + 4.0 * np.eye(16)[y]
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     return X - X.mean(axis=0), y
+
+
+@contextlib.contextmanager
+def _local_cluster(timeout: float = 30):
+    """A Dask cluster of two one-thread worker processes on localhost and its client."""
+    import distributed
+
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        host="127.0.0.1",
+        # The scheduler serves HTTP routes even without a dashboard: on localhost, on a free
+        # port (never the shared default 8787, which a concurrent test run may hold).
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+    )
+    client = distributed.Client(cluster, timeout=timeout)
+    try:
+        yield client
+    finally:
+        client.close(timeout=timeout)
+        cluster.close(timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def local_cluster():
+    """``with local_cluster() as client:``, a fresh two-worker Dask cluster (the tests
+    that use it import distributed with ``pytest.importorskip`` first)."""
+    return _local_cluster

@@ -22,22 +22,10 @@ TIMEOUT = 30
 
 
 @pytest.fixture
-def client():
+def client(local_cluster):
     # A cluster of its own: the test kills one of its workers.
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        host="127.0.0.1",
-        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-    )
-    client = distributed.Client(cluster, timeout=TIMEOUT)
-    try:
+    with local_cluster(TIMEOUT) as client:
         yield client
-    finally:
-        client.close(timeout=TIMEOUT)
-        cluster.close(timeout=TIMEOUT)
 
 
 def _wait_for(condition, seconds=TIMEOUT):

@@ -32,23 +32,9 @@ TIMEOUT = 30
 
 
 @pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        host="127.0.0.1",
-        # The scheduler serves HTTP routes even without a dashboard: on localhost, on a free
-        # port (never the shared default 8787, which a concurrent test run may hold).
-        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-    )
-    client = distributed.Client(cluster, timeout=TIMEOUT)
-    try:
+def client(local_cluster):
+    with local_cluster(TIMEOUT) as client:
         yield client
-    finally:
-        client.close(timeout=TIMEOUT)
-        cluster.close(timeout=TIMEOUT)
 
 
 def assert_same(got, expected):
