@@ -68,6 +68,7 @@ from hashlearn.report.tables import (
     failures_table,
     metric_table,
     time_table,
+    training_table,
     tutorial_table,
 )
 
@@ -327,6 +328,12 @@ def _protocol_blocks(
     times = time_table(protocol, labels)
     if times is not None:
         blocks += [Heading(3, "Time and memory"), times]
+    training = training_table(protocol, labels)
+    if training is not None or figure("training_curves"):
+        blocks.append(Heading(3, "Training (deep methods)"))
+        if training is not None:
+            blocks.append(training)
+        blocks += figure("training_curves")
     codes = codes_table(protocol, labels)
     if codes is not None or figure("bucket_occupancy"):
         blocks.append(Heading(3, "Codes and buckets"))

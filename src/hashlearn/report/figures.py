@@ -518,6 +518,55 @@ def _plot_occupancy(protocol: ProtocolRecords, styles: dict[str, Style], path: P
     return save_figure(fig, path)
 
 
+def _curves(protocol: ProtocolRecords) -> dict[int, dict[str, dict[str, Any]]]:
+    """The training curve of each deep method and code length (its first seed's)."""
+    found: dict[int, dict[str, dict[str, Any]]] = {}
+    for n_bits in protocol.bits:
+        for spec in protocol.methods:
+            for record in sorted(protocol.cell(spec, n_bits), key=lambda r: r.get("seed", 0)):
+                curve = (record.get("training") or {}).get("curve")
+                if isinstance(curve, dict) and curve.get("epochs"):
+                    found.setdefault(n_bits, {})[spec] = curve
+                    break
+    return found
+
+
+def _plot_training(protocol: ProtocolRecords, styles: dict[str, Style], path: Path) -> Path | None:
+    """Validation score (solid, left axis) and training loss (dotted, right axis) per epoch,
+    one panel per code length; the kept epoch is marked."""
+    panels = _curves(protocol)
+    if not panels:
+        return None
+    plt = pyplot()
+    fig, axes = _grid(plt, len(panels), width=4.6)
+    drawn: set[str] = set()
+    metrics: set[str] = set()
+    for ax, (n_bits, by_method) in zip(axes, panels.items(), strict=True):
+        loss_ax = ax.twinx()
+        for spec, curve in by_method.items():
+            style = styles[spec]
+            epochs = [row["epoch"] for row in curve["epochs"]]
+            scores = [np.nan if row["score"] is None else row["score"] for row in curve["epochs"]]
+            ax.plot(epochs, scores, color=style.colour, lw=1.6)
+            loss_ax.plot(
+                epochs, [row["loss"] for row in curve["epochs"]], color=style.colour, lw=1, ls=":"
+            )
+            best = curve.get("best_epoch")
+            if best is not None and 1 <= best <= len(scores) and np.isfinite(scores[best - 1]):
+                ax.plot([best], [scores[best - 1]], color=style.colour, marker=style.marker, ms=6)
+            metrics.add(str(curve.get("metric", "none")))
+            drawn.add(spec)
+        ax.set_title(f"{n_bits} bits", fontsize=10)
+        ax.set_xlabel("epoch")
+        loss_ax.set_ylabel("training loss (dotted)", fontsize=8)
+        ax.grid(alpha=0.3)
+    for ax in axes[: len(panels)]:
+        ax.set_ylabel(f"{' / '.join(sorted(metrics))} (solid)", fontsize=8)
+    _title(fig, "Training curves, first seed (marker: the epoch kept)", protocol)
+    _legend(fig, protocol, styles, drawn)
+    return save_figure(fig, path)
+
+
 Plotter = Callable[[ProtocolRecords, dict[str, Style], Path], Path | None]
 """Draws one kind of plot of a protocol to a path; None when the records lack its data."""
 
@@ -529,6 +578,7 @@ BENCHMARK_PLOTS: tuple[tuple[str, Plotter], ...] = (
     ("radius_search", _plot_radius_search),
     ("tutorial", _plot_tutorial),
     ("bucket_occupancy", _plot_occupancy),
+    ("training_curves", _plot_training),
 )
 
 FIGURE_TEXT = {
@@ -539,6 +589,7 @@ FIGURE_TEXT = {
     "radius_search": "hash-table lookup: precision and time per query vs radius",
     "tutorial": "tutorial protocol: P@10 and query time vs radius",
     "bucket_occupancy": "bucket occupancy histogram, one panel per code length",
+    "training_curves": "deep methods: validation score and training loss per epoch",
 }
 
 

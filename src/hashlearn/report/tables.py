@@ -137,6 +137,49 @@ def time_table(protocol: ProtocolRecords, labels: Labels) -> Table | None:
     return Table(header, rows, "seconds and MiB, mean over seeds")
 
 
+def training_table(protocol: ProtocolRecords, labels: Labels) -> Table | None:
+    """Deep methods' training: device, epochs, speed, a row per (method, code length)."""
+    rows: list[tuple[str, list[Cell]]] = []
+    for method in protocol.methods:
+        for n_bits in protocol.bits:
+            cell = [r for r in protocol.cell(method, n_bits) if isinstance(r.get("training"), dict)]
+            if not cell:
+                continue
+            devices = sorted({str(r["training"].get("device")) for r in cell})
+            rows.append(
+                (
+                    "",
+                    [
+                        Cell(labels[method], "method"),
+                        Cell(str(n_bits)),
+                        Cell(str(len(cell))),
+                        Cell(", ".join(devices)),
+                        Cell(_fmt_count(mean_of(cell, "training", "epochs_run"), 1)),
+                        Cell(_fmt_count(mean_of(cell, "training", "best_epoch"), 1)),
+                        Cell(_fmt_seconds(mean_of(cell, "training", "seconds_per_epoch"))),
+                        Cell(_fmt_seconds(mean_of(cell, "training", "seconds"))),
+                        Cell(_fmt_count(mean_of(cell, "training", "train_inputs_per_second"))),
+                        Cell(_fmt_count(mean_of(cell, "training", "encode_inputs_per_second"))),
+                    ],
+                )
+            )
+    if not rows:
+        return None
+    header = [
+        "method",
+        "bits",
+        "n",
+        "device",
+        "epochs run",
+        "epoch kept",
+        "s per epoch",
+        "training s",
+        "training inputs/s",
+        "encoding inputs/s",
+    ]
+    return Table(header, rows, "mean over seeds; speeds exclude validation")
+
+
 # Columns of the codes table: (header, path under "codes", formatter); a column no record
 # carries is left out (``n_constant_bits`` and ``mean_abs_correlation`` are optional).
 _CODE_COLUMNS: tuple[tuple[str, tuple[str, ...], Callable[[float | None], str]], ...] = (

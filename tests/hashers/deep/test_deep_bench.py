@@ -92,3 +92,28 @@ def test_deep_methods_are_listed_and_built_from_specs():
         build_method("dsh:epoch=3", 16, 0)
     with pytest.raises(ValueError, match="backbone must be"):
         build_method("dsh:backbone=lenet", 16, 0)
+
+
+def test_the_report_plots_the_training_curves(data, tmp_path):
+    from hashlearn.report import write_benchmark_report
+
+    X, y = data
+    run_protocol(
+        X,
+        y,
+        protocol="grh-cifar10",
+        methods=["dsh:epochs=3,batch_size=32", "lsh"],
+        bits=8,
+        seeds=1,
+        n_queries=40,
+        n_train=200,
+        n_validation=0,
+        out=tmp_path / "run",
+        progress=False,
+    )
+    write_benchmark_report(tmp_path / "run")
+    figures = sorted(path.name for path in (tmp_path / "run" / "figures").iterdir())
+    assert any(name.endswith("-training_curves.png") for name in figures), figures
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "### Training (deep methods)" in report and "training_curves.png" in report
+    assert "training inputs/s" in report
