@@ -270,6 +270,8 @@ def training_summary(
     encode = times.get("encode_database")
     return {
         "device": curve["device"],
+        "torch": curve.get("torch"),
+        "threads": curve.get("threads"),
         "epochs_run": len(epochs),
         "best_epoch": curve["best_epoch"],
         "stopped_early": curve["stopped_early"],

@@ -75,10 +75,16 @@ class TrainingCurve:
         Whether ``patience`` ended the training.
     seconds : float
         Total training time, validation included.
+    torch : str
+        The torch version that trained.
+    threads : int
+        torch's CPU threads (codes on the CPU depend on it).
     """
 
     epochs: list[dict[str, Any]] = field(default_factory=list)
     device: str = "cpu"
+    torch: str = ""
+    threads: int = 0
     metric: str = "none"
     best_epoch: int | None = None
     stopped_early: bool = False
@@ -93,6 +99,8 @@ class TrainingCurve:
             "best_epoch": self.best_epoch,
             "stopped_early": self.stopped_early,
             "seconds": self.seconds,
+            "torch": self.torch,
+            "threads": self.threads,
         }
 
     @classmethod
@@ -105,6 +113,8 @@ class TrainingCurve:
             best_epoch=values.get("best_epoch"),
             stopped_early=bool(values.get("stopped_early", False)),
             seconds=float(values.get("seconds", 0.0)),
+            torch=str(values.get("torch", "")),
+            threads=int(values.get("threads", 0)),
         )
 
 
@@ -373,7 +383,9 @@ def train(
         ),
         order_generator=torch_generator(rng),
         augment_generator=torch_generator(rng, device),
-        curve=TrainingCurve(device=str(device)),
+        curve=TrainingCurve(
+            device=str(device), torch=torch.__version__, threads=torch.get_num_threads()
+        ),
         device=device,
     )
     supervised = labels is not None and getattr(loss, "supervised", True)
