@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, now, write_json
 
 BACKBONES = ("dsh-cnn", "fast-cnn", "mlp")

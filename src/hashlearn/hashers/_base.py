@@ -135,7 +135,9 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         """The constructor parameters to save; subclasses replace objects by plain values."""
         return dict(self.get_params(deep=False))
 
-    def _get_state(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
+    def _saved_params(self) -> dict[str, Any]:
+        """:meth:`_portable_params` as the plain values a file holds (tuples as lists; a
+        consumed ``random_state`` Generator as None); TypeError for anything else."""
         params = {}
         for name, value in self._portable_params().items():
             if name == "random_state" and not isinstance(value, _JSON_SCALARS):
@@ -146,6 +148,10 @@ class BaseHasher(TransformerMixin, BaseEstimator):
                     "plain value (numbers, strings, lists)"
                 )
             params[name] = list(value) if isinstance(value, tuple) else value
+        return params
+
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
+        params = self._saved_params()
         attributes: dict[str, Any] = {}
         arrays: dict[str, np.ndarray] = {}
         for name, value in vars(self).items():

@@ -326,6 +326,12 @@ class DeepHasher(BaseHasher):
         return self._loss[1] not in _UNSUPERVISED_LOSSES and getattr(self, "supervised", True)
 
     # -- persistence -------------------------------------------------------------------------
+    def _portable_params(self) -> dict[str, Any]:
+        params = dict(self.get_params(deep=False))
+        if not isinstance(params["progress"], bool):
+            params["progress"] = False  # a callable shows progress; it is not the model
+        return params
+
     def _get_state(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
         from hashlearn.hashers.deep.persist import network_state
 

@@ -20,27 +20,6 @@ __all__ = ["network_state", "restore_network"]
 _PLAIN = (str, bool, int, float, type(None))
 
 
-def _plain_params(hasher: Any) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for name, value in hasher.get_params(deep=False).items():
-        if name == "progress" and not isinstance(value, bool):
-            value = False  # a callable shows progress; it is not part of the model
-        consumed = isinstance(value, bool) or not isinstance(value, int | None)
-        if name == "random_state" and consumed:
-            value = None  # a consumed Generator: the fitted state is what counts
-        if isinstance(value, tuple):
-            value = list(value)
-        if not isinstance(value, _PLAIN) and not (
-            isinstance(value, list) and all(isinstance(v, _PLAIN) for v in value)
-        ):
-            raise TypeError(
-                f"cannot save {type(hasher).__name__}: parameter {name}={value!r} is not a "
-                "plain value"
-            )
-        params[name] = value
-    return params
-
-
 def network_state(hasher: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
     """``(params, attributes, arrays)`` of a fitted deep hasher (see the module docstring)."""
     state = hasher.network_.state_dict()
@@ -55,7 +34,7 @@ def network_state(hasher: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str
         "state_keys_": keys,
     }
     arrays = {f"network.{i}": state[key].detach().cpu().numpy() for i, key in enumerate(keys)}
-    return _plain_params(hasher), attributes, arrays
+    return hasher._saved_params(), attributes, arrays
 
 
 def _plain_class(value: Any) -> Any:

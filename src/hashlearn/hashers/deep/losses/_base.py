@@ -57,6 +57,10 @@ class HashLoss(torch.nn.Module):
 
     def __init__(self, n_bits: int, n_classes: int | None, n_train: int, generator: Any) -> None:
         super().__init__()
+        if self.supervised and (n_classes is None or n_classes < 1):
+            raise ValueError(
+                f"{type(self).__name__} is supervised: n_classes must be >= 1, got {n_classes!r}"
+            )
         self.n_bits = n_bits
         self.n_classes = n_classes
         self.n_train = n_train

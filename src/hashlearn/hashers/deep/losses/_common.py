@@ -60,6 +60,13 @@ def require_generator(method: str, generator: Any) -> Any:
     return generator
 
 
+def check_non_negative(name: str, value: Any) -> float:
+    """``value`` as a float, or a ValueError when it is not ``>= 0`` (NaN included)."""
+    if not float(value) >= 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return float(value)
+
+
 def binary(values: Any) -> Any:
     """``+1`` where ``values >= 0``, else ``-1`` (the one sign rule), in ``values``' dtype."""
     return torch.where(values >= 0, 1.0, -1.0).to(values.dtype)

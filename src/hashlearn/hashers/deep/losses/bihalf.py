@@ -44,7 +44,11 @@ from typing import Any
 
 from hashlearn.hashers.deep._torch import require_torch
 from hashlearn.hashers.deep.losses._base import HashLoss
-from hashlearn.hashers.deep.losses._common import require_inputs, similarity_matching
+from hashlearn.hashers.deep.losses._common import (
+    check_non_negative,
+    require_inputs,
+    similarity_matching,
+)
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
 import torch  # noqa: E402
@@ -103,9 +107,7 @@ class BiHalfLoss(HashLoss):
         gamma: float = 6.0,
     ) -> None:
         super().__init__(n_bits, n_classes, n_train, generator)
-        if not float(gamma) >= 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma!r}")
-        self.gamma = float(gamma)
+        self.gamma = check_non_negative("gamma", gamma)
 
     def quantize(self, h: Any) -> Any:
         return bi_half(h, self.gamma)

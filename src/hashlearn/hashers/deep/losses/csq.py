@@ -49,7 +49,11 @@ from typing import Any
 
 from hashlearn.hashers.deep._torch import require_torch
 from hashlearn.hashers.deep.losses._base import HashLoss
-from hashlearn.hashers.deep.losses._common import require_generator, require_labels
+from hashlearn.hashers.deep.losses._common import (
+    check_non_negative,
+    require_generator,
+    require_labels,
+)
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
 import torch  # noqa: E402
@@ -139,12 +143,9 @@ class CSQLoss(HashLoss):
         lambda_q: float = 1e-4,
     ) -> None:
         super().__init__(n_bits, n_classes, n_train, generator)
-        if n_classes is None or n_classes < 1:
-            raise ValueError(f"CSQLoss is supervised: n_classes must be >= 1, got {n_classes!r}")
+        assert n_classes is not None  # HashLoss refuses None for supervised losses
         generator = require_generator("CSQLoss", generator)
-        if not float(lambda_q) >= 0:
-            raise ValueError(f"lambda_q must be >= 0, got {lambda_q!r}")
-        self.lambda_q = float(lambda_q)
+        self.lambda_q = check_non_negative("lambda_q", lambda_q)
         self.register_buffer(
             "centers", hash_centers(n_classes, n_bits, generator), persistent=False
         )

@@ -35,7 +35,7 @@ from typing import Any
 
 from hashlearn.hashers.deep._torch import require_torch
 from hashlearn.hashers.deep.losses._base import HashLoss, similarity
-from hashlearn.hashers.deep.losses._common import binary, require_labels
+from hashlearn.hashers.deep.losses._common import binary, check_non_negative, require_labels
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
 import torch  # noqa: E402
@@ -76,13 +76,10 @@ class DPSHLoss(HashLoss):
         eta: float = 10.0,
     ) -> None:
         super().__init__(n_bits, n_classes, n_train, generator)
-        if n_classes is None or n_classes < 1:
-            raise ValueError(f"DPSHLoss is supervised: n_classes must be >= 1, got {n_classes!r}")
+        assert n_classes is not None  # HashLoss refuses None for supervised losses
         if n_train < 1:
             raise ValueError(f"n_train must be >= 1, got {n_train!r}")
-        if not float(eta) >= 0:
-            raise ValueError(f"eta must be >= 0, got {eta!r}")
-        self.eta = float(eta)
+        self.eta = check_non_negative("eta", eta)
         # Persistent: a training checkpoint keeps the memory, so a resumed fit continues
         # exactly (the saved model holds only the network, never the loss).
         self.register_buffer("memory_codes", torch.zeros(n_train, n_bits))

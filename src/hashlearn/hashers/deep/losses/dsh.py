@@ -18,6 +18,7 @@ from typing import Any
 
 from hashlearn.hashers.deep._torch import require_torch
 from hashlearn.hashers.deep.losses._base import HashLoss, similarity
+from hashlearn.hashers.deep.losses._common import off_diagonal_mean
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
 import torch  # noqa: E402
@@ -55,8 +56,6 @@ class DSHLoss(HashLoss):
         # Squared distances directly (cdist's square root has no gradient at 0).
         squared = (codes.unsqueeze(1) - codes.unsqueeze(0)).pow(2).sum(dim=2)
         pairs = 0.5 * same * squared + 0.5 * (1 - same) * torch.clamp(self.margin - squared, min=0)
-        n = codes.shape[0]
-        off_diagonal = 1 - torch.eye(n, device=codes.device, dtype=codes.dtype)
-        pair_loss = (pairs * off_diagonal).sum() / max(n * (n - 1), 1)
+        pair_loss = off_diagonal_mean(pairs)
         regulariser = (codes.abs() - 1).abs().sum(dim=1).mean()
         return pair_loss + self.alpha * regulariser

@@ -49,6 +49,7 @@ from typing import Any
 from hashlearn.hashers.deep._torch import require_torch
 from hashlearn.hashers.deep.losses._base import HashLoss
 from hashlearn.hashers.deep.losses._common import (
+    check_non_negative,
     require_generator,
     require_inputs,
     require_labels,
@@ -65,12 +66,6 @@ __all__ = ["GreedyHashLoss", "GreedyHashUnsupervisedLoss", "greedy_penalty"]
 def greedy_penalty(h: Any) -> Any:
     """``mean(| |h| - 1 |^3)``, GreedyHash's penalty on the outputs."""
     return (h.abs() - 1).abs().pow(3).mean()
-
-
-def _alpha(alpha: float) -> float:
-    if not float(alpha) >= 0:
-        raise ValueError(f"alpha must be >= 0, got {alpha!r}")
-    return float(alpha)
 
 
 class GreedyHashLoss(HashLoss):
@@ -100,12 +95,9 @@ class GreedyHashLoss(HashLoss):
         alpha: float = 0.1,
     ) -> None:
         super().__init__(n_bits, n_classes, n_train, generator)
-        if n_classes is None or n_classes < 1:
-            raise ValueError(
-                f"GreedyHashLoss is supervised: n_classes must be >= 1, got {n_classes!r}"
-            )
+        assert n_classes is not None  # HashLoss refuses None for supervised losses
         generator = require_generator("GreedyHashLoss", generator)
-        self.alpha = _alpha(alpha)
+        self.alpha = check_non_negative("alpha", alpha)
         # skip_init builds the layer without drawing from torch's global generator.
         self.classifier = torch.nn.utils.skip_init(torch.nn.Linear, n_bits, n_classes, bias=False)
         bound = 1 / math.sqrt(n_bits)
@@ -148,7 +140,7 @@ class GreedyHashUnsupervisedLoss(HashLoss):
         alpha: float = 0.1,
     ) -> None:
         super().__init__(n_bits, n_classes, n_train, generator)
-        self.alpha = _alpha(alpha)
+        self.alpha = check_non_negative("alpha", alpha)
 
     def forward(self, codes: Any, labels: Any, index: Any, inputs: Any) -> Any:
         features = require_inputs("GreedyHashUnsupervisedLoss", codes, inputs)

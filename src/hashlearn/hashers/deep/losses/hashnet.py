@@ -46,7 +46,7 @@ from typing import Any
 
 from hashlearn.hashers.deep._torch import require_torch
 from hashlearn.hashers.deep.losses._base import HashLoss, similarity
-from hashlearn.hashers.deep.losses._common import require_labels
+from hashlearn.hashers.deep.losses._common import check_non_negative, require_labels
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
 import torch  # noqa: E402
@@ -102,9 +102,7 @@ class HashNetLoss(HashLoss):
         super().__init__(n_bits, n_classes, n_train, generator)
         self.alpha = 10.0 / n_bits if alpha is None else _positive("alpha", alpha)
         self.beta_init = _positive("beta_init", beta_init)
-        if not float(gamma) >= 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma!r}")
-        self.gamma = float(gamma)
+        self.gamma = check_non_negative("gamma", gamma)
         self.power = _positive("power", power)
         if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
             raise ValueError(f"step_size must be an int >= 1, got {step_size!r}")
