@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torch._dynamo")
 from torch import optim  # noqa: E402
 
+from hashlearn.hashers.deep.losses._common import similarity_matching  # noqa: E402
 from hashlearn.hashers.deep.losses.bihalf import BiHalfLoss, bi_half  # noqa: E402
 from hashlearn.hashers.deep.losses.csq import CSQLoss, hash_centers  # noqa: E402
 from hashlearn.hashers.deep.losses.dpsh import DPSHLoss  # noqa: E402
@@ -382,7 +383,7 @@ def test_bi_half_layer_by_hand():
 @pytest.mark.parametrize("n", [2, 7, 10, 33])
 def test_bi_half_gives_half_the_batch_plus_one_per_bit(n):
     h = torch.randn(n, N_BITS, generator=_generator(n))
-    codes = BiHalfLoss(N_BITS, None, n, _generator()).quantize(h)
+    codes = bi_half(h)
     assert set(codes.unique().tolist()) <= {-1.0, 1.0}
     assert ((codes > 0).sum(dim=0) == n // 2).all()  # odd n: floor(n / 2) get +1
     # The +1 half holds the largest outputs of each bit.
@@ -405,10 +406,26 @@ def test_bi_half_backward_is_straight_through_plus_the_gamma_pull():
 
 
 def test_bi_half_value_by_hand():
-    loss = BiHalfLoss(2, None, 2, _generator())
-    codes = torch.tensor([[1.0, 1.0], [1.0, -1.0]])  # cosine 0
-    inputs = torch.tensor([[1.0, 0.0], [1.0, 1.0]])  # cosine 1 / sqrt(2)
-    assert float(loss(codes, None, torch.arange(2), inputs)) == pytest.approx(0.5, rel=1e-6)
+    loss = BiHalfLoss(2, None, 2, _generator(), gamma=6.0)
+    # Bi-half codes [[1, 1], [-1, -1]] (cosine -1); inputs' cosine 1 / sqrt(2).
+    h = torch.tensor([[0.5, 2.0], [-1.0, 0.0]])
+    inputs = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    similarity_term = (-1.0 - 2**-0.5) ** 2
+    pull = 0.5 * 6.0 * ((0.5 - 1) ** 2 + (2.0 - 1) ** 2 + (-1.0 + 1) ** 2 + (0.0 + 1) ** 2) / 4
+    value = float(loss(loss.quantize(h), None, torch.arange(2), inputs))
+    assert value == pytest.approx(similarity_term + pull, rel=1e-6)
+
+
+def test_bi_half_loss_gradient_is_the_authors_layer():
+    """The explicit quantisation term gives exactly the gradient of the authors' layer."""
+    h = torch.randn(16, N_BITS, generator=_generator(3))
+    inputs = torch.randn(16, 10, generator=_generator(4))
+    loss = BiHalfLoss(N_BITS, None, 16, _generator(), gamma=6.0)
+    ours = h.clone().requires_grad_(True)
+    loss(loss.quantize(ours), None, torch.arange(16), inputs).backward()
+    theirs = h.clone().requires_grad_(True)
+    similarity_matching(bi_half(theirs, gamma=6.0), inputs).backward()
+    assert torch.allclose(ours.grad, theirs.grad, atol=1e-7)
 
 
 # --- GreedyHash ------------------------------------------------------------------------

@@ -68,9 +68,9 @@ class HashLoss(torch.nn.Module):
     def quantize(self, h: Any) -> Any:
         """The training-time code layer applied to the backbone's output (default: ``h``).
 
-        Bi-half (the half-half bit balance) and HashNet (``tanh(beta * h)``) replace it;
-        GreedyHash and CSQ keep ``h`` and apply their code layer inside :meth:`forward`,
-        where their penalties need ``h`` itself.
+        HashNet (``tanh(beta * h)``) replaces it; Bi-half, GreedyHash and CSQ keep ``h``
+        and apply their code layer inside :meth:`forward`, where their penalties need
+        ``h`` itself.
         """
         return h
 
