@@ -117,7 +117,12 @@ def check_features(
         What was fitted (a class name), for the feature-count message.
     """
     if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
-        raise TypeError(f"{name} must be a dense array; sparse input is not supported here")
+        raise TypeError(
+            f"{name} is a sparse matrix, and {owner} needs a dense array: pass "
+            f"{name}.toarray() when it fits in memory, or use a method that takes sparse "
+            "input (LSH, SelfTaughtHashing, SemanticHashing, VDSH, NASH and the other deep "
+            "hashers with the mlp backbone)"
+        )
     try:
         array = np.asarray(X)
     except Exception as exc:  # ragged lists and the like
@@ -158,6 +163,55 @@ def check_features(
             "impute or drop those values first"
         )
     return array
+
+
+def check_sparse_features(
+    X: Any,
+    *,
+    name: str = "X",
+    n_features: int | None = None,
+    min_samples: int = 1,
+    owner: str = "the model",
+) -> Any:
+    """Validate a 2-D sparse matrix of floats and return it as CSR (float32 or float64).
+
+    The sparse counterpart of :func:`check_features`, for methods that take sparse input
+    (word counts, TF-IDF) without densifying it: the same shape, feature-count and
+    finiteness rules, checked on the stored values only. Integer counts become float32;
+    duplicate entries are summed (CSR's canonical form).
+    """
+    import scipy.sparse as sp
+
+    if not sp.issparse(X):
+        raise TypeError(f"{name} must be a scipy.sparse matrix, got {type(X).__name__}")
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D of shape (n_samples, n_features), got {X.shape}")
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_) or np.iscomplexobj(X):
+        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+    if X.shape[0] < min_samples:
+        raise ValueError(
+            f"{name} must have at least {min_samples} sample(s), got n_samples={X.shape[0]}"
+        )
+    if X.shape[1] == 0:
+        raise ValueError(
+            f"{name} has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
+        )
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {X.shape[1]} features, but {owner} is expecting "
+            f"{n_features} features as input (the number seen at fit)"
+        )
+    out_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float32
+    matrix = sp.csr_matrix(X, dtype=out_dtype)
+    matrix.sum_duplicates()
+    if not np.isfinite(matrix.data).all():
+        position = int(np.flatnonzero(~np.isfinite(matrix.data))[0])
+        row = int(np.searchsorted(matrix.indptr, position, side="right") - 1)
+        raise ValueError(
+            f"{name} contains NaN or infinity (first at row {row}, column "
+            f"{int(matrix.indices[position])}); impute or drop those values first"
+        )
+    return matrix
 
 
 def check_labels(y: Any, n_samples: int, *, name: str = "y") -> np.ndarray:

@@ -16,11 +16,17 @@ from abc import abstractmethod
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from hashlearn import codes as codes_module
-from hashlearn._validation import check_features, check_n_bits, check_random_state
+from hashlearn._validation import (
+    check_features,
+    check_n_bits,
+    check_random_state,
+    check_sparse_features,
+)
 from hashlearn.persistence import save as _save
 
 __all__ = [
@@ -65,7 +71,7 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         if unexpected:
             raise TypeError(f"unexpected fit parameters: {unexpected}")
         check_n_bits(self.n_bits)
-        X = check_features(X, name="X", min_samples=self._min_samples())
+        X = self._check_input(X, min_samples=self._min_samples())
         check_magnitude(X, type(self).__name__, self._scale_range)
         self.n_features_in_ = X.shape[1]
         rng = check_random_state(getattr(self, "random_state", None))
@@ -78,14 +84,14 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         Bit ``j`` of a code is 1 exactly where column ``j`` is ``>= 0``.
         """
         check_is_fitted(self, "n_features_in_")
-        X = check_features(X, name="X", n_features=self.n_features_in_, owner=type(self).__name__)
+        X = self._check_input(X, n_features=self.n_features_in_)
         check_magnitude(X, type(self).__name__, None, fitting=False)
         with np.errstate(over="ignore", invalid="ignore"):  # reported just below instead
             projections = self._project(X)
         if not np.isfinite(projections).all():
             raise ValueError(
                 "projections of X overflowed to infinity or NaN (largest |X| value: "
-                f"{np.abs(X).max():.3g}); rescale X, e.g. with StandardScaler"
+                f"{_largest_magnitude(X):.3g}); rescale X, e.g. with StandardScaler"
             )
         return projections
 
@@ -107,6 +113,7 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         # Codes are bits whatever the input dtype.
         if tags.transformer_tags is not None:
             tags.transformer_tags.preserves_dtype = []
+        tags.input_tags.sparse = self._accepts_sparse
         return tags
 
     # -- what subclasses provide -----------------------------------------------------
@@ -116,8 +123,21 @@ class BaseHasher(TransformerMixin, BaseEstimator):
     #: largest ``|X|`` lies outside (see :func:`check_magnitude`); None: any finite scale.
     _scale_range: tuple[float, float] | None = None
 
+    #: Whether ``fit`` and ``project`` take a ``scipy.sparse`` matrix as it is (as CSR),
+    #: for methods that never need it dense (random projections, bag-of-words models);
+    #: the others refuse it with a message saying what to do.
+    _accepts_sparse: bool = False
+
     def _min_samples(self) -> int:
         return 1
+
+    def _check_input(self, X: Any, *, min_samples: int = 1, n_features: int | None = None) -> Any:
+        owner = type(self).__name__
+        if self._accepts_sparse and sp.issparse(X):
+            return check_sparse_features(
+                X, min_samples=min_samples, n_features=n_features, owner=owner
+            )
+        return check_features(X, min_samples=min_samples, n_features=n_features, owner=owner)
 
     @abstractmethod
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
@@ -288,7 +308,7 @@ class LinearHasherMixin:
 
     def _project(self, X: np.ndarray) -> np.ndarray:
         components = self.components_.astype(X.dtype, copy=False)
-        return X @ components.T + self.intercept_.astype(X.dtype, copy=False)
+        return np.asarray(X @ components.T) + self.intercept_.astype(X.dtype, copy=False)
 
 
 def check_state_array(owner: Any, name: str, shape: tuple[int, ...]) -> None:
@@ -349,7 +369,7 @@ def check_magnitude(
         Naming ``X``, the method, the largest ``|X|``, the range accepted and the fix
         (rescale, e.g. StandardScaler).
     """
-    largest = float(np.max(np.abs(X))) if X.size else 0.0
+    largest = _largest_magnitude(X)
     terms = max(X.shape) if fitting else X.shape[1]
     arithmetic = np.dtype(dtype if dtype is not None else X.dtype)
     low, high = magnitude_range(arithmetic, terms)
@@ -379,6 +399,12 @@ def check_magnitude(
                 f"{owner} is sensitive to the scale of X, and the largest |X| is "
                 f"{largest:.3g}, outside [{low:g}, {high:g}]; {fix}"
             )
+
+
+def _largest_magnitude(X: Any) -> float:
+    """The largest ``|value|`` of a dense array or of a sparse matrix's stored values."""
+    values = X.data if sp.issparse(X) else X
+    return float(np.max(np.abs(values))) if values.size else 0.0
 
 
 def check_phase(phases: np.ndarray, period: float, X: np.ndarray, owner: str, what: str) -> None:

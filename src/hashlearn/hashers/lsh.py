@@ -56,13 +56,17 @@ class SignRandomProjection(LinearHasherMixin, BaseHasher):
     ((100, 2), dtype('uint8'))
     """
 
+    # Sparse X (TF-IDF, word counts) is projected as it is: the centring is folded into
+    # the intercept, so nothing is densified.
+    _accepts_sparse = True
+
     def __init__(self, n_bits: int = 16, *, centre: bool = True, random_state: Any = None) -> None:
         self.n_bits = n_bits
         self.centre = centre
         self.random_state = random_state
 
     def _fit(self, X: np.ndarray, y: Any, rng: np.random.Generator, **fit_params: Any) -> None:
-        self.mean_ = X.mean(axis=0) if self.centre else np.zeros(X.shape[1])
+        self.mean_ = np.asarray(X.mean(axis=0)).ravel() if self.centre else np.zeros(X.shape[1])
         self.components_ = rng.standard_normal((self.n_bits, X.shape[1]))
         self.intercept_ = -(self.components_ @ self.mean_)
 
