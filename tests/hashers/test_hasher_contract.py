@@ -55,6 +55,11 @@ STACKS = [
 DEEP = ("bihalf", "csq", "dpsh", "dsh", "greedyhash", "hashnet")
 for _name in DEEP:
     SKLEARN_SPECS[_name] = [(f"{_name}:epochs=1,batch_size=16,width=16,validation_fraction=0", 12)]
+# The document hashers (VDSH, NASH): the same tiny training; their inputs are word weights
+# (non-negative), which their estimator tag tells scikit-learn's checks.
+TEXT = ("nash", "vdsh")
+for _name in TEXT:
+    SKLEARN_SPECS[_name] = [(f"{_name}:epochs=1,batch_size=16,width=16,validation_fraction=0", 12)]
 SKLEARN_SPECS["greedyhash"].append(
     ("greedyhash:supervised=false,epochs=1,batch_size=16,width=16,validation_fraction=0", 12)
 )
@@ -81,7 +86,7 @@ SMALL_DATA = {
     "agh": "agh:n_anchors=50",
     "ksh": "ksh:n_anchors=50",
     "sdh": "sdh:n_anchors=50",
-    **{name: f"{name}:epochs=3,batch_size=32,width=32" for name in DEEP},
+    **{name: f"{name}:epochs=3,batch_size=32,width=32" for name in DEEP + TEXT},
 }
 VARIANTS = [
     "agh:n_anchors=50,n_layers=2",
@@ -92,6 +97,8 @@ VARIANTS = [
     "klsh:kernel=linear",
     "median:projection=identity",
     "median:projection=pca",
+    "nash:noise=none,supervised=true,epochs=3,batch_size=32,width=32",
+    "vdsh:supervised=true,epochs=3,batch_size=32,width=32",
 ]
 CONTRACT_SPECS = [SMALL_DATA.get(name, name) for name in sorted(METHODS)] + VARIANTS
 _AT_MOST_N_FEATURES_BITS = {
@@ -105,11 +112,19 @@ _AT_MOST_N_FEATURES_BITS = {
 }
 
 
+def _data(spec, blobs):
+    """The blobs, shifted to non-negative values for the document hashers (word weights)."""
+    X, y = blobs
+    if resolve_method(spec).name in TEXT:
+        X = X - X.min()
+    return X, y
+
+
 @pytest.mark.parametrize("rule", HASHER_CHECKS)
 @pytest.mark.parametrize("spec", CONTRACT_SPECS)
 def test_hasher_contract(spec, rule, blobs):
     """13 bits: two bytes, with padding bits to keep at zero."""
-    X, y = blobs
+    X, y = _data(spec, blobs)
     method = resolve_method(spec)
     hasher = method.build(13, 3)
     checks = dict(hasher_checks(hasher, supervised=method.info.supervised, X=X, y=y, sklearn=False))
@@ -127,7 +142,7 @@ def _lengths():
 
 @pytest.mark.parametrize(("spec", "n_bits"), list(_lengths()))
 def test_code_format_of_other_lengths(spec, n_bits, blobs):
-    X, y = blobs
+    X, y = _data(spec, blobs)
     method = resolve_method(spec)
     hasher = method.build(n_bits, 3)
     checks = dict(hasher_checks(hasher, supervised=method.info.supervised, X=X, y=y, sklearn=False))
@@ -168,7 +183,7 @@ def test_works_in_a_pipeline(blobs):
 @pytest.mark.parametrize("name", sorted(METHODS))
 def test_bad_input_messages(name, blobs):
     """Every registered hasher: hashlearn's own messages for unfitted use and bad X."""
-    X, y = blobs
+    X, y = _data(name, blobs)
     hasher = resolve_method(SMALL_DATA.get(name, name)).build(8, 0)
     with pytest.raises(NotFittedError):
         hasher.encode(X)

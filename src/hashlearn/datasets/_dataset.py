@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,8 @@ class Dataset:
     ----------
     name : str
         Short name (``"cifar10"``, ``"cifar10-gist"``, ``"digits"``, ...).
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
+        Sparse for text (TF-IDF, word counts), which stays sparse through the protocols.
         Features, one row per item (for raw images, the flattened pixels).
     y : ndarray of int64, shape (n_samples,), or of uint8, shape (n_samples, n_labels)
         Class labels ``0 .. n_classes - 1``; for a multi-label dataset (MIRFlickr-25K), a
@@ -47,7 +49,7 @@ class Dataset:
     """
 
     name: str
-    X: np.ndarray
+    X: Any
     y: np.ndarray
     class_names: tuple[str, ...]
     source: str

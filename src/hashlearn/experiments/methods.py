@@ -551,6 +551,59 @@ _simple(
 )
 
 
+def _text_method(name: str, class_name: str, label: str, description: str, paper: str) -> None:
+    """VDSH and NASH: unsupervised unless ``supervised=true`` (then labelled ``-S``)."""
+
+    def build(n_bits: int, random_state: int, **params: Any) -> Any:
+        from hashlearn.hashers.deep import text
+
+        return _construct(getattr(text, class_name), n_bits, random_state, params, method=name)
+
+    def method_label(params: Mapping[str, Any]) -> str:
+        supervised = str(params.get("supervised", False)).lower() == "true"
+        noise = str(params.get("noise", "data")).lower()
+        variant = (
+            {"data": "-DN", "fixed": "-N", "none": ""}.get(noise, "") if name == "nash" else ""
+        )
+        return f"{label}{variant}{'-S' if supervised else ''}"
+
+    register_method(
+        MethodInfo(
+            name=name,
+            build=build,
+            label=method_label,
+            # Labels are offered; only supervised=true uses them.
+            supervised=True,
+            description=description,
+            paper=paper,
+        )
+    )
+
+
+_TEXT_PARAMETERS = (
+    "supervised, alpha, beta, epochs, batch_size, learning_rate, validation_fraction, "
+    "patience, width, device"
+)
+_text_method(
+    "vdsh",
+    "VDSH",
+    "VDSH",
+    "Variational Deep Semantic Hashing (documents): a Gaussian VAE over the words, each "
+    f"bit the latent mean at its training median; parameters: {_TEXT_PARAMETERS}",
+    "S. Chaidaroon and Y. Fang. Variational deep semantic hashing for text documents. SIGIR 2017",
+)
+_text_method(
+    "nash",
+    "NASH",
+    "NASH",
+    "NASH (documents): Bernoulli codes as a VAE's latent variable, straight-through "
+    "sampling, noise before decoding (noise=data|fixed|none: NASH-DN, NASH-N, NASH); "
+    f"parameters: noise, noise_std, {_TEXT_PARAMETERS}",
+    "D. Shen, Q. Su, P. Chapfuwa, W. Wang, G. Wang, L. Carin and R. Henao. NASH: toward "
+    "end-to-end neural architecture for generative semantic hashing. ACL 2018",
+)
+
+
 def format_methods() -> str:
     """One line per registered method (name, kind, label, description), then its paper.
 

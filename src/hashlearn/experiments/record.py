@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from hashlearn.datasets._dataset import Dataset
 from hashlearn.evaluation import evaluate_hamming_ranking, exact_neighbors, hamming_recall_at
@@ -132,8 +133,31 @@ def _evaluate(
     return dict(result.to_dict())
 
 
-def _fit(hasher: Any, X: np.ndarray, y: np.ndarray | None) -> Any:
+#: Rows densified at a time when a dense-only hasher encodes sparse features.
+_DENSE_BLOCK = 4096
+
+
+def _takes_sparse(hasher: Any) -> bool:
+    return bool(getattr(hasher, "_accepts_sparse", False))
+
+
+def _fit(hasher: Any, X: Any, y: np.ndarray | None) -> Any:
+    """Fit on the training rows; sparse rows are densified only for a dense-only hasher."""
+    if sp.issparse(X) and not _takes_sparse(hasher):
+        X = X.toarray()
     return hasher.fit(X) if y is None else hasher.fit(X, y)
+
+
+def _encode(hasher: Any, X: Any) -> np.ndarray:
+    """Codes of ``X``; a dense-only hasher gets sparse rows densified a block at a time, so
+    the corpus is never dense all at once."""
+    if not sp.issparse(X) or _takes_sparse(hasher):
+        return np.asarray(hasher.encode(X))
+    blocks = [
+        hasher.encode(X[start : start + _DENSE_BLOCK].toarray())
+        for start in range(0, X.shape[0], _DENSE_BLOCK)
+    ]
+    return np.concatenate(blocks) if blocks else hasher.encode(np.zeros((0, X.shape[1])))
 
 
 def _choose_parameters(
@@ -175,8 +199,8 @@ def _choose_parameters(
             warnings.simplefilter("always")
             metrics = _evaluate(
                 context.protocol,
-                hasher.encode(prepared.features[split.validation]),
-                hasher.encode(prepared.features[validation_database]),
+                _encode(hasher, prepared.features[split.validation]),
+                _encode(hasher, prepared.features[validation_database]),
                 labels[split.validation],
                 labels[validation_database],
                 n_bits,
@@ -290,9 +314,9 @@ def _measure(
     protocol = context.protocol
     split, features, labels = prepared.split, prepared.features, context.dataset.y
     with timer(times, "encode_database"):
-        database_codes = hasher.encode(features[split.database])
+        database_codes = _encode(hasher, features[split.database])
     with timer(times, "encode_queries"):
-        query_codes = hasher.encode(features[split.queries])
+        query_codes = _encode(hasher, features[split.queries])
     ks = _precision_ks(protocol, split.database.size)
     with timer(times, "index"):
         index = LinearScanIndex(n_bits, hasher=hasher)

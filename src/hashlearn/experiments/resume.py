@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from hashlearn._io import to_json, write_json
 from hashlearn.records import RECORDS_NAME, RUN_NAME, read_bench_records, read_run
@@ -67,6 +68,13 @@ def array_fingerprint(*arrays: np.ndarray) -> str:
     """
     digest = hashlib.blake2b(digest_size=16)
     for array in arrays:
+        if sp.issparse(array):  # its CSR parts: the same matrix gives the same bytes
+            matrix = sp.csr_matrix(array)
+            matrix.sum_duplicates()
+            digest.update(f"csr{matrix.shape};".encode())
+            parts = (matrix.data, matrix.indices, matrix.indptr)
+            digest.update(array_fingerprint(*parts).encode())
+            continue
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape};".encode())
         digest.update(array.reshape(-1).view(np.uint8).data)

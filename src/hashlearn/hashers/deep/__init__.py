@@ -13,6 +13,8 @@ data, early stopping, checkpoints and a training curve.
 * :class:`CentralSimilarityQuantization` (``CSQ``): Yuan et al., CVPR 2020 (hash centres).
 * :class:`BiHalfHashing` (``BiHalf``): Li and van Gemert, AAAI 2021 (unsupervised).
 * :class:`GreedyHash`: Su et al., NeurIPS 2018 (supervised or unsupervised).
+* :class:`VDSH`: Chaidaroon and Fang, SIGIR 2017 (documents; unsupervised or supervised).
+* :class:`NASH`: Shen et al., ACL 2018 (documents; unsupervised or supervised).
 
 Each method is a loss module (:mod:`hashlearn.hashers.deep.losses`) plus defaults; the
 backbones are in :mod:`hashlearn.hashers.deep.backbones`.
@@ -34,11 +36,14 @@ from hashlearn.hashers.deep.estimators import (
     GreedyHash,
     HashNet,
 )
+from hashlearn.hashers.deep.text import NASH, VDSH
 
 __all__ = [
     "CSQ",
     "DPSH",
     "DSH",
+    "NASH",
+    "VDSH",
     "BiHalf",
     "BiHalfHashing",
     "CentralSimilarityQuantization",

@@ -2,7 +2,9 @@
 
 Images stay ``uint8`` in host and device memory (a quarter of float32) and become float
 in ``[0, 1]`` one batch at a time, on the training device, where they are also augmented
-(:func:`augment`): no per-sample Python in the hot loop.
+(:func:`augment`): no per-sample Python in the hot loop. Sparse vectors (TF-IDF, word
+counts) stay a CSR matrix on the host and become dense one batch at a time
+(:meth:`Inputs.dense`): a corpus is never dense all at once.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
-from hashlearn._validation import check_features
+from hashlearn._validation import check_features, check_sparse_features
 
 __all__ = ["Inputs", "as_inputs", "augment", "label_matrix"]
 
@@ -23,10 +26,25 @@ _KNOWN_FLAT = {3072: (32, 32, 3), 784: (28, 28, 1)}
 
 @dataclass(frozen=True)
 class Inputs:
-    """Validated inputs: ``array`` is ``uint8 (n, C, H, W)`` images or ``float32 (n, d)``."""
+    """Validated inputs: ``array`` is ``uint8 (n, C, H, W)`` images, ``float32 (n, d)``
+    vectors, or a ``float32`` CSR matrix of sparse vectors."""
 
-    array: np.ndarray
+    array: Any
     images: bool
+
+    @property
+    def sparse(self) -> bool:
+        """Whether the vectors are a sparse matrix."""
+        return sp.issparse(self.array)
+
+    def take(self, rows: Any) -> Inputs:
+        """The inputs of ``rows`` (an index array or a slice), still sparse when sparse."""
+        return Inputs(self.array[rows], self.images)
+
+    def dense(self, rows: Any) -> np.ndarray:
+        """The inputs of ``rows`` as a dense array (the one place sparse rows densify)."""
+        part = self.array[rows]
+        return part.toarray() if sp.issparse(part) else np.ascontiguousarray(part)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -122,6 +140,18 @@ def as_inputs(
         Called with validated vectors (float64) before they are cast to float32, to refuse
         values outside the network's range.
     """
+    if sp.issparse(X):
+        if images:
+            raise TypeError(
+                "X is a sparse matrix, which an image backbone cannot take: use "
+                "backbone='mlp' for sparse feature vectors (TF-IDF, word counts)"
+            )
+        matrix = check_sparse_features(
+            X, name="X", n_features=n_features, owner=owner or "the model"
+        )
+        if check is not None:
+            check(matrix)
+        return Inputs(sp.csr_matrix(matrix, dtype=np.float32), images=False)
     if images:
         return Inputs(_images(np.asarray(X), image_shape), images=True)
     array = check_features(X, name="X", n_features=n_features, owner=owner or "the model")

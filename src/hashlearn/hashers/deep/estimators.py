@@ -14,6 +14,7 @@ from inspect import Parameter, Signature
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
 from hashlearn import codes as codes_module
@@ -85,6 +86,9 @@ class DeepHasher(BaseHasher):
     #: Feature vectors are normalised by their training mean and standard deviation, in
     #: float32: beyond this range of largest |X| the statistics overflow or underflow.
     _scale_range = (1e-15, 1e15)
+    #: Sparse vectors (TF-IDF, word counts) stay sparse, densified one batch at a time;
+    #: only the ``mlp`` backbone takes them (an image backbone refuses them).
+    _accepts_sparse = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -123,6 +127,8 @@ class DeepHasher(BaseHasher):
     def _resolved_backbone(self, X: Any) -> str:
         if self.backbone != "auto":
             return str(self.backbone)
+        if sp.issparse(X):
+            return "mlp"
         array = np.asarray(X) if not hasattr(X, "dtype") else X
         if array.ndim >= 3 or (array.dtype == np.uint8 and self.image_shape is not None):
             return self._default_image_backbone
@@ -240,12 +246,16 @@ class DeepHasher(BaseHasher):
             width=self.width,
             weights=self.weights,
         ).to(device)
-        loss = self._loss_class()(
+        loss_class = self._loss_class()
+        # Losses with a decoder over the inputs (VDSH, NASH) need the input size.
+        sized = {"n_inputs": int(np.prod(inputs.shape))} if loss_class.needs_input_size else {}
+        loss = loss_class(
             self.n_bits,
             None if labels is None else labels.shape[1],
             int(rows[0].size),
             torch_generator(rng, device),
             **self._loss_arguments(),
+            **sized,
         ).to(device)
         identity = {
             "method": type(self).__name__,
@@ -272,6 +282,8 @@ class DeepHasher(BaseHasher):
             checkpoint=self.checkpoint,
             identity=identity,
         )
+        if loss_class.median_thresholds:
+            _fold_medians(network, inputs.take(rows[0]), self.n_bits, device)
         self.network_ = network.cpu().eval()
 
     # -- encoding ----------------------------------------------------------------------------
@@ -346,20 +358,58 @@ class DeepHasher(BaseHasher):
         return restore_network(cls, params, attributes, arrays)
 
 
+def _fold_medians(network: Any, inputs: Any, n_bits: int, device: Any) -> None:
+    """Subtract each output's median over ``inputs`` from the network's last bias, so that
+    ``output >= 0 -> 1`` thresholds every bit at its training median (VDSH's codes)."""
+    import torch
+
+    from hashlearn.hashers.deep.trainer import network_outputs
+
+    medians = np.median(network_outputs(network, inputs, device), axis=0)
+    last = [m for m in network.modules() if isinstance(m, torch.nn.Linear)]
+    if not last or last[-1].out_features != n_bits or last[-1].bias is None:
+        raise ValueError(
+            "median thresholds need a backbone whose last layer is a linear layer with a "
+            f"bias and {n_bits} outputs"
+        )
+    with torch.no_grad():
+        last[-1].bias.sub_(torch.from_numpy(medians).to(last[-1].bias))
+
+
 def _statistics(inputs: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of the training rows: per channel for images (in
-    ``[0, 1]`` units), per feature for vectors (a constant feature gets 1)."""
-    sample = inputs.array[rows[:10_000]]
+    ``[0, 1]`` units), per feature for vectors (a constant feature gets 1).
+
+    Vectors' moments are computed in float64 from ``E[x]`` and ``E[x^2]`` (all training
+    rows), the same way for dense rows and for a sparse matrix's stored values, so that
+    sparse and dense inputs give the same network."""
     if inputs.images:
+        sample = inputs.array[rows[:10_000]]
         pixels = sample.transpose(1, 0, 2, 3).reshape(sample.shape[1], -1) / 255.0
         mean, std = pixels.mean(axis=1), pixels.std(axis=1)
-    else:
-        mean, std = sample.mean(axis=0), sample.std(axis=0)
+        return mean.astype(np.float32), np.where(std > 1e-6, std, 1.0).astype(np.float32)
+    matrix = inputs.array[rows]
+    if inputs.sparse:  # the rows are never densified
+        matrix = matrix.astype(np.float64)
+        mean = np.asarray(matrix.mean(axis=0)).ravel()
+        square = np.asarray(matrix.multiply(matrix).mean(axis=0)).ravel()
+    else:  # a block at a time: no float64 copy of the whole training set
+        total = np.zeros(matrix.shape[1])
+        total_square = np.zeros(matrix.shape[1])
+        for start in range(0, matrix.shape[0], 8192):
+            block = matrix[start : start + 8192].astype(np.float64)
+            total += block.sum(axis=0)
+            total_square += np.square(block).sum(axis=0)
+        mean, square = total / matrix.shape[0], total_square / matrix.shape[0]
+    std = np.sqrt(np.maximum(square - mean**2, 0.0))
     return mean.astype(np.float32), np.where(std > 1e-6, std, 1.0).astype(np.float32)
 
 
-def _digest(array: np.ndarray, labels: np.ndarray | None) -> str:
-    digest = hashlib.sha256(np.ascontiguousarray(array).view(np.uint8).ravel().data)
+def _digest(array: Any, labels: np.ndarray | None) -> str:
+    digest = hashlib.sha256()
+    parts = (array.data, array.indices, array.indptr) if sp.issparse(array) else (array,)
+    for part in parts:
+        digest.update(np.ascontiguousarray(part).view(np.uint8).ravel().data)
     if labels is not None:
         digest.update(np.ascontiguousarray(labels).tobytes())
     return digest.hexdigest()[:16]

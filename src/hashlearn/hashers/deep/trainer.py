@@ -16,6 +16,7 @@ is the same for all of them:
   epochs without a better score stop the training.
 * **Speed.** Training data sits on the device once (images as uint8); batches are cut,
   converted to float and augmented there (:func:`~hashlearn.hashers.deep.data.augment`).
+  Sparse vectors stay a CSR matrix on the host, densified one batch at a time.
   On CUDA: channels-last memory and bfloat16 autocast (``amp``).
 * **Checkpoints.** With ``checkpoint=path`` the full training state is written after
   every epoch (:mod:`~hashlearn.hashers.deep.checkpoint`); a fit started again with the
@@ -129,13 +130,31 @@ def _to_float(batch: Any, images: bool) -> Any:
     return batch
 
 
+class _TrainingData:
+    """The training inputs, indexed by a batch's rows: a tensor on the device, or (sparse
+    vectors) a CSR matrix on the host whose rows densify per batch."""
+
+    def __init__(self, inputs: Inputs, device: Any) -> None:
+        self.device = device
+        self.shape = inputs.array.shape
+        self.sparse = inputs if inputs.sparse else None
+        self.tensor = None if inputs.sparse else torch.from_numpy(inputs.array).to(device)
+
+    def __getitem__(self, rows: Any) -> Any:
+        if self.sparse is None:
+            assert self.tensor is not None
+            return self.tensor[rows]
+        batch = self.sparse.dense(rows.cpu().numpy())
+        return torch.from_numpy(batch).to(self.device, non_blocking=True)
+
+
 def network_outputs(network: Any, inputs: Inputs, device: Any) -> np.ndarray:
     """The network's real outputs for every input, ``float32 (n, n_bits)``, in eval mode."""
     network.eval()
     outputs = []
     with torch.no_grad():
         for start in range(0, len(inputs), ENCODE_BATCH):
-            batch = torch.from_numpy(inputs.array[start : start + ENCODE_BATCH]).to(device)
+            batch = torch.from_numpy(inputs.dense(slice(start, start + ENCODE_BATCH))).to(device)
             with _autocast(device, enabled=True):
                 result = network(_to_float(batch, inputs.images))
             outputs.append(result.float().cpu().numpy())
@@ -251,10 +270,10 @@ def _score(
     database_rows, validation_rows = rows
     if validation_rows.size == 0:
         return None
-    held_out = Inputs(inputs.array[validation_rows], inputs.images)
+    held_out = inputs.take(validation_rows)
     outputs = network_outputs(state.network, held_out, device)
     if labels is not None and getattr(state.loss, "supervised", True):
-        database = Inputs(inputs.array[database_rows], inputs.images)
+        database = inputs.take(database_rows)
         database_codes = binarize(network_outputs(state.network, database, device))
         threads = torch.get_num_threads()
         try:
@@ -269,7 +288,7 @@ def _score(
     state.loss.eval()
     with torch.no_grad():
         tensor = torch.from_numpy(outputs).to(device)
-        x = _to_float(torch.from_numpy(held_out.array).to(device), inputs.images)
+        x = _to_float(torch.from_numpy(held_out.dense(slice(None))).to(device), inputs.images)
         value = state.loss(state.loss.quantize(tensor), None, torch.arange(len(held_out)), x)
     return -float(value)
 
@@ -372,7 +391,7 @@ def train(
     TrainingCurve
     """
     train_rows, validation_rows = rows
-    data = torch.from_numpy(inputs.array[train_rows]).to(device)
+    data = _TrainingData(inputs.take(train_rows), device)
     train_labels = None if labels is None else torch.from_numpy(labels[train_rows]).to(device)
     params = [*network.parameters(), *loss.parameters()]
     state = _State(

@@ -54,6 +54,13 @@ class HashLoss(torch.nn.Module):
 
     #: Whether the method uses labels (the estimator refuses ``y=None`` when True).
     supervised: ClassVar[bool] = True
+    #: Whether the loss takes ``n_inputs=`` (the input vectors' length): losses that
+    #: reconstruct their inputs (VDSH, NASH) size their decoder with it.
+    needs_input_size: ClassVar[bool] = False
+    #: Whether each bit is thresholded at its median over the training outputs instead
+    #: of at 0 (VDSH): the estimator folds the medians into the network's last bias after
+    #: training, so encoding keeps the one sign rule.
+    median_thresholds: ClassVar[bool] = False
 
     def __init__(self, n_bits: int, n_classes: int | None, n_train: int, generator: Any) -> None:
         super().__init__()

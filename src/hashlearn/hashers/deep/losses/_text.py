@@ -1,0 +1,107 @@
+"""What the generative text hashers (VDSH, NASH) share: a bag-of-words decoder, a label
+head for their supervised variants, and layers initialised from the loss's generator.
+
+Both methods are variational autoencoders over a document's words. The backbone (an
+``mlp`` over the document's TF-IDF or word-count vector) is the encoder; the decoder turns
+a latent code ``z`` into a distribution over the vocabulary,
+``p(w | z) = softmax(z E + b)_w``, and the reconstruction term is the negative
+log-likelihood of the document's words, each weighted by its value in the input::
+
+    R(x, z) = - sum over words w of x_w * log p(w | z)
+
+so word counts give the multinomial likelihood of the papers, and TF-IDF weights a
+document's informative words more. The decoder (``E``, ``b``) and the other heads are
+parameters of the loss, trained with the network, and drawn from the loss's generator
+(never torch's global one), so a seed gives the same model.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from hashlearn.hashers.deep._torch import require_torch
+from hashlearn.hashers.deep.losses._common import require_inputs, require_labels
+
+require_torch()  # a clear ImportError naming the extra when torch is missing
+import torch  # noqa: E402
+
+__all__ = ["BagOfWordsDecoder", "LabelHead", "check_input_size", "seeded_linear"]
+
+
+def check_input_size(method: str, n_inputs: Any) -> int:
+    """The vocabulary size (the input vectors' length), or a ValueError."""
+    if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < 1:
+        raise ValueError(f"{method} needs n_inputs (the vocabulary size) >= 1, got {n_inputs!r}")
+    return n_inputs
+
+
+def seeded_linear(n_in: int, n_out: int, generator: Any, *, bias: bool = True) -> Any:
+    """``torch.nn.Linear(n_in, n_out)`` with weights ``U(-1/sqrt(n_in), 1/sqrt(n_in))``
+    drawn from ``generator`` (torch's default bound) and a zero bias."""
+    layer = torch.nn.utils.skip_init(torch.nn.Linear, n_in, n_out, bias=bias)
+    bound = 1 / math.sqrt(n_in)
+    weights = torch.rand(n_out, n_in, generator=generator, device=generator.device)
+    with torch.no_grad():
+        layer.weight.copy_((2 * weights - 1) * bound)
+        if bias:
+            layer.bias.zero_()
+    return layer
+
+
+class BagOfWordsDecoder(torch.nn.Module):
+    """``p(w | z) = softmax(z E + b)_w`` and the reconstruction term of the module docstring.
+
+    Parameters
+    ----------
+    n_bits : int
+        Latent size.
+    n_inputs : int
+        Vocabulary size.
+    generator : torch.Generator
+        Draws ``E``.
+    """
+
+    def __init__(self, n_bits: int, n_inputs: int, generator: Any) -> None:
+        super().__init__()
+        self.layer = seeded_linear(n_bits, n_inputs, generator)
+
+    def reconstruction(self, z: Any, words: Any) -> Any:
+        """Mean over the batch of ``- sum_w x_w log p(w | z)`` (float32 under autocast)."""
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            log_p = torch.log_softmax(self.layer(z.float()), dim=1)
+            return -(words * log_p).sum(dim=1).mean()
+
+
+class LabelHead(torch.nn.Module):
+    """The supervised variants' classifier on the latent code: cross-entropy against the
+    labels (a multi-label point's ``m`` labels weigh ``1 / m`` each; points without a label
+    are left out of the mean)."""
+
+    def __init__(self, n_bits: int, n_classes: int, generator: Any) -> None:
+        super().__init__()
+        self.n_classes = n_classes
+        self.layer = seeded_linear(n_bits, n_classes, generator)
+
+    def loss(self, method: str, z: Any, labels: Any) -> Any:
+        labels = require_labels(method, z, labels, self.n_classes)
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            logits = self.layer(z.float())
+            counts = labels.sum(dim=1)
+            has_label = (counts > 0).to(logits.dtype)
+            distribution = labels.float() / counts.clamp(min=1).unsqueeze(1)
+            per_point = torch.nn.functional.cross_entropy(logits, distribution, reduction="none")
+            return (per_point * has_label).sum() / has_label.sum().clamp(min=1)
+
+
+def document_words(method: str, codes: Any, inputs: Any) -> Any:
+    """The batch's word weights (the raw inputs), refusing negative values: a document's
+    words have counts or TF-IDF weights, never below 0."""
+    words = require_inputs(method, codes, inputs)
+    if bool((words < 0).any()):
+        raise ValueError(
+            f"{method} reconstructs the documents' words: inputs must be non-negative word "
+            "counts or TF-IDF weights, got a negative value (do not centre or standardise "
+            "bag-of-words inputs; the network normalises them itself)"
+        )
+    return words

@@ -1,0 +1,145 @@
+"""Generative semantic hashing for documents: VDSH and NASH as deep hashers.
+
+Both are variational autoencoders over bag-of-words vectors (TF-IDF or word counts, dense
+or ``scipy.sparse``: sparse rows are densified one batch at a time), trained by the one
+deep trainer with an ``mlp`` encoder; their objectives are in
+:mod:`hashlearn.hashers.deep.losses.vdsh` and :mod:`hashlearn.hashers.deep.losses.nash`.
+Like every deep hasher they are scikit-learn estimators, saved without pickle, and
+unsupervised by default (``supervised=True`` adds a classifier on the code, the papers'
+supervised variants). Model selection uses the held-out loss (unsupervised) or the
+held-out mAP (supervised) of a validation split of the training documents.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from hashlearn._registry import register
+from hashlearn.hashers.deep.estimators import DeepHasher, _document
+
+__all__ = ["NASH", "VDSH"]
+
+
+class _TextHasher(DeepHasher):
+    """What VDSH and NASH share: the supervised switch and its loss class."""
+
+    _unsupervised_loss: ClassVar[str]
+    _supervised_loss: ClassVar[str]
+    supervised: bool
+    alpha: float
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if not isinstance(self.supervised, bool):
+            raise TypeError(f"supervised must be a bool, got {self.supervised!r}")
+
+    def _inputs(self, X: Any, backbone: str, *, fitted: bool) -> Any:
+        inputs = super()._inputs(X, backbone, fitted=fitted)
+        if not fitted:
+            # The decoder reconstructs each document's words weighted by its inputs.
+            values = inputs.array.data if inputs.sparse else inputs.array
+            if values.size and float(values.min()) < 0:
+                raise ValueError(
+                    f"Negative values in data passed to {type(self).__name__}: it models "
+                    "documents' words, so X must be non-negative word counts or TF-IDF "
+                    f"weights; got {float(values.min()):.3g} (do not centre or standardise "
+                    "bag-of-words inputs)"
+                )
+        return inputs
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        return tags
+
+    def _loss_class(self) -> Any:
+        import importlib
+
+        module = importlib.import_module(f"hashlearn.hashers.deep.losses.{self._loss[0]}")
+        name = self._supervised_loss if self.supervised else self._unsupervised_loss
+        return getattr(module, name)
+
+    def _loss_arguments(self) -> dict[str, Any]:
+        arguments = {
+            name: getattr(self, name)
+            for name in self._loss_defaults
+            if name not in ("supervised", "alpha")
+        }
+        if self.supervised:
+            arguments["alpha"] = self.alpha
+        return arguments
+
+
+@register
+@_document
+class VDSH(_TextHasher):
+    """Variational Deep Semantic Hashing: a Gaussian VAE over the words, codes at the medians.
+
+    The encoder's outputs are the latent means; each bit is the mean thresholded at its
+    median over the training documents (:mod:`hashlearn.hashers.deep.losses.vdsh`).
+
+    Parameters
+    ----------
+    n_bits : int, default 32
+        Code length.
+    beta : float, default 1.0
+        Weight of the KL term.
+    supervised : bool, default False
+        Add a classifier on the latent code (VDSH-S); ``y`` is required then.
+    alpha : float, default 1.0
+        Weight of the classification term (supervised only).
+    {common}
+
+    References
+    ----------
+    S. Chaidaroon and Y. Fang. Variational Deep Semantic Hashing for Text Documents.
+    SIGIR 2017.
+    """
+
+    _loss = ("vdsh", "VDSHLoss")
+    _unsupervised_loss = "VDSHLoss"
+    _supervised_loss = "VDSHSupervisedLoss"
+    _loss_defaults: ClassVar[dict[str, Any]] = {"beta": 1.0, "supervised": False, "alpha": 1.0}
+
+
+@register
+@_document
+class NASH(_TextHasher):
+    """NASH: the binary code is the latent variable of a VAE over the words.
+
+    Bits are sampled from the encoder's Bernoulli probabilities with a straight-through
+    gradient, and noise is added before decoding (:mod:`hashlearn.hashers.deep.losses.nash`).
+
+    Parameters
+    ----------
+    n_bits : int, default 32
+        Code length.
+    noise : {"data", "fixed"} or None, default "data"
+        Noise added to the sampled code before decoding: data-dependent (NASH-DN), one
+        learned scale per bit (NASH-N), or none (None: plain NASH).
+    noise_std : float, default 0.1
+        Starting standard deviation of the noise.
+    beta : float, default 1.0
+        Weight of the KL term.
+    supervised : bool, default False
+        Add a classifier on the code (the paper's supervised NASH); ``y`` is required then.
+    alpha : float, default 1.0
+        Weight of the classification term (supervised only).
+    {common}
+
+    References
+    ----------
+    D. Shen, Q. Su, P. Chapfuwa, W. Wang, G. Wang, L. Carin and R. Henao. NASH: Toward
+    End-to-End Neural Architecture for Generative Semantic Hashing. ACL 2018.
+    """
+
+    _loss = ("nash", "NASHLoss")
+    _unsupervised_loss = "NASHLoss"
+    _supervised_loss = "NASHSupervisedLoss"
+    _loss_defaults: ClassVar[dict[str, Any]] = {
+        "noise": "data",
+        "noise_std": 0.1,
+        "beta": 1.0,
+        "supervised": False,
+        "alpha": 1.0,
+    }
