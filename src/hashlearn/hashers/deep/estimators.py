@@ -89,6 +89,9 @@ class DeepHasher(BaseHasher):
     #: Sparse vectors (TF-IDF, word counts) stay sparse, densified one batch at a time;
     #: only the ``mlp`` backbone takes them (an image backbone refuses them).
     _accepts_sparse = True
+    #: Whether the network standardises feature vectors by their training mean and
+    #: standard deviation (bag-of-words hashers feed word weights as they are).
+    _standardise_inputs: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -237,6 +240,8 @@ class DeepHasher(BaseHasher):
         config = self._train_config()
         rows = trainer.split_validation(len(inputs), labels, config.validation_fraction, rng)
         mean, std = _statistics(inputs, rows[0])
+        if not self._standardise_inputs:
+            mean, std = np.zeros_like(mean), np.ones_like(std)
         network = build_backbone(
             backbone,
             self.n_bits,

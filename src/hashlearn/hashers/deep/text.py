@@ -25,6 +25,10 @@ class _TextHasher(DeepHasher):
 
     _unsupervised_loss: ClassVar[str]
     _supervised_loss: ClassVar[str]
+    # Word weights are fed as they are: standardising them would scale a rare word's
+    # weight by its tiny standard deviation (measured on 20ng-text, NASH-DN 32 bits, 8
+    # epochs: P@100 0.209 standardised, 0.222 as they are).
+    _standardise_inputs = False
     supervised: bool
     alpha: float
 
@@ -82,13 +86,19 @@ class VDSH(_TextHasher):
     ----------
     n_bits : int, default 32
         Code length.
-    beta : float, default 1.0
-        Weight of the KL term.
+    beta : float, default 0.02
+        Weight of the KL term (1 is the evidence lower bound; see the note below).
     supervised : bool, default False
         Add a classifier on the latent code (VDSH-S); ``y`` is required then.
     alpha : float, default 1.0
         Weight of the classification term (supervised only).
     {common}
+
+    Notes
+    -----
+    ``beta`` defaults to 0.02 for L2-normalised TF-IDF rows, whose word weights sum to
+    about 6 where a post has about a hundred counted words: at 1 the KL term wins and the
+    codes carry nothing. Use ``beta=1`` with word counts.
 
     References
     ----------
@@ -99,7 +109,7 @@ class VDSH(_TextHasher):
     _loss = ("vdsh", "VDSHLoss")
     _unsupervised_loss = "VDSHLoss"
     _supervised_loss = "VDSHSupervisedLoss"
-    _loss_defaults: ClassVar[dict[str, Any]] = {"beta": 1.0, "supervised": False, "alpha": 1.0}
+    _loss_defaults: ClassVar[dict[str, Any]] = {"beta": 0.02, "supervised": False, "alpha": 1.0}
 
 
 @register
@@ -119,13 +129,17 @@ class NASH(_TextHasher):
         learned scale per bit (NASH-N), or none (None: plain NASH).
     noise_std : float, default 0.1
         Starting standard deviation of the noise.
-    beta : float, default 1.0
-        Weight of the KL term.
+    beta : float, default 0.02
+        Weight of the KL term (1 is the evidence lower bound; see the note below).
     supervised : bool, default False
         Add a classifier on the code (the paper's supervised NASH); ``y`` is required then.
     alpha : float, default 1.0
         Weight of the classification term (supervised only).
     {common}
+
+    Notes
+    -----
+    ``beta`` defaults to 0.02, not 1, for the reason given in :class:`VDSH`.
 
     References
     ----------
@@ -139,7 +153,7 @@ class NASH(_TextHasher):
     _loss_defaults: ClassVar[dict[str, Any]] = {
         "noise": "data",
         "noise_std": 0.1,
-        "beta": 1.0,
+        "beta": 0.02,
         "supervised": False,
         "alpha": 1.0,
     }

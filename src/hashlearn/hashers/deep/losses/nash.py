@@ -25,7 +25,9 @@ Defaults, and where they differ from the paper
 -----------------------------------------------
 - ``noise="data"``: NASH-DN, the paper's best variant. The paper does not state the form
   of ``sigma(x)``; here it is a softplus of a linear map of the input words.
-- ``beta = 1`` (the evidence lower bound); ``noise_std = 0.1`` as the starting value.
+- The loss defaults to ``beta = 1`` (the evidence lower bound); the estimator to 0.02,
+  for L2-normalised TF-IDF inputs (see :class:`hashlearn.hashers.deep.text.VDSH`).
+- ``noise_std = 0.1`` as the starting value.
 - The reconstruction weights each word by its input value (counts or TF-IDF); the paper
   uses word counts.
 - Codes are 0/1 in the decoder, as in the paper.

@@ -23,7 +23,8 @@ Defaults, and where they differ from the paper
 - The log-variance is a linear function of the input words, not a second head on the
   encoder's last hidden layer: the backbone's outputs are the ``n_bits`` means, and the
   loss only sees them and the inputs.
-- ``beta = 1`` (the evidence lower bound).
+- The loss defaults to ``beta = 1`` (the evidence lower bound); the estimator to 0.02,
+  for L2-normalised TF-IDF inputs (see :class:`hashlearn.hashers.deep.text.VDSH`).
 - The reconstruction weights each word by its input value (counts or TF-IDF).
 
 References
