@@ -195,9 +195,9 @@ class SelfTaughtHashing(LinearHasherMixin, BaseHasher):
        the training set in half.
     4. **Self-taught hash functions.** For each bit, a linear SVM
        (:class:`sklearn.svm.LinearSVC`, hinge loss, ``C``) learns to predict the
-       training bit from ``x``. Its decision function ``w_j . x + b_j`` is hash function ``j``:
-       ``components_`` holds the ``w_j``, ``intercept_`` the ``b_j``, and bit ``j`` of any
-       ``x`` is ``w_j . x + b_j >= 0``.
+       training bit from ``x``. Its decision function ``w_j . x + b_j`` is hash function
+       ``j``: ``components_`` holds the ``w_j``, ``intercept_`` the ``b_j``, and bit ``j``
+       of any ``x`` is ``w_j . x + b_j >= 0``.
 
     ``fit`` and ``encode`` take a ``scipy.sparse`` matrix (TF-IDF, word counts) as it is:
     nothing is densified, and no ``n x n`` matrix is formed (the graph is sparse, the
@@ -212,8 +212,7 @@ class SelfTaughtHashing(LinearHasherMixin, BaseHasher):
         ``k`` of the k-nearest-neighbour graph, at least 1 and below the number of
         training rows. Chosen on validation splits of the 20 Newsgroups training posts
         (32 bits; 10, 15 and 25 tried, 10 best by 0.006 and 0.022 P@100; see
-        docs/methods.md). The value of the paper could not be checked here; 25 is often
-        quoted for it.
+        docs/methods.md). The paper's own value could not be checked here.
     metric : {"cosine", "euclidean"}, default "cosine"
         The graph's similarity: cosine similarity, what the paper uses for documents, or
         a heat kernel on Euclidean distances (the authors' code offers both).
@@ -252,7 +251,7 @@ class SelfTaughtHashing(LinearHasherMixin, BaseHasher):
     n_constant_bits_ : int
         Bits whose training codes were all equal (an eigenvector constant on the
         training rows, which only degenerate data give); such a bit gets no SVM but the
-        constant hash function ``0 . x + 1`` (bit 1 for every point, the training value),
+        constant hash function of its training value (``0 . x + 1`` or ``0 . x - 1``),
         and ``fit`` warns.
     n_features_in_ : int
         Number of features seen during fit.
@@ -264,8 +263,8 @@ class SelfTaughtHashing(LinearHasherMixin, BaseHasher):
     the graph falls apart into several connected components, eigenvalue 0 is repeated and
     its non-constant eigenvectors, which tell the components apart, are kept.
 
-    The paper thresholds at the median with ``y > median``; here ties at the median go to
-    the better-balanced side. The authors' code trains LIBSVM's linear SVM; the SVMs here
+    The authors' code thresholds with ``y > median``; here ties at the median go to the
+    better-balanced side. The authors' code trains LIBSVM's linear SVM; the SVMs here
     minimise the same hinge loss with LIBLINEAR (:class:`~sklearn.svm.LinearSVC` with
     ``loss="hinge"``), which also regularises the bias like a weight and is much faster on
     sparse text. The squared hinge loss, LinearSVC's default, scored 0.007-0.012 P@100
