@@ -22,7 +22,8 @@ from hashlearn.testing import HASHER_CHECKS, hasher_checks
 
 # scikit-learn's checks fit on tiny datasets, some with only 2 features: the PCA-based
 # hashers (at most n_features bits) run them with 2 bits, the anchor-based ones with few
-# anchors. GRH with alpha < 1 and two iterations exercises the anchor term and the loop
+# anchors, STH with 5 neighbours and 4 bits (the checks' smallest fit has 10 rows). GRH
+# with alpha < 1 and two iterations exercises the anchor term and the loop
 # (alpha = 1 on such tiny data collapses bits, as expected, and warns).
 SKLEARN_SPECS = {
     "agh": [
@@ -43,6 +44,7 @@ SKLEARN_SPECS = {
     "median": [("median", 12), ("median:projection=identity", 2), ("median:projection=pca", 2)],
     "pcah": [("pcah", 2)],
     "sdh": [("sdh:n_anchors=15", 6)],
+    "sth": [("sth:n_neighbors=5", 4), ("sth:n_neighbors=5,metric=euclidean", 4)],
 }
 STACKS = [
     HasherStack([LSH(5, random_state=0), LSH(7, random_state=1)]),
@@ -99,6 +101,7 @@ VARIANTS = [
     "median:projection=pca",
     "nash:noise=none,supervised=true,epochs=3,batch_size=32,width=32",
     "vdsh:supervised=true,epochs=3,batch_size=32,width=32",
+    "sth:metric=euclidean",
 ]
 CONTRACT_SPECS = [SMALL_DATA.get(name, name) for name in sorted(METHODS)] + VARIANTS
 _AT_MOST_N_FEATURES_BITS = {

@@ -421,6 +421,18 @@ _simple(
     "n_layers=1|2",
     "W. Liu, J. Wang, S. Kumar and S.-F. Chang. Hashing with graphs. ICML 2011",
 )
+_simple(
+    "sth",
+    "hashlearn.hashers.sth",
+    "SelfTaughtHashing",
+    "STH",
+    False,
+    "Self-Taught Hashing: median-thresholded Laplacian eigenmap of a k-nearest-neighbour "
+    "graph, predicted for new points by one linear SVM per bit; takes sparse TF-IDF as it is; "
+    "parameters: n_neighbors, metric=cosine|euclidean, sigma, C, n_jobs",
+    "D. Zhang, J. Wang, D. Cai and J. Lu. Self-taught hashing for fast similarity search. "
+    "SIGIR 2010",
+)
 # Supervised
 _simple(
     "cca-itq",

@@ -9,7 +9,8 @@ bits per hasher, e.g. one per table of a :class:`~hashlearn.index.MultiTableInde
   :class:`ShiftInvariantKernelLSH` (``SKLSH``), :class:`KernelizedLSH` (``KLSH``).
 * Unsupervised: :class:`MedianThresholding`, :class:`PCAHashing` (``PCAH``),
   :class:`IterativeQuantization` (``ITQ``), :class:`IsotropicHashing` (``IsoHash``),
-  :class:`SpectralHashing` (``SH``), :class:`AnchorGraphHashing` (``AGH``).
+  :class:`SpectralHashing` (``SH``), :class:`AnchorGraphHashing` (``AGH``),
+  :class:`SelfTaughtHashing` (``STH``, which also takes sparse TF-IDF).
 * Supervised: :class:`CCAITQ` (``CCA_ITQ``), :class:`LearnedMetricLSH` (LSH on an
   :class:`InformationTheoreticMetricLearning` metric), :class:`BinaryReconstructiveEmbedding`
   (``BRE``), :class:`KernelSupervisedHashing` (``KSH``), :class:`SupervisedDiscreteHashing`
@@ -38,6 +39,7 @@ from hashlearn.hashers.random_lsh import (
 from hashlearn.hashers.sdh import SDH, SupervisedDiscreteHashing
 from hashlearn.hashers.spectral import SH, SpectralHashing
 from hashlearn.hashers.stack import HasherStack
+from hashlearn.hashers.sth import STH, SelfTaughtHashing
 
 __all__ = [
     "AGH",
@@ -54,6 +56,7 @@ __all__ = [
     "SDH",
     "SH",
     "SKLSH",
+    "STH",
     "AnchorGraphHashing",
     "BaseHasher",
     "BinaryReconstructiveEmbedding",
@@ -70,6 +73,7 @@ __all__ = [
     "MedianThresholding",
     "PCAHashing",
     "PStableLSH",
+    "SelfTaughtHashing",
     "ShiftInvariantKernelLSH",
     "SignRandomProjection",
     "SpectralHashing",
