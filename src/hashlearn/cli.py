@@ -74,6 +74,7 @@ def _build_parser() -> argparse.ArgumentParser:
     methods.set_defaults(handler=_methods)
     _add_datasets(commands)
     _add_features(commands)
+    _add_toy2d(commands)
     return parser
 
 
@@ -226,6 +227,80 @@ def _report(args: argparse.Namespace) -> int:
     for run_dir in args.run_dirs:
         report = write_benchmark_report(run_dir, args.out, title=args.title)
         print(f"wrote {report.markdown} and {report.html}")
+    return 0
+
+
+def _add_toy2d(commands: Any) -> None:
+    toy = commands.add_parser(
+        "toy2d",
+        help="how each method's bits cut a 2-D uniform rectangle: figures and an index",
+        description=(
+            "Fit every registered method (or --methods) on 1,000 points uniform on "
+            "[0, 1] x [0, 0.5] at each code length, and draw each bit's boundary and the "
+            "cells of equal code: one PNG per method, overview.png (a row per method) and "
+            "index.md, which lists every method, drawn or skipped with the reason. "
+            "Supervised methods get the quadrant of the rectangle as label; network-trained "
+            "methods a small MLP and few epochs on the CPU (docs/toy2d.md)."
+        ),
+        epilog=(
+            "examples:\n"
+            "  hashlearn toy2d --out docs/images/toy2d\n"
+            "  hashlearn toy2d --out results/toy2d --methods lsh,sh,itq --bits 2,8"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    toy.add_argument("--out", type=Path, default=Path("results/toy2d"), help="output folder")
+    toy.add_argument(
+        "--methods",
+        action="append",
+        default=None,
+        help="comma-separated names, or one NAME:key=value,... per option (repeatable); "
+        "default: every registered method",
+    )
+    toy.add_argument("--bits", default="2,4,8", help="comma-separated code lengths (2,4,8)")
+    toy.add_argument("--seed", type=int, default=0, help="seed of the points and methods (0)")
+    toy.add_argument("--n-points", type=int, default=1000, help="training points (1000)")
+    toy.add_argument(
+        "--resolution", type=int, default=400, help="grid points along the long side (400)"
+    )
+    toy.add_argument("--no-progress", action="store_true", help="print one line per fit: off")
+    toy.set_defaults(handler=_toy2d)
+
+
+def _toy2d(args: argparse.Namespace) -> int:
+    import shlex
+
+    from hashlearn.experiments.toy2d import run_toy2d
+    from hashlearn.report.toy2d import write_toy2d_gallery
+
+    gallery = run_toy2d(
+        args.methods,
+        args.bits,
+        n_points=args.n_points,
+        resolution=args.resolution,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    # The command that regenerates this gallery, for its index: the options given.
+    command = ["hashlearn", "toy2d", "--out", str(args.out)]
+    for spec in args.methods or []:
+        command += ["--methods", spec]
+    for option, value, default in (
+        ("--bits", args.bits, "2,4,8"),
+        ("--seed", args.seed, 0),
+        ("--n-points", args.n_points, 1000),
+        ("--resolution", args.resolution, 400),
+    ):
+        if value != default:
+            command += [option, str(value)]
+    files = write_toy2d_gallery(gallery, args.out, command=shlex.join(command))
+    for method in gallery.methods:
+        if method.skipped is not None:
+            print(f"skipped {method.spec}: {method.skipped}")
+    if not files.figures:
+        print(f"nothing could be drawn (see above); wrote {files.index}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(files.figures)} method figure(s), {files.overview} and {files.index}")
     return 0
 
 

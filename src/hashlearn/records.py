@@ -9,6 +9,10 @@ seeds per method and code length, which :class:`RunResults` (what
 :func:`~hashlearn.experiments.run_protocol` returns) shows -- lives here too, with the pure
 statistics it shares with the report (:func:`mean_std`, :func:`method_labels`): the
 experiments may not import the report.
+
+The toy 2-D gallery's result (:class:`Toy2DGallery`) is defined here for the same reason:
+:mod:`hashlearn.experiments.toy2d` fits the methods and fills it, :mod:`hashlearn.report.toy2d`
+draws it. It lives in memory only (the gallery's files are its figures and index).
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ __all__ = [
     "BenchRecordWarning",
     "RecordReading",
     "RunResults",
+    "Toy2DGallery",
+    "Toy2DMethod",
+    "Toy2DPanel",
     "finite",
     "format_mean_std",
     "mean_std",
@@ -504,3 +511,116 @@ class RunResults(list[dict[str, Any]]):
 
     def __str__(self) -> str:
         return self.to_markdown()
+
+
+# --------------------------------------------------------------------------- toy 2-D gallery
+
+
+@dataclass(frozen=True)
+class Toy2DPanel:
+    """One method at one code length on the toy 2-D data: its projections on the grid, or
+    why there are none.
+
+    Attributes
+    ----------
+    n_bits : int
+        The code length.
+    projections : ndarray of shape (n_y, n_x, n_bits), or None
+        The hasher's real-valued projections at the grid's points (row ``i``, column ``j``
+        is the point ``(x_grid[j], y_grid[i])``); bit ``b`` is 1 exactly where
+        ``projections[..., b] >= 0``. None when the method could not be fitted.
+    reason : str or None
+        Why the method could not be fitted at this length (the error's type and message).
+    fit_seconds : float or None
+        Wall-clock seconds of ``fit``.
+    warnings : tuple of str
+        The distinct warnings ``fit`` issued (a convergence warning, for instance).
+    """
+
+    n_bits: int
+    projections: Any = None
+    reason: str | None = None
+    fit_seconds: float | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def drawn(self) -> bool:
+        """Whether there are projections to draw."""
+        return self.projections is not None
+
+
+@dataclass(frozen=True)
+class Toy2DMethod:
+    """One registered method on the toy: a panel per code length.
+
+    Attributes
+    ----------
+    name : str
+        The registered name (``"lsh"``).
+    spec : str
+        The spec asked for (``"lsh"``, ``"grh:kernel=rbf"``); :attr:`note` says what the toy
+        changed.
+    label : str
+        The method's label in the published tables.
+    supervised : bool
+        Whether it was fitted on the toy's labels.
+    panels : tuple of Toy2DPanel
+        One per code length, in the gallery's order of lengths.
+    note : str or None
+        What the toy changed from the method's defaults, and why.
+    """
+
+    name: str
+    spec: str
+    label: str
+    supervised: bool
+    panels: tuple[Toy2DPanel, ...]
+    note: str | None = None
+
+    @property
+    def skipped(self) -> str | None:
+        """Why nothing of this method is drawn (its distinct reasons, joined), or None
+        when at least one panel is."""
+        if any(panel.drawn for panel in self.panels):
+            return None
+        reasons = dict.fromkeys(panel.reason or "not fitted" for panel in self.panels)
+        return "; ".join(reasons) or "no code length asked"
+
+
+@dataclass(frozen=True)
+class Toy2DGallery:
+    """The toy 2-D gallery: uniform points on a rectangle, every method's projections on
+    a grid over it.
+
+    Attributes
+    ----------
+    low, high : tuple of float
+        The rectangle's corners ``(x, y)``; points are uniform on it.
+    x_grid : ndarray of shape (n_x,)
+    y_grid : ndarray of shape (n_y,)
+        The grid's coordinates (pixel centres of a ``n_x`` by ``n_y`` image of the
+        rectangle).
+    points : ndarray of shape (n_points, 2)
+        The training points.
+    labels : ndarray of shape (n_points,)
+        Their toy labels, given to supervised methods.
+    label_rule : str
+        How the labels were made, in words.
+    bits : tuple of int
+        The code lengths, in order.
+    seed : int
+        The seed of the points and of every method.
+    methods : tuple of Toy2DMethod
+        In the order asked.
+    """
+
+    low: tuple[float, float]
+    high: tuple[float, float]
+    x_grid: Any
+    y_grid: Any
+    points: Any
+    labels: Any
+    label_rule: str
+    bits: tuple[int, ...]
+    seed: int
+    methods: tuple[Toy2DMethod, ...]

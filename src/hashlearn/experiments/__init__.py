@@ -8,7 +8,8 @@
   :mod:`~hashlearn.experiments.measure`, :mod:`~hashlearn.experiments.resume` and
   :mod:`~hashlearn.experiments.user_data`;
 * :mod:`~hashlearn.records`: the run folder's files;
-* :mod:`~hashlearn.experiments.tutorial`: the tutorial.
+* :mod:`~hashlearn.experiments.tutorial`: the tutorial;
+* :mod:`~hashlearn.experiments.toy2d`: the toy 2-D gallery's fits (:func:`run_toy2d`).
 """
 
 from hashlearn.experiments.anchors import find_anchor
@@ -23,6 +24,7 @@ from hashlearn.experiments.protocols import (
     tutorial_split,
 )
 from hashlearn.experiments.runner import run_benchmark, run_protocol
+from hashlearn.experiments.toy2d import run_toy2d
 from hashlearn.experiments.tutorial import (
     TUTORIAL_ANCHORS,
     TutorialConfig,
@@ -49,6 +51,7 @@ __all__ = [
     "resolve_protocol",
     "run_benchmark",
     "run_protocol",
+    "run_toy2d",
     "run_tutorial",
     "tutorial_split",
 ]

@@ -10,7 +10,9 @@ The package is layered like the reports it writes:
 - :mod:`~hashlearn.report.figures`: every plot, and the one function that saves a figure;
 - :mod:`~hashlearn.report.benchmark` (``hashlearn report RUN_DIR``),
   :mod:`~hashlearn.report.reproduction` (``hashlearn report --reproduction``) and
-  :mod:`~hashlearn.report.tutorial` (``hashlearn tutorial``): the reports themselves.
+  :mod:`~hashlearn.report.tutorial` (``hashlearn tutorial``): the reports themselves;
+- :mod:`~hashlearn.report.toy2d` (``hashlearn toy2d``): the toy 2-D gallery's figures and
+  index, drawn from the :class:`~hashlearn.records.Toy2DGallery` the experiments compute.
 
 Records are read through :mod:`hashlearn.records`.
 """
@@ -23,6 +25,7 @@ from hashlearn.report.benchmark import (
 )
 from hashlearn.report.figures import plot_precision_vs_radius, plot_query_time_vs_radius
 from hashlearn.report.reproduction import format_reproduction, write_reproduction
+from hashlearn.report.toy2d import write_toy2d_gallery
 from hashlearn.report.tutorial import format_tutorial_table
 
 __all__ = [
@@ -35,4 +38,5 @@ __all__ = [
     "plot_query_time_vs_radius",
     "write_benchmark_report",
     "write_reproduction",
+    "write_toy2d_gallery",
 ]

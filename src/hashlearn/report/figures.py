@@ -12,6 +12,7 @@ are absent from the records is skipped (its plotter returns None).
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import textwrap
@@ -73,17 +74,43 @@ def pyplot() -> Any:
     return plt
 
 
-def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = _DPI) -> Path:
+def save_figure(
+    fig: Any, path: str | os.PathLike[str], *, dpi: int = _DPI, colours: int | None = None
+) -> Path:
     """Write ``fig`` to ``path`` atomically, in the format of its suffix (PNG by default).
+
+    ``colours`` writes a palette PNG of at most that many colours (2 to 256; Pillow's
+    median cut, no dithering): several times smaller for figures of flat colour areas,
+    such as the toy 2-D gallery's cells, with no visible change.
 
     The figure is closed afterwards, even when writing fails, so that a long report does
     not keep every figure in memory.
     """
     target = Path(path)
     suffix = target.suffix.lstrip(".") or "png"
+    if colours is not None and (
+        isinstance(colours, bool) or not isinstance(colours, int) or not 2 <= colours <= 256
+    ):
+        pyplot().close(fig)
+        raise ValueError(f"colours must be None or an int in [2, 256], got {colours!r}")
+    if colours is not None and suffix.lower() != "png":
+        pyplot().close(fig)
+        raise ValueError(f"colours applies to PNG files only, got {target.name!r}")
 
     def write(handle: Any) -> None:
-        fig.savefig(handle, format=suffix, dpi=dpi)
+        if colours is None:
+            fig.savefig(handle, format=suffix, dpi=dpi)
+            return
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi)
+        buffer.seek(0)
+        with Image.open(buffer) as image:
+            palette = image.convert("RGB").quantize(
+                colors=colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+            )
+        palette.save(handle, format="PNG", optimize=True)
 
     try:
         return atomic_write(target, write)
