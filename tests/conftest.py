@@ -94,3 +94,44 @@ def local_cluster():
     """``with local_cluster() as client:``, a fresh two-worker Dask cluster (the tests
     that use it import distributed with ``pytest.importorskip`` first)."""
     return _local_cluster
+
+
+#: Topic words of the generated text corpora; every document also draws shared words.
+_TOPIC_WORDS = {
+    topic: words.split()
+    for topic, words in (
+        ("food", "recipe bread cheese sauce oven flavour spice butter dinner garlic"),
+        ("space", "rocket orbit launch moon nasa shuttle planet galaxy telescope comet"),
+        ("sport", "goal match team player score league coach season ball referee"),
+    )
+}
+_SHARED_WORDS = [
+    "people",
+    "time",
+    "year",
+    "work",
+    "place",
+    "thing",
+    "today",
+    "really",
+    "think",
+    "good",
+]
+
+
+@pytest.fixture(scope="session")
+def topic_documents():
+    """``topic_documents(n_per_class, seed=0)``: deterministic (topic, text) pairs, a few
+    hundred generated documents over three topics (food, space, sport), each 12 topic words
+    and 8 shared words (and a stop word) in random order, topics interleaved."""
+
+    def make(n_per_class: int, seed: int = 0) -> list[tuple[str, str]]:
+        rng = np.random.default_rng(seed)
+        documents = []
+        for _ in range(n_per_class):
+            for topic, words in _TOPIC_WORDS.items():
+                drawn = [*rng.choice(words, 12), *rng.choice(_SHARED_WORDS, 8), "the"]
+                documents.append((topic, " ".join(rng.permutation(drawn))))
+        return documents
+
+    return make

@@ -98,7 +98,9 @@ def _add_bench(commands: Any) -> None:
             "  hashlearn bench --protocol grh-cifar10:n_train=2000 --methods lsh "
             '--methods "grh:kernel=rbf" --out results/t2000\n'
             "  hashlearn bench --config run.toml\n"
-            "  hashlearn bench --protocol grh-cifar10 --dataset my_features.npz --methods lsh"
+            "  hashlearn bench --protocol grh-cifar10 --dataset my_features.npz --methods lsh\n"
+            "  hashlearn bench --protocol 20ng-text --dataset my_corpus/ --methods lsh,itq "
+            "--max-features 5000"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -124,7 +126,20 @@ def _add_bench(commands: Any) -> None:
         "--dataset",
         type=Path,
         default=None,
-        help="your own data: .npz (X, y[, X_query, y_query]), .npy, .csv",
+        help="your own data: .npz (X, y[, X_query, y_query]), .npy, .csv of numbers; or a text "
+        "corpus: a folder of class folders, .jsonl or .csv with text and label",
+    )
+    bench.add_argument(
+        "--text-features",
+        choices=["tfidf", "counts"],
+        default=None,
+        help="text corpus: TF-IDF (default) or word counts, learned on each seed's training rows",
+    )
+    bench.add_argument(
+        "--max-features", type=int, default=None, help="text corpus: vocabulary size (10000)"
+    )
+    bench.add_argument(
+        "--text-encoding", default=None, help="text corpus: encoding of its files (utf-8)"
     )
     bench.add_argument("--download", action="store_true", help="allow downloading missing data")
     bench.add_argument("--no-save-models", action="store_true", help="do not save fitted hashers")
@@ -187,6 +202,9 @@ def _bench(args: argparse.Namespace) -> int:
             "out": args.out,
             "data_dir": args.data_dir,
             "dataset": args.dataset,
+            "text_features": args.text_features,
+            "max_features": args.max_features,
+            "text_encoding": args.text_encoding,
             "save_models": False if args.no_save_models else None,
             "download": True if args.download else None,
             "force_resume": True if args.force_resume else None,

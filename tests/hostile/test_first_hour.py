@@ -193,20 +193,34 @@ def test_own_data_examples_run(tmp_path, monkeypatch, capsys):
     from hashlearn.cli import main
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HASHLEARN_CACHE", str(tmp_path / "cache"))
     text = _text(OWN_DATA) if OWN_DATA.is_file() else ""
-    python_blocks = _code_blocks(text, "python")
-    commands = [line for block in _code_blocks(text, "bash") for line in block.splitlines() if line]
+    # Every python and bash block in the page's order: a command reads the files the
+    # blocks before it wrote.
+    blocks = re.findall(r"^```(python|bash)\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    python_blocks = [code for language, code in blocks if language == "python"]
+    commands = [
+        line
+        for language, code in blocks
+        if language == "bash"
+        for line in code.splitlines()
+        if line
+    ]
     assert len(python_blocks) >= 4 and commands, "docs/own-data.md shows too few examples"
     namespace: dict[str, object] = {"__name__": "own_data"}
-    for number, block in enumerate(python_blocks, 1):
-        exec(compile(block, f"docs/own-data.md python block {number}", "exec"), namespace)
-        if number == 1:  # the data exist: the command line reads them
-            for command in commands:
-                assert command.startswith("hashlearn bench ")
-                # the report (figures) takes seconds; tests/report covers it
-                argv = [*shlex.split(command)[1:], "--no-progress", "--no-report"]
-                assert main(argv) in (0, None)
+    number = 0
+    for language, code in blocks:
+        if language == "python":
+            number += 1
+            exec(compile(code, f"docs/own-data.md python block {number}", "exec"), namespace)
+            continue
+        for command in filter(None, code.splitlines()):
+            assert command.startswith("hashlearn bench ")
+            # the report (figures) takes seconds; tests/report covers it
+            argv = [*shlex.split(command)[1:], "--no-progress", "--no-report"]
+            assert main(argv) in (0, None)
     assert (tmp_path / "results" / "mine" / "records.jsonl").is_file()
+    assert (tmp_path / "results" / "text" / "records.jsonl").is_file()
     assert (tmp_path / "mine.hlz").is_file()
     assert "recall" not in capsys.readouterr().err.lower()
 

@@ -107,6 +107,16 @@ def test_a_resumed_run_lists_every_command_that_wrote_it(tmp_path: Path) -> None
     assert "--methods pcah --bits 8 --seeds 1" in text
 
 
+def test_the_command_of_a_text_corpus_run_keeps_its_text_options(tmp_path: Path) -> None:
+    from hashlearn.report.reproduction import _command
+
+    config = {"protocol": "20ng-text", "methods": ["lsh"], "dataset": "corpus", "bits": None}
+    config |= {"text_features": "counts", "max_features": 5000, "text_encoding": None}
+    command = _command(config, tmp_path)
+    assert "--dataset corpus --text-features counts --max-features 5000 --out" in command
+    assert "--text-encoding" not in command
+
+
 def test_a_reported_map_at_k_or_p_at_k_is_followed_by_its_tie_aware_value(
     run_dir: Path, tmp_path: Path
 ) -> None:

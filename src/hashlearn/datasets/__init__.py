@@ -25,6 +25,10 @@ origin and loader):
   (:func:`load_20newsgroups_tfidf`);
 * ``"mirflickr25k"``: MIRFlickr-25K tag vectors with a 24-label multi-label ``y``
   (:func:`load_mirflickr25k`), from the data directory only (no official download).
+
+Your own text corpus (a folder of class folders, a ``.jsonl`` or a ``.csv`` file):
+:func:`load_text_corpus` gives its TF-IDF or word-count vectors
+(:mod:`hashlearn.datasets.text_corpus`).
 """
 
 from __future__ import annotations
@@ -69,6 +73,12 @@ from hashlearn.datasets.newsgroups import (
     newsgroups_tfidf,
     read_20newsgroups,
 )
+from hashlearn.datasets.text_corpus import (
+    TextCorpus,
+    TextFeaturizer,
+    load_text_corpus,
+    read_text_corpus,
+)
 
 __all__ = [
     "CATALOG",
@@ -77,6 +87,8 @@ __all__ = [
     "Dataset",
     "DatasetEntry",
     "DownloadError",
+    "TextCorpus",
+    "TextFeaturizer",
     "availability",
     "choose_dataset",
     "describe",
@@ -95,6 +107,7 @@ __all__ = [
     "load_gist_mat",
     "load_mirflickr25k",
     "load_mnist",
+    "load_text_corpus",
     "newsgroups_tfidf",
     "read_20newsgroups",
     "read_cifar10_jpeg",
@@ -103,5 +116,6 @@ __all__ = [
     "read_gist_mat",
     "read_idx",
     "read_mirflickr25k",
+    "read_text_corpus",
     "verify_against_sha256sums",
 ]

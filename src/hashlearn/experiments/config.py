@@ -3,6 +3,7 @@ or the command line, and checked before any work starts."""
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import os
 import sys
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from hashlearn.datasets.text_corpus import DEFAULT_MAX_FEATURES, TextFeaturizer
 from hashlearn.experiments.methods import resolve_method
 from hashlearn.experiments.protocols import resolve_protocol
 from hashlearn.experiments.specs import format_spec, split_specs
@@ -97,8 +99,16 @@ class BenchConfig:
     data_dir : str or None
         Data directory for the protocol's dataset (else ``$HASHLEARN_DATA``).
     dataset : str or None
-        A user file (``.npz``, ``.npy``, ``.csv``) replacing the protocol's dataset (see
-        :func:`load_user_dataset`).
+        A user file (``.npz``, ``.npy``, ``.csv`` of numbers) or text corpus (a folder, a
+        ``.jsonl``, a ``.csv`` with a ``text`` column) replacing the protocol's dataset (see
+        :func:`~hashlearn.experiments.user_data.load_user_data`).
+    text_features : {"tfidf", "counts"} or None
+        For a text corpus: TF-IDF (None means this) or word counts, learned on each seed's
+        training rows (:class:`~hashlearn.datasets.text_corpus.TextFeaturizer`).
+    max_features : int or None
+        For a text corpus: the vocabulary size (None: 10,000).
+    text_encoding : str or None
+        For a text corpus: how its files are encoded (None: UTF-8).
     save_models : bool, default True
         Save each fitted hasher under ``out/models``.
     download : bool, default False
@@ -115,6 +125,9 @@ class BenchConfig:
     out: str | None = None
     data_dir: str | None = None
     dataset: str | None = None
+    text_features: str | None = None
+    max_features: int | None = None
+    text_encoding: str | None = None
     save_models: bool = True
     download: bool = False
     force_resume: bool = False
@@ -129,6 +142,19 @@ class BenchConfig:
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be true or false, got {getattr(self, name)!r}")
         object.__setattr__(self, "bits", parse_bits(self.bits))
+        if self.text_features is not None or self.max_features is not None:
+            TextFeaturizer(  # checks both
+                "tfidf" if self.text_features is None else self.text_features,
+                DEFAULT_MAX_FEATURES if self.max_features is None else self.max_features,
+            )
+        if self.text_encoding is not None:
+            try:
+                codecs.lookup(self.text_encoding)
+            except (LookupError, TypeError):
+                raise ValueError(
+                    f"text_encoding must be a codec Python knows ('utf-8', 'latin-1', ...), "
+                    f"got {self.text_encoding!r}"
+                ) from None
         if self.seeds is not None:
             object.__setattr__(self, "seeds", parse_seeds(self.seeds))
 

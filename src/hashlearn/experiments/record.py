@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from hashlearn.datasets._dataset import Dataset
+from hashlearn.datasets.text_corpus import TextFeaturizer
 from hashlearn.evaluation import evaluate_hamming_ranking, exact_neighbors, hamming_recall_at
 from hashlearn.experiments.anchors import find_anchor
 from hashlearn.experiments.measure import (
@@ -81,7 +82,9 @@ class RunContext:
     """What every record of one run shares: the protocol, the data, where records go.
 
     ``own_data`` says the data is the protocol's own dataset (only then are published
-    numbers attached); ``progress`` receives one line per record.
+    numbers attached); ``progress`` receives one line per record. With a ``featurizer``
+    (a text corpus), ``dataset.X`` holds word counts and each seed's features are learned
+    from that seed's training rows, so that its queries never shape the vocabulary or IDF.
     """
 
     protocol: Protocol
@@ -93,6 +96,7 @@ class RunContext:
     environment: dict[str, Any]
     config: dict[str, Any]
     progress: Callable[[str], None]
+    featurizer: TextFeaturizer | None = None
     prepared: dict[int, PreparedSeed] = field(default_factory=dict)
 
     def prepare(self, seed: int) -> PreparedSeed:
@@ -102,7 +106,10 @@ class RunContext:
             split = make_split(
                 self.protocol, self.dataset.y, seed, n_official_train=self.n_official_train
             )
-            features, statistics = preprocess(self.dataset.X, split.train, self.protocol.preprocess)
+            X = self.dataset.X
+            if self.featurizer is not None:
+                X = self.featurizer.fit_transform(X, split.train)
+            features, statistics = preprocess(X, split.train, self.protocol.preprocess)
             self.prepared[seed] = PreparedSeed(seed, split, features, statistics)
         return self.prepared[seed]
 

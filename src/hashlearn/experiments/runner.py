@@ -51,13 +51,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from hashlearn._environment import environment
 from hashlearn._io import append_jsonl, to_json
 from hashlearn._progress import AutoProgress, Progress, progress_printer, resolve_progress
-from hashlearn._validation import check_features, check_labels
+from hashlearn._validation import check_features, check_labels, check_sparse_features
 from hashlearn.datasets import load_dataset
 from hashlearn.datasets._dataset import Dataset
+from hashlearn.datasets.text_corpus import TextFeaturizer
 from hashlearn.experiments.config import BenchConfig, parse_bits, parse_seeds
 from hashlearn.experiments.lock import acquire, release
 from hashlearn.experiments.methods import ResolvedMethod, resolve_method
@@ -73,7 +75,7 @@ from hashlearn.experiments.resume import (
     write_run_json,
 )
 from hashlearn.experiments.specs import parse_value, plain_params, split_specs
-from hashlearn.experiments.user_data import load_user_dataset
+from hashlearn.experiments.user_data import load_user_data
 from hashlearn.records import RECORDS_NAME, RunResults
 
 __all__ = ["run_benchmark", "run_protocol"]
@@ -102,9 +104,10 @@ def _run(
         record["fingerprint"] = fingerprints[key]
         record["started_at"] = utc_now()
         try:
+            prepared = context.prepare(seed)
             record["sizes"] = {
-                "n_features": int(context.dataset.X.shape[1]),
-                **context.prepare(seed).split.sizes(),
+                "n_features": int(prepared.features.shape[1]),
+                **prepared.split.sizes(),
             }
             record.update(run_record(context, method, n_bits, seed))
         except (KeyboardInterrupt, MemoryError):
@@ -178,6 +181,7 @@ def _execute(
     *,
     own_data: bool,
     force_resume: bool = False,
+    featurizer: TextFeaturizer | None = None,
 ) -> RunResults:
     methods = [resolve_method(spec) for spec in method_specs]
     if not methods:
@@ -190,14 +194,21 @@ def _execute(
     # Mistakes that would fail every record are reported before any work: a method that
     # cannot be built, a split the data cannot give.
     method_prints = {m.spec: _method_fingerprint(m, bits[0], seeds[0]) for m in methods}
-    make_split(protocol, dataset.y, seeds[0], n_official_train=n_official_train)
+    split = make_split(protocol, dataset.y, seeds[0], n_official_train=n_official_train)
+    if featurizer is not None:
+        featurizer.terms(dataset.X, split.train)  # a vocabulary the training rows can give
     data_print = array_fingerprint(dataset.X, dataset.y)
-    data = {
+    data: dict[str, Any] = {
         "name": dataset.name,
         "source": dataset.source,
         "shape": list(dataset.X.shape),
-        "fingerprint": data_print,
     }
+    if featurizer is not None:
+        # The same counts make other features with other settings: records of one do not
+        # resume a run of the other.
+        data["text_features"] = featurizer.params()
+        data_print = json_fingerprint({"arrays": data_print, "text": featurizer.params()})
+    data["fingerprint"] = data_print
     protocol_print = json_fingerprint({"spec": protocol.spec, "params": protocol.params()})
     fingerprints = {
         record_key(protocol.spec, method.spec, n_bits, seed): {
@@ -219,6 +230,7 @@ def _execute(
         environment=environment(),
         config=config,
         progress=progress_printer(progress),
+        featurizer=featurizer,
     )
     if context.out is None:
         return RunResults(_run(context, methods, bits, seeds, set(), fingerprints))
@@ -279,7 +291,9 @@ def run_benchmark(config: BenchConfig, *, progress: AutoProgress = False) -> Run
     """Run a benchmark configuration; returns the records computed by this call.
 
     The protocol's dataset is loaded by name (from ``config.data_dir``, the environment
-    or the cache), or from ``config.dataset`` when given. Records already in
+    or the cache), or from ``config.dataset`` when given: numeric features, or a text
+    corpus whose TF-IDF (or word-count) features are learned on each seed's training rows
+    (:func:`~hashlearn.experiments.user_data.load_user_data`). Records already in
     ``config.out`` (status ``"ok"``) are skipped.
 
     Parameters
@@ -296,12 +310,25 @@ def run_benchmark(config: BenchConfig, *, progress: AutoProgress = False) -> Run
     """
     progress = resolve_progress(progress)
     protocol = resolve_protocol(config.protocol)
+    featurizer = None
     if config.dataset is not None:
-        dataset, n_official = load_user_dataset(config.dataset)
+        user = load_user_data(
+            config.dataset,
+            text_features=config.text_features,
+            max_features=config.max_features,
+            text_encoding=config.text_encoding,
+        )
+        dataset, n_official, featurizer = user.dataset, user.n_database, user.featurizer
         if n_official is not None and protocol.query != "tutorial":
-            # The file's X_query rows are the queries, all of them.
+            # The file's X_query rows (a corpus's test documents) are the queries, all of them.
             protocol = resolve_protocol(protocol, query="official", n_queries=None)
     else:
+        text_options = (config.text_features, config.max_features, config.text_encoding)
+        if any(option is not None for option in text_options):
+            raise ValueError(
+                "text_features, max_features and text_encoding apply to a text corpus given "
+                "as dataset (--dataset); the protocol's own dataset has its features"
+            )
         dataset = load_dataset(
             protocol.dataset_name,
             config.data_dir,
@@ -322,21 +349,29 @@ def run_benchmark(config: BenchConfig, *, progress: AutoProgress = False) -> Run
         config.to_dict(),
         own_data=config.dataset is None,
         force_resume=config.force_resume,
+        featurizer=featurizer,
     )
+
+
+def _check_X(X: Any, name: str, min_samples: int) -> Any:
+    if sp.issparse(X):
+        return check_sparse_features(X, name=name, min_samples=min_samples)
+    return check_features(X, name=name, min_samples=min_samples)
 
 
 def _array_dataset(
     protocol: Protocol, X: Any, y: Any, X_query: Any, y_query: Any, name: str
 ) -> tuple[Protocol, Dataset]:
     """The arrays of :func:`run_protocol` as a dataset; with fixed queries, ``X`` is the
-    database (``n_train`` of the dataset) and the protocol takes exactly those queries."""
-    features = check_features(X, name="X", min_samples=2)
+    database (``n_train`` of the dataset) and the protocol takes exactly those queries.
+    Sparse features (TF-IDF, word counts) stay sparse."""
+    features = _check_X(X, "X", 2)
     labels = check_labels(y, features.shape[0])
     n_official = None
     if (X_query is None) != (y_query is None):
         raise ValueError("give both X_query and y_query, or neither")
     if X_query is not None:
-        queries = check_features(X_query, name="X_query", min_samples=1)
+        queries = _check_X(X_query, "X_query", 1)
         if queries.shape[1] != features.shape[1]:
             raise ValueError(f"X_query has {queries.shape[1]} features, X has {features.shape[1]}")
         query_labels = check_labels(y_query, queries.shape[0], name="y_query")
@@ -346,7 +381,12 @@ def _array_dataset(
                 f"{query_labels.shape}"
             )
         n_official = features.shape[0]
-        features = np.concatenate([features, queries.astype(features.dtype, copy=False)])
+        if sp.issparse(features) or sp.issparse(queries):
+            features = sp.vstack(
+                [sp.csr_matrix(features), sp.csr_matrix(queries)], format="csr"
+            ).astype(features.dtype, copy=False)
+        else:
+            features = np.concatenate([features, queries.astype(features.dtype, copy=False)])
         labels = np.concatenate([labels, query_labels])
         if protocol.query != "tutorial":
             protocol = resolve_protocol(protocol, query="official", n_queries=None)
@@ -382,7 +422,9 @@ def run_protocol(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+        Sparse features (TF-IDF of :func:`~hashlearn.datasets.load_text_corpus`) stay sparse:
+        methods that take sparse input get them as they are, the others a block at a time.
     y : array-like of shape (n_samples,) or (n_samples, n_labels)
         Class labels, or a 0/1 multi-label indicator matrix.
     protocol : str or Protocol, default "grh-cifar10"

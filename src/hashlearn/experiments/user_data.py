@@ -1,21 +1,100 @@
-"""Features and labels a user brings to ``hashlearn bench --dataset`` (``.npz``, ``.npy``,
-``.csv``)."""
+"""Data a user brings to ``hashlearn bench --dataset``: features and labels (``.npz``,
+``.npy``, ``.csv`` of numbers), or a text corpus (a folder, ``.jsonl``, or a ``.csv`` with a
+``text`` column; :mod:`hashlearn.datasets.text_corpus`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from hashlearn._validation import check_features, check_labels
 from hashlearn.datasets._dataset import Dataset
+from hashlearn.datasets.text_corpus import (
+    DEFAULT_MAX_FEATURES,
+    TextFeaturizer,
+    is_text_corpus,
+    load_text_counts,
+)
 
-__all__ = ["load_user_dataset"]
+__all__ = ["UserData", "load_user_data", "load_user_dataset"]
+
+
+@dataclass(frozen=True)
+class UserData:
+    """What ``--dataset`` gives the runner.
+
+    Attributes
+    ----------
+    dataset : Dataset
+        For a text corpus, ``X`` holds the word counts over the whole vocabulary.
+    n_database : int or None
+        With fixed queries (``X_query``, or a corpus's official split): the number of
+        database rows, which come first.
+    featurizer : TextFeaturizer or None
+        For a text corpus: turns the counts into features learned on each split's training
+        rows.
+    """
+
+    dataset: Dataset
+    n_database: int | None
+    featurizer: TextFeaturizer | None = None
+
+
+def load_user_data(
+    path: str | os.PathLike[str],
+    *,
+    text_features: str | None = None,
+    max_features: int | None = None,
+    text_encoding: str | None = None,
+) -> UserData:
+    """Load ``--dataset``: a text corpus (:func:`is_text_corpus`) or a numeric file.
+
+    Parameters
+    ----------
+    path : str or path-like
+    text_features : {"tfidf", "counts"}, optional
+        For a text corpus (default "tfidf").
+    max_features : int, optional
+        For a text corpus: vocabulary size (default 10000).
+    text_encoding : str, optional
+        For a text corpus: how its files are encoded (default "utf-8").
+
+    Raises
+    ------
+    ValueError
+        When a text option is given for a numeric file.
+    """
+    text_options = {
+        "text_features": text_features,
+        "max_features": max_features,
+        "text_encoding": text_encoding,
+    }
+    if not is_text_corpus(path):
+        given = [name for name, value in text_options.items() if value is not None]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} apply to text corpora only (a folder, .jsonl, or .csv with "
+                f"a text column), but {path} holds numeric features; drop them"
+            )
+        return UserData(*load_user_dataset(path))
+    featurizer = TextFeaturizer(
+        text_features or "tfidf",
+        DEFAULT_MAX_FEATURES if max_features is None else max_features,
+    )
+    dataset = load_text_counts(path, encoding=text_encoding or "utf-8")
+    dataset = dataclasses.replace(
+        dataset,
+        source=f"{featurizer.describe()} fitted on each split's training rows, of {dataset.source}",
+    )
+    return UserData(dataset, dataset.n_train, featurizer)
 
 
 def load_user_dataset(path: str | os.PathLike[str]) -> tuple[Dataset, int | None]:
-    """Load features and labels a user brings.
+    """Load numeric features and labels a user brings (a text corpus: :func:`load_user_data`).
 
     * ``.npz``: arrays ``X`` and ``y``, optionally ``X_query`` and ``y_query`` (the
       queries then are exactly those rows, and ``X`` is the database);
@@ -100,7 +179,10 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         table = np.loadtxt(path, delimiter=",", skiprows=0 if header is None else 1, ndmin=2)
     except ValueError as exc:
-        raise ValueError(f"{path}: every cell must be a number ({exc})") from None
+        raise ValueError(
+            f"{path}: every cell must be a number ({exc}); a CSV text corpus names its "
+            "columns text and label in its first line"
+        ) from None
     label_column = table.shape[1] - 1
     if header is not None:
         for name in ("label", "y", "class"):

@@ -117,6 +117,9 @@ def _command(run: dict[str, Any] | None, run_dir: Path) -> str:
         ]
     if isinstance(run.get("dataset"), str):
         parts += ["--dataset", run["dataset"]]
+        for option in ("text_features", "max_features", "text_encoding"):
+            if run.get(option) is not None:
+                parts += [f"--{option.replace('_', '-')}", str(run[option])]
     elif run.get("data_dir"):
         parts += ["--data-dir", str(run["data_dir"])]
     parts += ["--out", str(run_dir)]
