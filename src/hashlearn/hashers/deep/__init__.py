@@ -14,6 +14,12 @@ data, early stopping, checkpoints and a training curve.
 * :class:`BiHalfHashing` (``BiHalf``): Li and van Gemert, AAAI 2021 (unsupervised).
 * :class:`GreedyHash`: Su et al., NeurIPS 2018 (supervised or unsupervised).
 
+Stacked restricted Boltzmann machines (:mod:`hashlearn.hashers.deep.rbm`), pretrained by
+contrastive divergence and fine-tuned, with their own loops and a numpy encoder:
+
+* :class:`SemanticHashing`: Salakhutdinov and Hinton, IJAR 2009 (word counts, TF-IDF).
+* :class:`RBMHashing`: Torralba, Fergus and Weiss, CVPR 2008 (GIST; NCA with labels).
+
 Each method is a loss module (:mod:`hashlearn.hashers.deep.losses`) plus defaults; the
 backbones are in :mod:`hashlearn.hashers.deep.backbones`.
 
@@ -34,6 +40,7 @@ from hashlearn.hashers.deep.estimators import (
     GreedyHash,
     HashNet,
 )
+from hashlearn.hashers.deep.rbm import RBMHashing, SemanticHashing
 
 __all__ = [
     "CSQ",
@@ -47,4 +54,6 @@ __all__ = [
     "DeepSupervisedHashing",
     "GreedyHash",
     "HashNet",
+    "RBMHashing",
+    "SemanticHashing",
 ]
