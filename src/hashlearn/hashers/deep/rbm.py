@@ -31,6 +31,8 @@ __all__ = ["RBMHashing", "SemanticHashing", "hidden_sizes"]
 
 #: Rows encoded per numpy chunk (bounds the memory of the hidden activations).
 ENCODE_CHUNK = 4096
+#: SemanticHashing trains on a dense X holding fewer non-zeros than this share as sparse.
+SPARSE_BELOW = 0.1
 BOTTOMS = {"replicated-softmax": "softmax", "constrained-poisson": "poisson"}
 
 
@@ -343,8 +345,9 @@ class SemanticHashing(_StackedRBMHasher):
     code layer's input during fine-tuning (fixed per document, the paper's
     *deterministic* noise) drives the logistic code units to 0 or 1. A document's code is
     its code layer's inputs thresholded at 0 (probability 0.5). Sparse ``X`` is never
-    densified as a whole (one mini-batch at a time in training, one chunk at a time when
-    encoding).
+    densified (its mini-batches reach the device as sparse tensors; encoding goes one
+    chunk of rows at a time), and a dense ``X`` that is mostly zeros (under 10% non-zero)
+    is trained on as sparse.
 
     Parameters
     ----------
@@ -391,11 +394,11 @@ class SemanticHashing(_StackedRBMHasher):
     ``X`` holds word counts or TF-IDF weights (any non-negative values; negative ones are
     refused). Where this implementation differs from the paper, and why:
 
-    * Each RBM's CD step is ``learning_rate`` scaled by 100 over the mean squared norm of
-      its inputs (and, for the replicated softmax hidden biases, over the squared mean
-      document length), so that the same ``learning_rate`` suits raw counts, L2-normalised
-      TF-IDF and hidden probabilities (see
-      :func:`hashlearn.hashers.deep._rbm_training._rates`).
+    * Each RBM's CD step is ``learning_rate`` times 100 over the larger of the median
+      squared norm of its inputs and half its hidden units (the replicated softmax hidden
+      biases: also over the squared median document length), so that the same
+      ``learning_rate`` suits raw counts, L2-normalised TF-IDF and hidden probabilities
+      (see :func:`hashlearn.hashers.deep._rbm_training._rates`).
     * Fine-tuning uses Adam on mini-batches of ``batch_size`` documents rather than the
       paper's conjugate gradients on batches of 1,000: one optimizer for every hasher of
       the library, and no line search on a 2-core machine.
@@ -497,6 +500,8 @@ class SemanticHashing(_StackedRBMHasher):
                 f"X holds no words: every row of X sums to 0, so {type(self).__name__} has "
                 "nothing to model; pass word counts or TF-IDF weights"
             )
+        if not sp.issparse(X) and np.count_nonzero(X) < SPARSE_BELOW * X.size:
+            X = sp.csr_matrix(X)  # dense bag-of-words: its products then cost its non-zeros
         source = training.Source(X, device)
         settings = self._settings(noise_std=float(self.noise_std))
         layers = training.pretrain(source, settings, rng, curve, tick)
@@ -526,7 +531,7 @@ def _check_non_negative(X: Any, owner: str) -> None:
 @register
 @_document(
     pretrain="20",
-    finetune="20",
+    finetune="50",
     finetune_what="NCA on the code layer, only when y is given",
     rate="0.05",
     noise="",
@@ -611,7 +616,7 @@ class RBMHashing(_StackedRBMHasher):
         *,
         hidden: Any = (512, 256),
         pretrain_epochs: int = 20,
-        finetune_epochs: int = 20,
+        finetune_epochs: int = 50,
         batch_size: int = 100,
         learning_rate: float = 0.05,
         momentum: float = 0.9,
