@@ -19,7 +19,7 @@ __all__ = ["PROVIDERS", "register", "registered", "resolve"]
 T = TypeVar("T", bound=type)
 
 #: Packages whose import registers hashlearn's own saveable classes.
-PROVIDERS: tuple[str, ...] = ("hashlearn.hashers", "hashlearn.index")
+PROVIDERS: tuple[str, ...] = ("hashlearn.hashers", "hashlearn.hashers.deep", "hashlearn.index")
 
 _CLASSES: dict[str, type] = {}
 

@@ -562,6 +562,36 @@ _simple(
     "accurate hash coding in CNN. NeurIPS 2018",
 )
 
+# Stacked RBMs (the [deep] extra for fitting; their encoders are numpy arrays)
+_RBM_PARAMETERS = (
+    "pretrain_epochs, finetune_epochs, batch_size, learning_rate, momentum, weight_decay, "
+    "finetune_learning_rate, device"
+)
+_simple(
+    "srbm",
+    "hashlearn.hashers.deep.rbm",
+    "SemanticHashing",
+    "S-RBM",
+    False,
+    "Semantic hashing: stacked RBMs over word counts or TF-IDF (replicated-softmax or "
+    "constrained-Poisson bottom), unrolled into an autoencoder fine-tuned with noise on the "
+    f"code layer; parameters: bottom, hidden (e.g. 500-500), noise_std, {_RBM_PARAMETERS}",
+    "R. Salakhutdinov and G. Hinton. Semantic hashing. International Journal of Approximate "
+    "Reasoning 2009",
+)
+_simple(
+    "rbm",
+    "hashlearn.hashers.deep.rbm",
+    "RBMHashing",
+    "RBM",
+    True,
+    "stacked RBMs on standardised features (Gaussian bottom), fine-tuned with mini-batch NCA "
+    f"on the code layer when labels are given; parameters: hidden (e.g. 512-256), "
+    f"{_RBM_PARAMETERS}",
+    "A. Torralba, R. Fergus and Y. Weiss. Small codes and large image databases for "
+    "recognition. CVPR 2008",
+)
+
 
 def _text_method(name: str, class_name: str, label: str, description: str, paper: str) -> None:
     """VDSH and NASH: unsupervised unless ``supervised=true`` (then labelled ``-S``)."""

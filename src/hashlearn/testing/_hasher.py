@@ -65,6 +65,16 @@ def _is_supervised(hasher: Any) -> bool:
     return bool(getattr(tags.target_tags, "required", False))
 
 
+def _positive_only(hasher: Any) -> bool:
+    """Whether the hasher takes non-negative X only (word counts: scikit-learn's
+    ``input_tags.positive_only``)."""
+    try:
+        tags = hasher.__sklearn_tags__()
+    except AttributeError:
+        return False
+    return bool(getattr(tags.input_tags, "positive_only", False))
+
+
 class _Runner:
     """Fits clones of one hasher on fixed data; each ``check_*`` method is one rule."""
 
@@ -268,6 +278,8 @@ def hasher_checks(
         X, default_y = make_hasher_data()
         y = default_y if y is None else y
     X = np.asarray(X, dtype=np.float64)
+    if _positive_only(hasher) and X.size and X.min() < 0:
+        X = X - X.min()  # as scikit-learn's checks feed estimators that take X >= 0 only
     if supervised is None:
         supervised = _is_supervised(hasher)
     if supervised and y is None:
@@ -302,7 +314,10 @@ def check_hasher(
         (``target_tags.required``).
     X, y : array-like, optional
         The data to fit and encode; by default :func:`make_hasher_data` (200 x 16, four
-        classes). Bad-input checks corrupt row 3, column 2 of ``X``.
+        classes). Bad-input checks corrupt row 3, column 2 of ``X``. For a hasher that
+        takes non-negative ``X`` only (scikit-learn's ``input_tags.positive_only``, e.g.
+        word counts), ``X`` is shifted by its minimum when it has negative values, as
+        scikit-learn's own checks do.
     sklearn : bool, default True
         Run scikit-learn's estimator checks too.
     expected_failed_checks : dict of str to str, optional

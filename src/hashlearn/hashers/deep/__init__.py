@@ -16,6 +16,12 @@ data, early stopping, checkpoints and a training curve.
 * :class:`VDSH`: Chaidaroon and Fang, SIGIR 2017 (documents; unsupervised or supervised).
 * :class:`NASH`: Shen et al., ACL 2018 (documents; unsupervised or supervised).
 
+Stacked restricted Boltzmann machines (:mod:`hashlearn.hashers.deep.rbm`), pretrained by
+contrastive divergence and fine-tuned, with their own loops and a numpy encoder:
+
+* :class:`SemanticHashing`: Salakhutdinov and Hinton, IJAR 2009 (word counts, TF-IDF).
+* :class:`RBMHashing`: Torralba, Fergus and Weiss, CVPR 2008 (GIST; NCA with labels).
+
 Each method is a loss module (:mod:`hashlearn.hashers.deep.losses`) plus defaults; the
 backbones are in :mod:`hashlearn.hashers.deep.backbones`.
 
@@ -36,6 +42,7 @@ from hashlearn.hashers.deep.estimators import (
     GreedyHash,
     HashNet,
 )
+from hashlearn.hashers.deep.rbm import RBMHashing, SemanticHashing
 from hashlearn.hashers.deep.text import NASH, VDSH
 
 __all__ = [
@@ -52,4 +59,6 @@ __all__ = [
     "DeepSupervisedHashing",
     "GreedyHash",
     "HashNet",
+    "RBMHashing",
+    "SemanticHashing",
 ]

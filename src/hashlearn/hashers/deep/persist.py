@@ -112,7 +112,7 @@ def restore_network(
     """The fitted hasher a file describes (see the module docstring)."""
     from hashlearn.hashers.deep._torch import require_torch
     from hashlearn.hashers.deep.backbones import BACKBONES, build_backbone
-    from hashlearn.hashers.deep.trainer import TrainingCurve
+    from hashlearn.hashers.deep.curve import TrainingCurve
 
     torch = require_torch(cls.__name__)
     try:
