@@ -59,6 +59,8 @@ def _time_fit(spec: str, n_bits: int, X: np.ndarray, y: np.ndarray, repeat: int)
     raised: set[str] = set()
     for seed in range(repeat):
         hasher = method.build(n_bits, seed)
+        if hasher.__sklearn_tags__().input_tags.positive_only and X.min() < 0:
+            X = X - X.min()  # word-weight hashers (VDSH, NASH, S-RBM) take X >= 0 only
         gc.collect()
         with PeakMemory() as memory, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

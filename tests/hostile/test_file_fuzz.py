@@ -82,9 +82,11 @@ def _hashers():
     for name in sorted(METHODS):
         method = resolve_method(SPECS.get(name, name))
         hasher = method.build(N_BITS, 0)
+        # Word-weight hashers (VDSH, NASH, S-RBM) take X >= 0 only.
+        shift = X.min() if hasher.__sklearn_tags__().input_tags.positive_only else 0.0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            hasher.fit(X, y if method.info.supervised else None)
+            hasher.fit(X - shift, y if method.info.supervised else None)
         hashers[name] = hasher
     hashers["HasherStack"] = HasherStack([LSH(3, random_state=0), LSH(5, random_state=1)]).fit(X)
     return hashers

@@ -81,6 +81,11 @@ class _StackedRBMHasher(BaseHasher):
     n_features_in_ : int
     """
 
+    #: The networks compute in float32 and standardise or divide by the inputs' scale:
+    #: beyond this range of largest |X| their statistics overflow or underflow (as for
+    #: the other deep hashers).
+    _scale_range = (1e-15, 1e15)
+
     _persist_lists: ClassVar[tuple[str, ...]] = ("coefs_", "intercepts_")
     #: The bottom layer's visible units, as :mod:`~hashlearn.hashers.deep._rbm_training`
     #: names them.
