@@ -62,6 +62,27 @@ def test_contrastive_divergence_lowers_the_word_reconstruction_error(documents, 
     assert errors[-1] < 0.85 * errors[0]
 
 
+def test_tf_idf_trains_like_counts(documents):
+    """L2-normalised rows sum to a few units; rescaled to documents of 100 words, the
+    bottom RBM learns from them as from counts."""
+    X, _ = documents
+    tfidf = X / np.linalg.norm(X, axis=1, keepdims=True)
+    hasher = SemanticHashing(8, pretrain_epochs=8, finetune_epochs=0, random_state=0, **TEXT)
+    errors = [row["loss"] for row in hasher.fit(tfidf).training_curve_.epochs if row["layer"] == 1]
+    assert errors[-1] < 0.85 * errors[0]
+
+
+def test_codes_do_not_depend_on_the_scale_of_x(documents):
+    """Training sees X rescaled to a median length of 100 words and the scale is folded
+    into the first layer: X / 8 (exact in floating point) gives the same model."""
+    X, _ = documents
+    params = {"pretrain_epochs": 2, "finetune_epochs": 2, "random_state": 0, **TEXT}
+    raw = SemanticHashing(8, **params).fit(X)
+    scaled = SemanticHashing(8, **params).fit(X / 8)
+    np.testing.assert_array_equal(scaled.encode(X / 8), raw.encode(X))
+    np.testing.assert_allclose(scaled.coefs_[0], 8 * raw.coefs_[0], rtol=1e-6)
+
+
 def test_contrastive_divergence_lowers_the_gaussian_reconstruction_error(features):
     X, _ = features
     hasher = RBMHashing(8, pretrain_epochs=8, random_state=0, **IMAGE).fit(X)

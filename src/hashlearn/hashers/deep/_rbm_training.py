@@ -75,11 +75,13 @@ class Source:
 
     A dense array moves to the device once; a sparse matrix stays on the host as CSR and
     each batch travels as a sparse torch tensor (the whole corpus is never densified, and
-    the products with it cost its non-zeros, not its vocabulary).
+    the products with it cost its non-zeros, not its vocabulary). Every value is
+    multiplied by ``scale`` on its way.
     """
 
-    def __init__(self, X: Any, device: Any) -> None:
+    def __init__(self, X: Any, device: Any, scale: float = 1.0) -> None:
         self.device = device
+        self.scale = float(scale)
         self.host = sp.csr_matrix(X, dtype=np.float32) if sp.issparse(X) else None
         self.data = (
             None
@@ -93,7 +95,7 @@ class Source:
         if self.host is not None:
             block = self.host[rows].tocoo()
             indices = torch.from_numpy(np.vstack([block.row, block.col]).astype(np.int64))
-            values = torch.from_numpy(block.data)
+            values = torch.from_numpy(block.data * np.float32(self.scale))
             return torch.sparse_coo_tensor(
                 indices,
                 values,
@@ -103,7 +105,8 @@ class Source:
                 check_invariants=False,
             )
         assert self.data is not None
-        return self.data[torch.as_tensor(rows, device=self.device)]
+        batch = self.data[torch.as_tensor(rows, device=self.device)]
+        return batch * self.scale if self.scale != 1.0 else batch
 
     def chunks(self) -> Iterator[Any]:
         """Every row in order, :data:`CHUNK` at a time."""

@@ -31,6 +31,8 @@ __all__ = ["RBMHashing", "SemanticHashing", "hidden_sizes"]
 
 #: Rows encoded per numpy chunk (bounds the memory of the hidden activations).
 ENCODE_CHUNK = 4096
+#: SemanticHashing trains on X rescaled so that its median document holds this many words.
+REFERENCE_LENGTH = 100.0
 #: SemanticHashing trains on a dense X holding fewer non-zeros than this share as sparse.
 SPARSE_BELOW = 0.1
 BOTTOMS = {"replicated-softmax": "softmax", "constrained-poisson": "poisson"}
@@ -399,6 +401,11 @@ class SemanticHashing(_StackedRBMHasher):
     ``X`` holds word counts or TF-IDF weights (any non-negative values; negative ones are
     refused). Where this implementation differs from the paper, and why:
 
+    * The network is trained on ``X`` rescaled so that the median document holds 100
+      words, and the scale is folded into the first layer afterwards (the codes are
+      those of raw ``X``): L2-normalised TF-IDF, whose rows sum to a few units, then
+      trains like counts (20 Newsgroups TF-IDF, 32 bits, seed 0: P@100 0.107 without
+      it, the bottom RBM hardly learning; 0.462 with it).
     * Each RBM's CD step is ``learning_rate`` times 100 over the larger of the median
       squared norm of its inputs and half its hidden units (the replicated softmax hidden
       biases: also over the squared median document length), so that the same
@@ -499,22 +506,30 @@ class SemanticHashing(_StackedRBMHasher):
         from hashlearn.hashers.deep import _rbm_training as training
 
         _check_non_negative(X, type(self).__name__)
-        mean_length = float(np.asarray(X.sum(axis=1), dtype=np.float64).mean())
-        if mean_length <= 0:
+        lengths = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
+        if not (lengths > 0).any():
             raise ValueError(
                 f"X holds no words: every row of X sums to 0, so {type(self).__name__} has "
                 "nothing to model; pass word counts or TF-IDF weights"
             )
+        # The network sees X rescaled so that the median non-empty document holds
+        # REFERENCE_LENGTH words: counts and L2-normalised TF-IDF (rows summing to a few
+        # units) then train alike. The scale is folded into the first layer at the end.
+        scale = REFERENCE_LENGTH / float(np.median(lengths[lengths > 0]))
         if not sp.issparse(X) and np.count_nonzero(X) < SPARSE_BELOW * X.size:
             X = sp.csr_matrix(X)  # dense bag-of-words: its products then cost its non-zeros
-        source = training.Source(X, device)
+        source = training.Source(X, device, scale)
         settings = self._settings(noise_std=float(self.noise_std))
         layers = training.pretrain(source, settings, rng, curve, tick)
         if self.finetune_epochs > 0:
             encoder = training.finetune_autoencoder(layers, source, settings, rng, curve, tick)
         else:
             encoder = [(layer.weights, layer.hidden_bias) for layer in layers]
-        return self._arrays(encoder)
+        coefs, intercepts = self._arrays(encoder)
+        coefs[0] *= scale  # (X * scale) @ W == X @ (scale * W)
+        if self._bottom_kind == "softmax":
+            intercepts[0] *= scale  # its bias is multiplied by the scaled row sum
+        return coefs, intercepts
 
 
 def _check_non_negative(X: Any, owner: str) -> None:
