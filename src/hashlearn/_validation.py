@@ -91,6 +91,25 @@ def check_radius(radius: Any, *, name: str = "radius") -> int:
     return int(radius)
 
 
+def _check_size(
+    name: str, shape: tuple[int, ...], min_samples: int, n_features: int | None, owner: str
+) -> None:
+    """The row count, a non-zero feature count and the fitted feature count of a 2-D X."""
+    if shape[0] < min_samples:
+        raise ValueError(
+            f"{name} must have at least {min_samples} sample(s), got n_samples={shape[0]}"
+        )
+    if shape[1] == 0:
+        raise ValueError(
+            f"{name} has 0 feature(s) (shape={shape}) while a minimum of 1 is required."
+        )
+    if n_features is not None and shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {shape[1]} features, but {owner} is expecting "
+            f"{n_features} features as input (the number seen at fit)"
+        )
+
+
 def check_features(
     X: Any,
     *,
@@ -141,19 +160,7 @@ def check_features(
             f"{name} must be 2-D of shape (n_samples, n_features), got {array.ndim}-D "
             f"shape {array.shape}. Reshape your data, e.g. X.reshape(1, -1) for one sample"
         )
-    if array.shape[0] < min_samples:
-        raise ValueError(
-            f"{name} must have at least {min_samples} sample(s), got n_samples={array.shape[0]}"
-        )
-    if array.shape[1] == 0:
-        raise ValueError(
-            f"{name} has 0 feature(s) (shape={array.shape}) while a minimum of 1 is required."
-        )
-    if n_features is not None and array.shape[1] != n_features:
-        raise ValueError(
-            f"{name} has {array.shape[1]} features, but {owner} is expecting "
-            f"{n_features} features as input (the number seen at fit)"
-        )
+    _check_size(name, array.shape, min_samples, n_features, owner)
     out_dtype = array.dtype if array.dtype in (np.float32, np.float64) else dtype
     array = np.ascontiguousarray(array, dtype=out_dtype)
     if not np.isfinite(array).all():
@@ -188,19 +195,7 @@ def check_sparse_features(
         raise ValueError(f"{name} must be 2-D of shape (n_samples, n_features), got {X.shape}")
     if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_) or np.iscomplexobj(X):
         raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
-    if X.shape[0] < min_samples:
-        raise ValueError(
-            f"{name} must have at least {min_samples} sample(s), got n_samples={X.shape[0]}"
-        )
-    if X.shape[1] == 0:
-        raise ValueError(
-            f"{name} has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
-        )
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(
-            f"{name} has {X.shape[1]} features, but {owner} is expecting "
-            f"{n_features} features as input (the number seen at fit)"
-        )
+    _check_size(name, X.shape, min_samples, n_features, owner)
     out_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float32
     matrix = sp.csr_matrix(X, dtype=out_dtype)
     matrix.sum_duplicates()

@@ -3,6 +3,7 @@ sign, and the match between input and code similarities used by the unsupervised
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from hashlearn.hashers.deep._torch import require_torch
@@ -12,10 +13,12 @@ import torch  # noqa: E402
 
 __all__ = [
     "binary",
+    "label_cross_entropy",
     "off_diagonal_mean",
     "require_generator",
     "require_inputs",
     "require_labels",
+    "seeded_linear",
     "similarity_matching",
     "straight_through_sign",
 ]
@@ -97,3 +100,30 @@ def similarity_matching(codes: Any, features: Any) -> Any:
         code_cosines = normalised_codes @ normalised_codes.T
         feature_cosines = normalised_features @ normalised_features.T
         return off_diagonal_mean((code_cosines - feature_cosines).pow(2))
+
+
+def seeded_linear(n_in: int, n_out: int, generator: Any, *, bias: bool = True) -> Any:
+    """``torch.nn.Linear(n_in, n_out)`` with weights ``U(-1/sqrt(n_in), 1/sqrt(n_in))``
+    drawn from ``generator`` (torch's default bound, without its global generator) and a
+    zero bias."""
+    layer = torch.nn.utils.skip_init(torch.nn.Linear, n_in, n_out, bias=bias)
+    bound = 1 / math.sqrt(n_in)
+    weights = torch.rand(n_out, n_in, generator=generator, device=generator.device)
+    with torch.no_grad():
+        layer.weight.copy_((2 * weights - 1) * bound)
+        if bias:
+            layer.bias.zero_()
+    return layer
+
+
+def label_cross_entropy(logits: Any, labels: Any) -> Any:
+    """Cross-entropy of a classifier against 0/1 labels, in float32: a multi-label
+    point's ``m`` labels weigh ``1 / m`` each, and points without a label are left out of
+    the mean."""
+    with torch.autocast(device_type=logits.device.type, enabled=False):
+        logits = logits.float()
+        counts = labels.sum(dim=1)
+        has_label = (counts > 0).to(logits.dtype)
+        distribution = labels.float() / counts.clamp(min=1).unsqueeze(1)
+        per_point = torch.nn.functional.cross_entropy(logits, distribution, reduction="none")
+        return (per_point * has_label).sum() / has_label.sum().clamp(min=1)

@@ -17,16 +17,21 @@ parameters of the loss, trained with the network, and drawn from the loss's gene
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import Any, ClassVar
 
 from hashlearn.hashers.deep._torch import require_torch
-from hashlearn.hashers.deep.losses._common import require_inputs, require_labels
+from hashlearn.hashers.deep.losses._common import (
+    check_non_negative,
+    label_cross_entropy,
+    require_inputs,
+    require_labels,
+    seeded_linear,
+)
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
 import torch  # noqa: E402
 
-__all__ = ["BagOfWordsDecoder", "LabelHead", "check_input_size", "seeded_linear"]
+__all__ = ["BagOfWordsDecoder", "LabelHead", "SupervisedText", "check_input_size"]
 
 
 def check_input_size(method: str, n_inputs: Any) -> int:
@@ -34,19 +39,6 @@ def check_input_size(method: str, n_inputs: Any) -> int:
     if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < 1:
         raise ValueError(f"{method} needs n_inputs (the vocabulary size) >= 1, got {n_inputs!r}")
     return n_inputs
-
-
-def seeded_linear(n_in: int, n_out: int, generator: Any, *, bias: bool = True) -> Any:
-    """``torch.nn.Linear(n_in, n_out)`` with weights ``U(-1/sqrt(n_in), 1/sqrt(n_in))``
-    drawn from ``generator`` (torch's default bound) and a zero bias."""
-    layer = torch.nn.utils.skip_init(torch.nn.Linear, n_in, n_out, bias=bias)
-    bound = 1 / math.sqrt(n_in)
-    weights = torch.rand(n_out, n_in, generator=generator, device=generator.device)
-    with torch.no_grad():
-        layer.weight.copy_((2 * weights - 1) * bound)
-        if bias:
-            layer.bias.zero_()
-    return layer
 
 
 class BagOfWordsDecoder(torch.nn.Module):
@@ -85,13 +77,36 @@ class LabelHead(torch.nn.Module):
 
     def loss(self, method: str, z: Any, labels: Any) -> Any:
         labels = require_labels(method, z, labels, self.n_classes)
-        with torch.autocast(device_type=z.device.type, enabled=False):
-            logits = self.layer(z.float())
-            counts = labels.sum(dim=1)
-            has_label = (counts > 0).to(logits.dtype)
-            distribution = labels.float() / counts.clamp(min=1).unsqueeze(1)
-            per_point = torch.nn.functional.cross_entropy(logits, distribution, reduction="none")
-            return (per_point * has_label).sum() / has_label.sum().clamp(min=1)
+        return label_cross_entropy(self.layer(z.float()), labels)
+
+
+class SupervisedText:
+    """The supervised variant of a text loss (put first among the bases): its objective
+    plus ``alpha`` times a :class:`LabelHead`'s cross-entropy on the latent code ``z``.
+
+    The text loss it extends provides ``_elbo(codes, inputs) -> (value, z)``.
+    """
+
+    supervised: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        n_bits: int,
+        n_classes: int | None,
+        n_train: int,
+        generator: Any,
+        *,
+        alpha: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(n_bits, n_classes, n_train, generator, **kwargs)  # type: ignore[call-arg]
+        assert n_classes is not None  # HashLoss refuses None for supervised losses
+        self.alpha = check_non_negative("alpha", alpha)
+        self.head = LabelHead(n_bits, n_classes, generator)
+
+    def forward(self, codes: Any, labels: Any, index: Any, inputs: Any) -> Any:
+        elbo, z = self._elbo(codes, inputs)  # type: ignore[attr-defined]
+        return elbo + self.alpha * self.head.loss(type(self).__name__, z, labels)
 
 
 def document_words(method: str, codes: Any, inputs: Any) -> Any:

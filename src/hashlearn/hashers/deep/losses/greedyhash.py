@@ -43,22 +43,22 @@ https://papers.nips.cc/paper/7360-greedy-hash-towards-fast-optimization-for-accu
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from hashlearn.hashers.deep._torch import require_torch
 from hashlearn.hashers.deep.losses._base import HashLoss
 from hashlearn.hashers.deep.losses._common import (
     check_non_negative,
+    label_cross_entropy,
     require_generator,
     require_inputs,
     require_labels,
+    seeded_linear,
     similarity_matching,
     straight_through_sign,
 )
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
-import torch  # noqa: E402
 
 __all__ = ["GreedyHashLoss", "GreedyHashUnsupervisedLoss", "greedy_penalty"]
 
@@ -98,23 +98,12 @@ class GreedyHashLoss(HashLoss):
         assert n_classes is not None  # HashLoss refuses None for supervised losses
         generator = require_generator("GreedyHashLoss", generator)
         self.alpha = check_non_negative("alpha", alpha)
-        # skip_init builds the layer without drawing from torch's global generator.
-        self.classifier = torch.nn.utils.skip_init(torch.nn.Linear, n_bits, n_classes, bias=False)
-        bound = 1 / math.sqrt(n_bits)
-        weights = torch.rand(n_classes, n_bits, generator=generator, device=generator.device)
-        with torch.no_grad():
-            self.classifier.weight.copy_((2 * weights - 1) * bound)
+        self.classifier = seeded_linear(n_bits, n_classes, generator, bias=False)
 
     def forward(self, codes: Any, labels: Any, index: Any, inputs: Any) -> Any:
         labels = require_labels("GreedyHashLoss", codes, labels, self.n_classes)
         logits = self.classifier(straight_through_sign(codes))
-        counts = labels.sum(dim=1)
-        has_label = (counts > 0).to(logits.dtype)
-        distribution = labels / counts.clamp(min=1).unsqueeze(1)
-        per_point = torch.nn.functional.cross_entropy(
-            logits.float(), distribution.float(), reduction="none"
-        )
-        classification = (per_point * has_label).sum() / has_label.sum().clamp(min=1)
+        classification = label_cross_entropy(logits, labels)
         return classification + self.alpha * greedy_penalty(codes)
 
 

@@ -46,13 +46,16 @@ from typing import Any, ClassVar
 
 from hashlearn.hashers.deep._torch import require_torch
 from hashlearn.hashers.deep.losses._base import HashLoss
-from hashlearn.hashers.deep.losses._common import check_non_negative, require_generator
+from hashlearn.hashers.deep.losses._common import (
+    check_non_negative,
+    require_generator,
+    seeded_linear,
+)
 from hashlearn.hashers.deep.losses._text import (
     BagOfWordsDecoder,
-    LabelHead,
+    SupervisedText,
     check_input_size,
     document_words,
-    seeded_linear,
 )
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
@@ -151,7 +154,7 @@ class NASHLoss(HashLoss):
         return self._elbo(codes, inputs)[0]
 
 
-class NASHSupervisedLoss(NASHLoss):
+class NASHSupervisedLoss(SupervisedText, NASHLoss):
     """Supervised NASH: the unsupervised objective plus ``alpha`` times a classifier's
     cross-entropy on the code (see the module docstring).
 
@@ -162,24 +165,3 @@ class NASHSupervisedLoss(NASHLoss):
     **kwargs
         As :class:`NASHLoss`.
     """
-
-    supervised: ClassVar[bool] = True
-
-    def __init__(
-        self,
-        n_bits: int,
-        n_classes: int | None,
-        n_train: int,
-        generator: Any,
-        *,
-        alpha: float = 1.0,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(n_bits, n_classes, n_train, generator, **kwargs)
-        assert n_classes is not None  # HashLoss refuses None for supervised losses
-        self.alpha = check_non_negative("alpha", alpha)
-        self.head = LabelHead(n_bits, n_classes, generator)
-
-    def forward(self, codes: Any, labels: Any, index: Any, inputs: Any) -> Any:
-        elbo, z = self._elbo(codes, inputs)
-        return elbo + self.alpha * self.head.loss(type(self).__name__, z, labels)
