@@ -1,0 +1,5 @@
+"""The search service: bundles, the FastAPI app and the explorer page (``pip install 'hashlearn[web]'``).
+
+``import hashlearn`` never imports this package's web dependencies: FastAPI and uvicorn
+are imported only when an app is created or served.
+"""
