@@ -25,13 +25,13 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,faiss,dask]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,faiss,dask,web]'
 	@touch $(STAMP)
 
 # The tests and the type check also need the [deep] extra (PyTorch: a large download the
 # first time, cached by pip); the tutorial does not.
 $(DEEP_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,faiss,dask,deep]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,faiss,dask,web,deep]'
 	@touch $(DEEP_STAMP)
 
 run: $(STAMP)

@@ -74,6 +74,7 @@ def _build_parser() -> argparse.ArgumentParser:
     methods.set_defaults(handler=_methods)
     _add_datasets(commands)
     _add_features(commands)
+    _add_service(commands)
     _add_toy2d(commands)
     return parser
 
@@ -319,6 +320,117 @@ def _toy2d(args: argparse.Namespace) -> int:
         print(f"nothing could be drawn (see above); wrote {files.index}", file=sys.stderr)
         return 1
     print(f"wrote {len(files.figures)} method figure(s), {files.overview} and {files.index}")
+    return 0
+
+
+def _add_service(commands: Any) -> None:
+    from hashlearn.serve.build import INDEX_KINDS
+    from hashlearn.serve.engine import Limits
+
+    build = commands.add_parser(
+        "build",
+        help="fit a hasher on a dataset and write a bundle (codes, index, items) to serve",
+        description=(
+            "Fit METHOD on the dataset's training rows, encode every database row, and "
+            "write a bundle folder: the index with its hasher, the vectors (for "
+            "re-ranking), the labels, and what shows each item (images, text snippets). "
+            "The folder appears complete or not at all."
+        ),
+        epilog="example:\n  hashlearn build --dataset cifar10-gist --method itq --bits 32 "
+        "--out bundles/cifar10-itq-32",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    build.add_argument("--dataset", required=True, help="a catalogue name or a .npz/.npy/.csv")
+    build.add_argument("--method", required=True, help="a method spec (hashlearn methods)")
+    build.add_argument("--bits", type=int, required=True, help="code length")
+    build.add_argument("--out", type=Path, required=True, help="the bundle folder to write")
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--n-train", type=int, default=None, help="fit on at most N rows")
+    build.add_argument("--limit", type=int, default=None, help="keep at most N database rows")
+    build.add_argument("--index", choices=INDEX_KINDS, default="auto")
+    build.add_argument(
+        "--no-vectors", action="store_true", help="do not keep the vectors (no re-ranking)"
+    )
+    build.add_argument("--data-dir", default=None, help="data directory (or $HASHLEARN_DATA)")
+    build.add_argument("--download", action="store_true", help="allow downloading the data")
+    build.add_argument("--force", action="store_true", help="replace an existing bundle")
+    build.set_defaults(handler=_build)
+
+    defaults = Limits()
+    serve = commands.add_parser(
+        "serve",
+        help="serve bundles: a JSON API (OpenAPI at /docs) and the explorer page at /",
+        description=(
+            "Serve one or more bundles over HTTP with FastAPI and uvicorn (pip install "
+            "'hashlearn[web]'). Bound to 127.0.0.1 unless --host says otherwise. Every "
+            "limit below answers 4xx with a message when a request passes it."
+        ),
+    )
+    serve.add_argument("bundles", nargs="+", type=Path, metavar="BUNDLE")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--writable",
+        action="store_true",
+        help="accept added items (durable log in BUNDLE/log/); writes need the token from "
+        "$HASHLEARN_SERVE_TOKEN, or one printed at start",
+    )
+    serve.add_argument("--max-k", type=int, default=defaults.max_k)
+    serve.add_argument("--max-batch", type=int, default=defaults.max_batch)
+    serve.add_argument("--max-body-bytes", type=int, default=defaults.max_body_bytes)
+    serve.add_argument("--max-results", type=int, default=defaults.max_results)
+    serve.add_argument("--max-probe-cost", type=int, default=defaults.max_probe_cost)
+    serve.add_argument(
+        "--no-verify", action="store_true", help="skip the checksums of the bundle files"
+    )
+    serve.set_defaults(handler=_serve)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from hashlearn.serve.build import BuildConfig, build_bundle
+
+    path = build_bundle(
+        BuildConfig(
+            dataset=args.dataset,
+            method=args.method,
+            n_bits=args.bits,
+            out=args.out,
+            seed=args.seed,
+            n_train=args.n_train,
+            limit=args.limit,
+            vectors=not args.no_vectors,
+            index=args.index,
+            data_dir=args.data_dir,
+            download=True if args.download else None,
+            overwrite=args.force,
+        )
+    )
+    print(f"bundle written: {path} (serve it with: hashlearn serve {path})")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from hashlearn.serve.engine import Limits
+    from hashlearn.serve.server import run_server
+
+    limits = Limits(
+        max_k=args.max_k,
+        max_batch=args.max_batch,
+        max_body_bytes=args.max_body_bytes,
+        max_results=args.max_results,
+        max_probe_cost=args.max_probe_cost,
+    )
+    for name, value in limits.as_dict().items():
+        if value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    run_server(
+        args.bundles,
+        host=args.host,
+        port=args.port,
+        limits=limits,
+        writable=args.writable,
+        verify=not args.no_verify,
+    )
     return 0
 
 

@@ -148,14 +148,14 @@ def _takes_sparse(hasher: Any) -> bool:
     return bool(getattr(hasher, "_accepts_sparse", False))
 
 
-def _fit(hasher: Any, X: Any, y: np.ndarray | None) -> Any:
+def fit_hasher(hasher: Any, X: Any, y: np.ndarray | None) -> Any:
     """Fit on the training rows; sparse rows are densified only for a dense-only hasher."""
     if sp.issparse(X) and not _takes_sparse(hasher):
         X = X.toarray()
     return hasher.fit(X) if y is None else hasher.fit(X, y)
 
 
-def _encode(hasher: Any, X: Any) -> np.ndarray:
+def encode_features(hasher: Any, X: Any) -> np.ndarray:
     """Codes of ``X``; a dense-only hasher gets sparse rows densified a block at a time, so
     the corpus is never dense all at once."""
     if not sp.issparse(X) or _takes_sparse(hasher):
@@ -201,13 +201,15 @@ def _choose_parameters(
     for values in itertools.product(*options.values()):
         choice = {key: parse_value(value) for key, value in zip(options, values, strict=True)}
         candidate = ResolvedMethod(method.info, {**method.params, **choice})
-        hasher = _fit(candidate.build(n_bits, prepared.seed), prepared.features[train], y_train)
+        hasher = fit_hasher(
+            candidate.build(n_bits, prepared.seed), prepared.features[train], y_train
+        )
         with warnings.catch_warnings(record=True) as found:
             warnings.simplefilter("always")
             metrics = _evaluate(
                 context.protocol,
-                _encode(hasher, prepared.features[split.validation]),
-                _encode(hasher, prepared.features[validation_database]),
+                encode_features(hasher, prepared.features[split.validation]),
+                encode_features(hasher, prepared.features[validation_database]),
                 labels[split.validation],
                 labels[validation_database],
                 n_bits,
@@ -254,7 +256,7 @@ def run_record(
             warnings.catch_warnings(record=True) as caught,
         ):
             warnings.simplefilter("always")
-            _fit(hasher, features[split.train], y_train)
+            fit_hasher(hasher, features[split.train], y_train)
         fit_warnings = warning_summary(caught)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -321,9 +323,9 @@ def _measure(
     protocol = context.protocol
     split, features, labels = prepared.split, prepared.features, context.dataset.y
     with timer(times, "encode_database"):
-        database_codes = _encode(hasher, features[split.database])
+        database_codes = encode_features(hasher, features[split.database])
     with timer(times, "encode_queries"):
-        query_codes = _encode(hasher, features[split.queries])
+        query_codes = encode_features(hasher, features[split.queries])
     ks = _precision_ks(protocol, split.database.size)
     with timer(times, "index"):
         index = LinearScanIndex(n_bits, hasher=hasher)
