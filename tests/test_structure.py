@@ -212,6 +212,7 @@ FLOW = (
     "records",
     "experiments",
     "report",
+    "serve",
     "testing",
     "cli",
     "__main__",

@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the service tests need the [web] extra")
 
-from hashlearn.serve.build import BuildConfig, build_bundle  # noqa: E402
+from hashlearn.serve.build import BuildConfig, build_bundle
 
 
 def _quiet(message: str) -> None:
@@ -25,18 +25,14 @@ def _quiet(message: str) -> None:
 def digits_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """ITQ, 16 bits, over scikit-learn's 1,797 digits: images, labels, vectors."""
     out = tmp_path_factory.mktemp("bundles") / "digits-itq-16"
-    return build_bundle(
-        BuildConfig(dataset="digits", method="itq", n_bits=16, out=out), say=_quiet
-    )
+    return build_bundle(BuildConfig(dataset="digits", method="itq", n_bits=16, out=out), say=_quiet)
 
 
 @pytest.fixture(scope="session")
 def digits_lsh_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """LSH, 16 bits, over the same digits: the second method of a side-by-side view."""
     out = tmp_path_factory.mktemp("bundles") / "digits-lsh-16"
-    return build_bundle(
-        BuildConfig(dataset="digits", method="lsh", n_bits=16, out=out), say=_quiet
-    )
+    return build_bundle(BuildConfig(dataset="digits", method="lsh", n_bits=16, out=out), say=_quiet)
 
 
 @pytest.fixture()
