@@ -62,7 +62,7 @@ records of the batch in progress after a damaged one go too: after a power cut a
 may keep a later page of an unfsynced write and lose an earlier one (so damage inside
 the file's last batch reads as a torn write, as damage to a lone last record must). A
 file shorter than 24 bytes that is a prefix of a header (a creation cut before its
-fsync) is initialised again, with a warning.
+fsync) is initialised again, with a warning unless it is empty.
 
 Limits: one payload is at most ``max_payload_bytes`` (64 MiB unless set, at most
 ``2**32 - 1``); a length read from disk is checked against the file size before any
@@ -237,6 +237,17 @@ class _Pending:
     error: BaseException | None = None
 
 
+def _frames(seed: int, batch: int, group: list[_Pending]) -> bytearray:
+    """The records of ``group``'s batches, numbered from ``batch``."""
+    frames = bytearray()
+    for number, ticket in enumerate(group, start=batch):
+        last = len(ticket.payloads) - 1
+        for index, (payload, crc) in enumerate(zip(ticket.payloads, ticket.crcs, strict=True)):
+            frames += _record_header(seed, len(payload), number, index, index == last, crc)
+            frames += payload
+    return frames
+
+
 class AppendLog:
     """An append-only, checksummed, fsynced log file of opaque byte records.
 
@@ -256,9 +267,7 @@ class AppendLog:
     Attributes
     ----------
     path : pathlib.Path
-        The log file.
     max_payload_bytes : int
-        The limit given.
 
     Raises
     ------
@@ -279,7 +288,8 @@ class AppendLog:
     in progress are written together by the next write and share its fsync, each still its
     own atomic batch. After a failed write or fsync the log refuses appends (the kernel may
     have dropped the dirty pages, so a retried fsync could claim a success that is not on
-    disk): close it and open it again, which rechecks the file.
+    disk): close it and open it again, which rechecks the file. A forked child process
+    cannot append to its parent's log (:class:`LogInUseError`).
 
     Examples
     --------
@@ -310,14 +320,13 @@ class AppendLog:
         self._writing = False
         self._closed = False
         self._failure: BaseException | None = None
+        self._pid = os.getpid()
         self._fd, created = self._open_locked()
         try:
             self._seed, self._end, self._next_batch, self._n_records = self._recover(created)
         except BaseException:
             os.close(self._fd)
             raise
-
-    # -- opening -------------------------------------------------------------------------
 
     def _open_locked(self) -> tuple[int, bool]:
         if not self.path.parent.is_dir():
@@ -438,8 +447,6 @@ class AppendLog:
                 )
             candidate = buf.find(RECORD_MARKER, candidate + 1)
 
-    # -- appending -----------------------------------------------------------------------
-
     def _checked_payloads(self, payloads: Sequence[bytes]) -> tuple[list[bytes], list[int]]:
         if isinstance(payloads, _BYTES | str) or not isinstance(payloads, Sequence):
             raise TypeError(
@@ -498,6 +505,8 @@ class AppendLog:
     def _check_usable(self) -> None:
         if self._closed:
             raise ValueError(f"{self.path}: the log is closed")
+        if os.getpid() != self._pid:  # a forked child shares the lock but not the counters
+            raise LogInUseError(f"{self.path} was opened by process {self._pid}, not this one")
         if self._failure is not None:
             raise LogFailedError(
                 f"{self.path}: an earlier append failed ({self._failure!r}); the log accepts "
@@ -512,20 +521,12 @@ class AppendLog:
                 ticket.done, ticket.error = True, self._failure
             self._cond.notify_all()
             return
-        self._writing = True
-        frames = bytearray()
-        batch = self._next_batch
-        for ticket in group:
-            count = len(ticket.payloads)
-            for index, (payload, crc) in enumerate(zip(ticket.payloads, ticket.crcs, strict=True)):
-                frames += _record_header(
-                    self._seed, len(payload), batch, index, index == count - 1, crc
-                )
-                frames += payload
-            batch += 1
+        self._writing = True  # only this thread touches the file and the counters now
         self._cond.release()
         error: BaseException | None = None
+        frames = bytearray()
         try:
+            frames = _frames(self._seed, self._next_batch, group)
             _write_all(self._fd, frames, self._end)
             _sync(self._fd)
         except BaseException as exc:  # KeyboardInterrupt too: the waiters must not hang
@@ -535,7 +536,7 @@ class AppendLog:
             self._cond.acquire()
         if error is None:
             self._end += len(frames)
-            self._next_batch = batch
+            self._next_batch += len(group)
             self._n_records += sum(len(ticket.payloads) for ticket in group)
         else:
             self._failure = error
@@ -553,8 +554,6 @@ class AppendLog:
             _sync(self._fd)
         except OSError:
             pass
-
-    # -- reading and closing -------------------------------------------------------------
 
     def records(self) -> Iterator[bytes]:
         """Iterate over the payloads of every complete batch, oldest first.
