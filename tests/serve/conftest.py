@@ -106,3 +106,35 @@ def live_server(digits_bundle: Path, digits_lsh_bundle: Path) -> Iterator[str]:
         yield url
     finally:
         stop_server(process)
+
+
+class ServerControl:
+    """Start and stop ``hashlearn serve`` subprocesses; whatever is left runs is stopped at
+    teardown. (Test modules cannot import conftest under --import-mode=importlib.)"""
+
+    def __init__(self) -> None:
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(
+        self, bundles: list[Path], *extra: str, env: dict[str, str] | None = None
+    ) -> tuple[subprocess.Popen[bytes], str]:
+        process, url = start_server(bundles, *extra, env=env)
+        self.processes.append(process)
+        return process, url
+
+    def stop(self, process: subprocess.Popen[bytes]) -> None:
+        stop_server(process)
+
+    def close(self) -> None:
+        for process in self.processes:
+            stop_server(process)
+
+
+@pytest.fixture()
+def servers() -> Iterator[ServerControl]:
+    """A :class:`ServerControl`: ``servers.start(bundles, *args, env=...) -> (process, url)``."""
+    control = ServerControl()
+    try:
+        yield control
+    finally:
+        control.close()
