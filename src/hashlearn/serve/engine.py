@@ -129,8 +129,10 @@ class BundleService:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             code = np.asarray(self.bundle.index.codes[:1])
-            self.bundle.index.search(code, 1)
-            self.bundle.index.range_search(code, 0)
+            for k in (1, 10):
+                self.bundle.index.search(code, min(k, self.ntotal))
+            for radius in (0, 1):
+                self.bundle.index.range_search(code, min(radius, self.n_bits))
 
     # -- facts -----------------------------------------------------------------------------
 
