@@ -20,6 +20,7 @@ try:
     from fastapi.responses import FileResponse, JSONResponse, Response
     from fastapi.staticfiles import StaticFiles
     from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+    from starlette.exceptions import HTTPException
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "the search service needs FastAPI and uvicorn: pip install 'hashlearn[web]'"
@@ -84,7 +85,7 @@ class _BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Any) -> None:
@@ -100,8 +101,21 @@ class _BodyLimit:
                 await self._refuse(send)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """A body that passed the limit while it was read. An HTTPException, because FastAPI
+    turns any other exception raised while it reads a JSON body into a 400."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"request body over the limit of {max_bytes:,} bytes")
+
+
+async def _too_large(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, _TooLarge)
+    return JSONResponse(
+        {"detail": exc.detail, "field": "body"},
+        status_code=413,
+        headers={"connection": "close"},  # the rest of the body is not read
+    )
 
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -189,10 +203,12 @@ Service = Annotated[BundleService, Depends(service_of)]
 def check_token(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
     """Writes need ``Authorization: Bearer <token>`` with the server's token."""
     token: str | None = request.app.state.token
+    if token is None:
+        raise RequestError(403, "this server is read-only (start it with --writable)", None)
     if not authorization or not authorization.startswith("Bearer "):
         raise RequestError(401, "adding items needs 'Authorization: Bearer <token>'", "token")
     given = authorization[len("Bearer ") :].encode()
-    if token is None or not secrets.compare_digest(given, token.encode()):
+    if not secrets.compare_digest(given, token.encode()):
         raise RequestError(403, "wrong token", "token")
 
 
@@ -388,6 +404,13 @@ async def _invalid(request: Request, exc: Exception) -> Response:
         {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type")}
         for error in exc.errors()[:20]
     ]
+    if errors and errors[0]["type"] == "json_invalid":
+        # loc is ("body", character offset): the field at fault is the body itself
+        at = errors[0]["loc"][-1]
+        return JSONResponse(
+            {"detail": f"body: not valid JSON (error at character {at})", "field": "body"},
+            status_code=422,
+        )
     first = errors[0]["loc"] if errors else []
     field = ".".join(str(part) for part in first if part != "body") or None
     message = f"{field or 'request'}: {errors[0]['msg']}" if errors else "invalid request"
@@ -426,6 +449,7 @@ def create_app(
     app.state.token = token
     app.add_middleware(_BodyLimit, max_bytes=limits.max_body_bytes)
     app.add_exception_handler(RequestError, _request_error)
+    app.add_exception_handler(_TooLarge, _too_large)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.include_router(router)
     if STATIC_DIR.is_dir():

@@ -131,6 +131,10 @@ def _rows(config: BuildConfig, dataset: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_config(config: BuildConfig) -> None:
+    from hashlearn._validation import check_n_bits
+
+    # before the data is loaded and a progress line printed: a bad --bits is one error line
+    check_n_bits(config.n_bits)
     if config.index not in INDEX_KINDS:
         raise ValueError(f"index must be one of {INDEX_KINDS}, got {config.index!r}")
     for name in ("n_train", "limit"):

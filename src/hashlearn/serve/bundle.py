@@ -310,7 +310,12 @@ def _swap_into_place(staging: Path, target: Path) -> None:
     if target.exists():
         retired = target.parent / f".{target.name}.old-{secrets.token_hex(4)}"
         os.replace(target, retired)
-    os.replace(staging, target)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        if retired is not None:  # put the old bundle back: the path never stays empty
+            os.replace(retired, target)
+        raise
     _fsync_path(target.parent)
     if retired is not None:
         shutil.rmtree(retired, ignore_errors=True)

@@ -196,7 +196,13 @@ class BundleService:
 
     def check_ids(self, ids: Sequence[int], field: str = "ids") -> np.ndarray:
         """Item ids as int64, each in ``[0, ntotal)``; else 404 naming the first unknown one."""
-        array = np.asarray(ids, dtype=np.int64).reshape(-1)
+        try:
+            array = np.asarray(ids, dtype=np.int64).reshape(-1)
+        except OverflowError:  # an id past int64 is as unknown as any other
+            first = next(i for i in ids if not 0 <= i < self.ntotal)
+            raise RequestError(
+                404, f"{field}: unknown item id {first}; ids are 0 .. {self.ntotal - 1}", field
+            ) from None
         bad = (array < 0) | (array >= self.ntotal)
         if bad.any():
             raise RequestError(
@@ -205,6 +211,15 @@ class BundleService:
                 field,
             )
         return array
+
+    def _matrix(self, vectors: Any, field: str) -> np.ndarray:
+        """``vectors`` as float64; rows of different lengths are a 422, not a crash."""
+        try:
+            return np.asarray(vectors, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise RequestError(
+                422, f"{field} must be rows of numbers, all of the same length", field
+            ) from exc
 
     def encode_vectors(self, vectors: np.ndarray, field: str) -> np.ndarray:
         """Codes of ``vectors``, validated (2-D, the right width, finite); 422 names ``field``."""
@@ -276,7 +291,7 @@ class BundleService:
                 query_vectors = np.asarray(self.bundle.vectors[id_array])
             return query_codes, query_vectors, id_array
         if vectors is not None:
-            array = np.asarray(vectors, dtype=np.float64)
+            array = self._matrix(vectors, "vectors")
             self._check_batch(array.shape[0] if array.ndim else 0, "vectors")
             return self.encode_vectors(array, "vectors"), array.astype(np.float32), None
         assert codes is not None
@@ -518,6 +533,7 @@ class BundleService:
                 "max_radius",
             )
         self._check_cost(1, None, "max_radius")
+        query_label = self._check_query_label(query_label)
         with self._lock:
             codes = self.bundle.index.codes
             distances = hamming_distances(query_code.reshape(1, -1), codes)[0]
@@ -547,6 +563,28 @@ class BundleService:
             ]
             profile["recall"] = [None if total == 0 else round(float(f) / total, 6) for f in found]
         return profile
+
+    def _check_query_label(self, label: Any) -> Any:
+        """A query's label as the stored labels hold it: a class index, or (multi-label) a
+        list of label indices; 422 naming ``label`` otherwise."""
+        stored = self.bundle.labels
+        if label is None or stored is None:
+            return None
+        if stored.ndim == 2:
+            n_classes = stored.shape[1]
+        else:
+            n_classes = len(self.bundle.class_names) or int(stored.max(initial=-1)) + 1
+        if stored.ndim == 1 and isinstance(label, list):
+            raise RequestError(
+                422, "label: this bundle has one class per item; give one class index", "label"
+            )
+        values = label if isinstance(label, list) else [label]
+        for value in values:
+            if not isinstance(value, int) or not 0 <= value < n_classes:
+                raise RequestError(
+                    422, f"label: {value!r} is not a class index 0 .. {n_classes - 1}", "label"
+                )
+        return values if stored.ndim == 2 else label
 
     def stats(self) -> dict[str, Any]:
         """Bucket occupancy (items per distinct code) and per-bit balance; cached until an add."""
@@ -582,7 +620,7 @@ class BundleService:
 
     def encode(self, vectors: Any) -> list[dict[str, str]]:
         """Codes of vectors, as hex (packed bytes, least-significant bit first) and bit strings."""
-        array = np.asarray(vectors, dtype=np.float64)
+        array = self._matrix(vectors, "vectors")
         self._check_batch(array.shape[0] if array.ndim else 0, "vectors")
         codes = self.encode_vectors(array, "vectors")
         return [{"code": _hex(row), "bits": _bit_string(row, self.n_bits)} for row in codes]
@@ -597,11 +635,11 @@ class BundleService:
         texts: Sequence[str] | None = None,
     ) -> list[int]:
         """Encode and add items; returns their ids once the log holds them durably."""
-        from hashlearn.serve._log import AddRecord
-
         if self.log is None:
             raise RequestError(403, "this server is read-only (start it with --writable)", None)
-        array = np.asarray(vectors, dtype=np.float64)
+        from hashlearn.serve._log import AddRecord
+
+        array = self._matrix(vectors, "vectors")
         n = array.shape[0] if array.ndim else 0
         self._check_batch(n, "vectors")
         codes = self.encode_vectors(array, "vectors")

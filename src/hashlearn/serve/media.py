@@ -53,7 +53,10 @@ def _decode(data: bytes, gray: bool) -> Any:
             image.load()
     except ImageError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+    except UnidentifiedImageError as exc:
+        # Pillow's message names the in-memory file: a Python repr with an address
+        raise ImageError("the upload is not a readable image (no format Pillow knows)") from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageError(f"the upload is not a readable image ({exc})") from exc
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise ImageError(f"the uploaded image is too large to decode ({exc})") from exc
