@@ -203,11 +203,6 @@ def test_overwrite_that_fails_leaves_the_old_bundle_intact(tmp_path, monkeypatch
     assert _hidden(tmp_path) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_swap_into_place moves the old bundle aside before renaming the new one in; "
-    "when that second rename fails, the old bundle is left hidden and the path is empty",
-)
 def test_overwrite_failing_at_the_rename_restores_the_old_bundle(
     tmp_path, monkeypatch, bundle
 ) -> None:

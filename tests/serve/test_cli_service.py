@@ -82,11 +82,6 @@ def test_build_refuses_an_existing_out_without_force(capsys, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("bits", ["0", "-3"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="build_bundle checks n_bits only when the hasher is built: the data is loaded and "
-    "a progress line ('fitting LSH (0 bits) ...') printed before the error",
-)
 def test_build_refuses_zero_bits(capsys, tmp_path: Path, bits: str) -> None:
     args = _build_args(tmp_path / "b")
     args[5] = bits

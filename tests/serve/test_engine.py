@@ -7,7 +7,6 @@ every limit must refuse with its HTTP status and the name of the field at fault.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +18,6 @@ from hashlearn.index import CosineReranker, LinearScanIndex, make_index
 from hashlearn.serve.build import BuildConfig, build_bundle
 from hashlearn.serve.bundle import load_bundle, write_bundle
 from hashlearn.serve.engine import BundleService, Limits, RequestError
-
-HAS_LOG = importlib.util.find_spec("hashlearn.serve._log") is not None
 
 
 def _quiet(message: str) -> None:
@@ -207,11 +204,6 @@ def test_radius_profile_multilabel_by_id(multilabel) -> None:
     assert profile["precision"] == precision and profile["recall"] == recall
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="radius_profile takes a plain int label as stored[:, label].any(axis=1) on a "
-    "multi-label bundle (AxisError, a 500 through the API)",
-)
 def test_radius_profile_multilabel_with_an_int_label(multilabel) -> None:
     codes = np.asarray(multilabel.bundle.index.codes)
     profile = multilabel.radius_profile(codes[0], max_radius=3, self_id=None, query_label=1)
@@ -220,11 +212,6 @@ def test_radius_profile_multilabel_with_an_int_label(multilabel) -> None:
     assert profile["precision"] == precision
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="radius_profile does not validate query_label: a list on a single-label bundle "
-    "raises from numpy, a class index out of range gives precision 0 instead of a 422",
-)
 @pytest.mark.parametrize("label", [[1, 2], -1, 10])
 def test_radius_profile_refuses_a_label_that_is_no_class(service, codes, label) -> None:
     with pytest.raises(RequestError) as caught:
@@ -475,13 +462,6 @@ def test_twelve_bit_search_equals_brute_force(twelve) -> None:
     assert caught.value.field == "max_radius"
 
 
-@pytest.mark.xfail(
-    not HAS_LOG,
-    strict=True,
-    raises=ImportError,
-    reason="BundleService.add imports hashlearn.serve._log before its read-only check, and "
-    "_log.py is not on this branch",
-)
 def test_add_to_a_read_only_service_is_refused(service) -> None:
     with pytest.raises(RequestError, match="read-only") as caught:
         service.add(np.zeros((1, 64)), labels=[0])
