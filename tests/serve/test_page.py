@@ -95,7 +95,7 @@ def open_page(driver: WebDriver, base: str, fragment: str = "") -> None:
 
 
 def wait_for(driver: WebDriver, condition: Callable[[WebDriver], Any]) -> Any:
-    return WebDriverWait(driver, WAIT_S).until(condition)
+    return WebDriverWait(driver, WAIT_S, poll_frequency=0.05).until(condition)
 
 
 def ready(driver: WebDriver, testid: str, **attributes: Any) -> WebElement:
@@ -363,6 +363,15 @@ def check_compare(driver: WebDriver, base: str, query: int, names: list[str]) ->
         assert tiles(row, "compare-tile") == (result["ids"], result["distances"])
         label = f"{summaries[name]['label']} · {summaries[name]['n_bits']} bits"
         assert by_testid(row, "compare-label")[0].text == label
+    # Precision per radius for the same query, one line per bundle, and as a table.
+    lines = by_testid(driver, "compare-line")
+    assert [line.get_attribute("data-bundle") for line in lines] == names
+    table = by_testid(driver, "compare-table")[0].find_elements(By.CSS_SELECTOR, "tbody tr")
+    for name, row in zip(names, table, strict=True):
+        body = {"ids": [query], "max_radius": min(summaries[name]["n_bits"], 16)}
+        precision = call(base, f"/bundles/{name}/profile", body)["precision"]
+        cells = [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+        assert cells == ["\u2013" if p is None else f"{p:.3f}" for p in precision]
 
 
 def test_the_compare_view_shows_each_bundle_s_neighbours(browser, live_server, bundles):

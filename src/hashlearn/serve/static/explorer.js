@@ -210,10 +210,12 @@ const state = {
 // Every panel keeps a counter: an answer to a request that a newer one replaced is dropped.
 const generation = { page: 0, neighbours: 0, profile: 0, radius: 0, compare: 0, stats: 0 };
 
+function profileCap() {
+  return state.limits ? state.limits.max_radius_profile : MAX_SLIDER_RADIUS;
+}
+
 function sliderMax() {
-  const b = state.bundle;
-  const cap = state.limits ? state.limits.max_radius_profile : MAX_SLIDER_RADIUS;
-  return Math.max(0, Math.min(b.n_bits, MAX_SLIDER_RADIUS, cap));
+  return Math.max(0, Math.min(state.bundle.n_bits, MAX_SLIDER_RADIUS, profileCap()));
 }
 
 function readHash() {
@@ -290,7 +292,7 @@ function tile(bundle, info, options = {}) {
       title: `#${id}${label ? ` · ${label}` : ''}${distance !== undefined ? ` · d ${distance}` : ''}`,
     },
     el('span', { class: 'media' }, media, badges.length ? el('span', { class: 'badges' }, badges) : null),
-    el('span', { class: 'caption' }, el('span', { class: 'id' }, `#${id}`), el('span', { class: 'cls' }, label)),
+    el('span', { class: 'caption' }, el('span', { class: 'cls' }, label), el('span', { class: 'id' }, `#${id}`)),
   );
   if (onSelect) node.addEventListener('click', () => onSelect(id));
   else node.tabIndex = -1;
@@ -828,7 +830,7 @@ async function runCompare() {
   if (other.length) {
     const names = other.map((c) => `${c.name} (${c.dataset || 'unknown dataset'}, ${fmtInt(c.n_items_built)} items)`);
     notes.push(
-      `Not compared: ${names.join('; ')}. Their ids name other items than those of ${b.name} (${b.dataset || 'unknown dataset'}, ${fmtInt(b.n_items_built)} items); pick one of them as the bundle to compare it with its own kind.`,
+      `Not compared: ${names.join('; ')}. Only bundles of the same dataset and size share ids, and ${b.name} holds ${b.dataset || 'an unknown dataset'} (${fmtInt(b.n_items_built)} items); choose another bundle above to compare those of its dataset.`,
     );
   }
   $('compare-note').textContent = notes.join(' ');
@@ -837,6 +839,7 @@ async function runCompare() {
   state.compareId = id;
   $('compare-id').value = String(id);
   const mine = ++generation.compare;
+  rows.classList.toggle('text', b.display === 'text');
   rows.dataset.state = 'loading';
   rows.setAttribute('aria-busy', 'true');
   try {
@@ -847,6 +850,16 @@ async function runCompare() {
       ),
     );
     const queryInfo = await itemInfo(b.name, id);
+    const profiles = b.has_labels
+      ? await Promise.all(
+          same.map((c) =>
+            api(`${bundlePath(c.name)}/profile`, {
+              method: 'POST',
+              json: { ids: [id], max_radius: Math.min(c.n_bits, MAX_SLIDER_RADIUS, profileCap()) },
+            }),
+          ),
+        )
+      : null;
     const built = await Promise.all(
       same.map(async (c, i) => {
         const [result] = answers[i].results;
@@ -880,6 +893,7 @@ async function runCompare() {
       el('div', { class: 'compare-query' }, el('span', { class: 'muted small' }, 'query'), queryTile),
       el('div', { class: 'compare-list' }, built),
     );
+    drawCompareProfiles(same, profiles);
     rows.dataset.queryId = String(id);
     rows.dataset.bundle = b.name;
     rows.dataset.state = 'ready';
@@ -887,10 +901,74 @@ async function runCompare() {
     if (mine !== generation.compare) return;
     rows.dataset.state = 'error';
     rows.replaceChildren();
+    $('compare-profiles').hidden = true;
     showError(err, 'compare');
   } finally {
     if (mine === generation.compare) rows.removeAttribute('aria-busy');
   }
+}
+
+const SERIES = ['#2d5bd0', '#d9822b', '#1d8a4a', '#8e44ad', '#c0392b', '#16a085', '#7f8c8d'];
+
+/** Precision against radius for one query, one line per bundle, and the same as a table. */
+function drawCompareProfiles(bundles, profiles) {
+  const box = $('compare-profiles');
+  const usable = profiles && profiles.some((p) => p.precision);
+  box.hidden = !usable;
+  if (!usable) return;
+  const chart = $('compare-chart');
+  const W = 900;
+  const H = 220;
+  const m = { left: 48, right: 190, top: 12, bottom: 34 };
+  const pw = W - m.left - m.right;
+  const ph = H - m.top - m.bottom;
+  const n = Math.max(...profiles.map((p) => p.radius.length));
+  const x = (r) => m.left + (n > 1 ? (r / (n - 1)) * pw : pw / 2);
+  const y = (p) => m.top + ph - p * ph;
+  const nodes = [];
+  for (const tick of [0, 0.25, 0.5, 0.75, 1]) {
+    nodes.push(svg('line', { class: 'grid-line', x1: m.left, x2: m.left + pw, y1: y(tick), y2: y(tick) }));
+    nodes.push(svg('text', { class: 'tick', x: m.left - 6, y: y(tick) + 4, 'text-anchor': 'end' }, tick.toFixed(2)));
+  }
+  for (let r = 0; r < n; r += 1) {
+    nodes.push(svg('text', { class: 'tick', x: x(r), y: H - m.bottom + 14, 'text-anchor': 'middle' }, r));
+  }
+  nodes.push(svg('line', { class: 'axis', x1: m.left, x2: m.left + pw, y1: m.top + ph, y2: m.top + ph }));
+  nodes.push(svg('text', { class: 'axis-label', x: m.left + pw / 2, y: H - 2, 'text-anchor': 'middle' }, 'Hamming radius'));
+  nodes.push(svg('text', { class: 'axis-label', transform: `translate(12 ${m.top + ph / 2}) rotate(-90)`, 'text-anchor': 'middle' }, 'precision'));
+  bundles.forEach((c, i) => {
+    const profile = profiles[i];
+    if (!profile.precision) return;
+    const color = SERIES[i % SERIES.length];
+    const points = [];
+    profile.precision.forEach((p, r) => {
+      if (p !== null) points.push([x(r), y(p), r, p]);
+    });
+    const group = svg('g', { 'data-testid': 'compare-line', 'data-bundle': c.name });
+    group.append(svg('polyline', { class: 'series', stroke: color, points: points.map(([px, py]) => `${px},${py}`).join(' ') }));
+    for (const [px, py, r, p] of points) {
+      group.append(
+        svg('circle', { cx: px, cy: py, r: 3, fill: color },
+          svg('title', {}, `${c.label} ${c.n_bits} bits, radius ≤ ${r}: precision ${fmtP(p)} over ${fmtInt(profile.candidates[r])} items`)),
+      );
+    }
+    nodes.push(group);
+    const ly = m.top + 10 + i * 18;
+    nodes.push(svg('line', { x1: W - m.right + 16, x2: W - m.right + 36, y1: ly - 4, y2: ly - 4, stroke: color, 'stroke-width': 3 }));
+    nodes.push(svg('text', { class: 'legend-text', x: W - m.right + 42, y: ly }, `${c.label} · ${c.n_bits} bits`));
+  });
+  chart.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  chart.replaceChildren(...nodes);
+  const head = el('tr', {}, el('th', { scope: 'col' }, 'radius'), profiles[0].radius.map((r) => el('th', { scope: 'col' }, r)));
+  const body = bundles.map((c, i) =>
+    el(
+      'tr',
+      {},
+      el('th', { scope: 'row' }, `${c.label} · ${c.n_bits} bits`),
+      (profiles[i].precision || []).map((p, r) => el('td', { title: `${fmtInt(profiles[i].candidates[r])} items` }, fmtP(p))),
+    ),
+  );
+  $('compare-table').replaceChildren(el('thead', {}, head), el('tbody', {}, body));
 }
 
 // -- statistics ------------------------------------------------------------------------------
@@ -927,20 +1005,22 @@ async function runStats() {
 }
 
 /** A bar chart: one bar per value, labels under the bars, a y axis with a few ticks. */
-function barChart(node, { values, labels, yMax, yTicks, yFormat, xLabel, yLabel, barTestid, barTitle, valueText, reference }) {
+function barChart(node, { values, labels, yMax, yTicks, yFormat, xLabel, yLabel, barTestid, barTitle, valueText, reference, log = false }) {
   const W = 560;
   const H = 220;
   const m = { left: 48, right: 12, top: 18, bottom: 44 };
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
   const band = pw / values.length;
-  const y = (v) => m.top + ph - (v / yMax) * ph;
+  const scale = log ? (v) => Math.log10(1 + v) / Math.log10(1 + yMax) : (v) => v / yMax;
+  const y = (v) => m.top + ph - scale(v) * ph;
   const nodes = [];
   for (const tick of yTicks) {
     nodes.push(svg('line', { class: 'grid-line', x1: m.left, x2: m.left + pw, y1: y(tick), y2: y(tick) }));
     nodes.push(svg('text', { class: 'tick', x: m.left - 6, y: y(tick) + 4, 'text-anchor': 'end' }, yFormat(tick)));
   }
-  const every = Math.ceil(values.length / 32);
+  // At most 16 labels under the bars: more would overlap.
+  const every = Math.ceil(values.length / 16);
   values.forEach((value, i) => {
     const x = m.left + i * band;
     nodes.push(
@@ -967,15 +1047,6 @@ function barChart(node, { values, labels, yMax, yTicks, yFormat, xLabel, yLabel,
   node.replaceChildren(...nodes);
 }
 
-function niceTicks(top) {
-  if (top <= 0) return [0];
-  const step = 10 ** Math.floor(Math.log10(top));
-  const unit = top / step > 5 ? step * 2 : top / step > 2 ? step : step / 2;
-  const ticks = [];
-  for (let t = 0; t <= top + 1e-9; t += unit) ticks.push(Math.round(t * 1e6) / 1e6);
-  return ticks;
-}
-
 function drawBuckets(histogram) {
   // Bins past the largest bucket are empty by construction: leave them out.
   let last = histogram.buckets.length - 1;
@@ -986,15 +1057,17 @@ function drawBuckets(histogram) {
     const high = histogram.high[i];
     return low === high ? String(low) : `${compact(low)}–${compact(high)}`;
   });
-  const ticks = niceTicks(Math.max(1, ...values));
+  // Singletons outnumber the large buckets by orders of magnitude: a log scale shows both.
+  const ticks = logTicks(Math.max(1, ...values));
   barChart($('bucket-chart'), {
     values,
     labels,
-    yMax: ticks[ticks.length - 1],
+    yMax: Math.max(1, ...values),
     yTicks: ticks,
     yFormat: compact,
+    log: true,
     xLabel: 'items in the bucket',
-    yLabel: 'buckets',
+    yLabel: 'buckets (log scale)',
     barTestid: 'bucket-bar',
     barTitle: (i, v) => `${fmtInt(v)} buckets of ${labels[i]} items`,
     valueText: (v) => (v ? compact(v) : ''),
