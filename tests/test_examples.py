@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import runpy
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,8 +67,18 @@ def _match_abridged(shown_lines: list[str], printed_lines: list[str]) -> list[st
     return problems
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
-def test_example_runs(path, capsys):
+# Examples that take more than a few seconds (a server and a browser).
+SLOW = {"service_screenshots.py"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW else p for p in EXAMPLES],
+    ids=[p.name for p in EXAMPLES],
+)
+def test_example_runs(path, capsys, monkeypatch):
+    # Run as documented, with no arguments (not with pytest's own).
+    monkeypatch.setattr(sys, "argv", [str(path)])
     runpy.run_path(str(path), run_name="__main__")
     assert capsys.readouterr().out
 
