@@ -490,11 +490,6 @@ def test_api_errors_are_shown_to_the_user(browser, live_server, bundles, tmp_pat
     assert all("Failed to load resource" in entry for entry in severe(browser))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="media._decode puts Pillow's message in the 422, which names the upload as "
-    "'<_io.BytesIO object at 0x...>': an address the user cannot act on, new on every request",
-)
 def test_an_unreadable_upload_is_refused_in_words_the_user_can_read(live_server, bundles):
     name = bundles[0]["name"]
     detail = error_detail(live_server, f"/bundles/{name}/search/image", raw=b"no image")
