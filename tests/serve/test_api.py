@@ -220,3 +220,16 @@ def test_the_page(client) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "<html" in page.text.lower()
+
+
+def test_items_by_id_in_the_order_asked(client) -> None:
+    answer = client.get("/api/v1/bundles/digits-itq-16/items?ids=5&ids=0&ids=5")
+    assert answer.status_code == 200
+    items = answer.json()["items"]
+    assert [item["id"] for item in items] == [5, 0, 5]
+    assert items[1] == client.get("/api/v1/bundles/digits-itq-16/items/0").json()
+    answer = client.get("/api/v1/bundles/digits-itq-16/items?ids=99999")
+    assert answer.status_code == 404 and answer.json()["field"] == "ids"
+    many = "&".join(f"ids={i}" for i in range(501))
+    answer = client.get(f"/api/v1/bundles/digits-itq-16/items?{many}")
+    assert answer.status_code == 422 and "500" in answer.json()["detail"]

@@ -253,8 +253,11 @@ def list_items(
     service: Service,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1)] = 48,
+    ids: Annotated[list[int] | None, Query()] = None,
 ) -> dict[str, Any]:
-    """A page of items in id order."""
+    """A page of items in id order, or the items ``ids`` (``?ids=3&ids=14``) in that order."""
+    if ids is not None:
+        return service.items_by_id(ids)
     return service.items(offset, limit)
 
 

@@ -503,6 +503,15 @@ class BundleService:
             "items": [self.item(i) for i in range(offset, stop)],
         }
 
+    def items_by_id(self, ids: Sequence[int]) -> dict[str, Any]:
+        """The items ``ids``, in that order (at most ``max_page``)."""
+        if not 1 <= len(ids) <= self.limits.max_page:
+            raise RequestError(
+                422, f"ids must hold 1 to {self.limits.max_page} ids, got {len(ids)}", "ids"
+            )
+        checked = self.check_ids(ids)
+        return {"total": self.ntotal, "items": [self.item(int(i)) for i in checked]}
+
     def image(self, item: int) -> np.ndarray:
         """The stored image of one item (404 when the bundle or the item has none)."""
         (item,) = self.check_ids([item], "id").tolist()

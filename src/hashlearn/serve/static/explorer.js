@@ -164,6 +164,18 @@ function rememberItem(bundle, info) {
   itemCache.set(`${bundle}\u0000${info.id}`, Promise.resolve(info));
 }
 
+/** Fetch the facts of every id not yet cached in one request (GET items?ids=...). */
+async function prefetchItems(bundle, ids) {
+  const missing = [...new Set(ids)].filter((id) => !itemCache.has(`${bundle}\u0000${id}`));
+  const chunk = 200; // well under the server's page limit, and a short URL
+  for (let start = 0; start < missing.length; start += chunk) {
+    const part = missing.slice(start, start + chunk);
+    const query = part.map((id) => `ids=${encodeURIComponent(id)}`).join('&');
+    const page = await api(`${bundlePath(bundle)}/items?${query}`);
+    page.items.forEach((info) => rememberItem(bundle, info));
+  }
+}
+
 // -- messages --------------------------------------------------------------------------------
 
 function showMessage(text, status) {
@@ -301,6 +313,7 @@ function tile(bundle, info, options = {}) {
 
 /** Tiles for ranked results, once the facts of every item are in. */
 async function resultTiles(bundle, ids, distances, { scores, queryLabel, testid, onSelect }) {
+  await prefetchItems(bundle, ids);
   const infos = await Promise.all(ids.map((id) => itemInfo(bundle, id)));
   return infos.map((info, i) =>
     tile(bundle, info, {
