@@ -19,6 +19,9 @@ goes to ``<out>/search/``.
 
 ``python -m benchmarks search [options]`` runs the search benchmark alone, with its own
 options (``python -m benchmarks search --help``; the same as ``python -m benchmarks.search``).
+Likewise ``python -m benchmarks service [options]``: the search service under load
+(:mod:`benchmarks.service`: ``hashlearn serve`` with 1, 8 and 32 concurrent clients beside
+the same queries in process; about 3 minutes).
 
 Usage::
 
@@ -27,6 +30,7 @@ Usage::
     python -m benchmarks tutorial_search     # a subset, by name
     python -m benchmarks search              # the search benchmark alone (~20 min)
     python -m benchmarks search --quick --out /tmp/bs   # ... with its own options
+    python -m benchmarks service             # the search service under load (~3 min)
     python -m benchmarks --quick             # tiny sizes: a smoke test (well under a minute)
     python -m benchmarks --data-dir /path/to/data --out /tmp/bench
 """
@@ -122,6 +126,17 @@ BENCHMARKS: dict[str, Benchmark] = {
         quick_args=("--quick", "--no-progress"),
         takes_data_dir=True,
     ),
+    "service": Benchmark(
+        script="benchmarks.service",
+        module=True,
+        description=(
+            "the search service under load: `hashlearn serve` with 1, 8 and 32 clients, "
+            "single and batch k-NN requests, beside the same queries in process (~3 min)"
+        ),
+        args=(),
+        quick_args=("--quick", "--no-progress"),
+        takes_data_dir=True,
+    ),
 }
 
 
@@ -180,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
         from .search.__main__ import main as search
 
         return search(arguments[1:])
+    if arguments[:1] == ["service"]:  # the load benchmark alone, with its own options
+        from .service.__main__ import main as service
+
+        return service(arguments[1:])
     args = _parse_args(arguments)
     if args.list:
         width = max(map(len, BENCHMARKS))
