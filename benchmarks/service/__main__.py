@@ -49,6 +49,14 @@ def _int_list(text: str) -> tuple[int, ...]:
     return tuple(sorted(set(values)))
 
 
+def _assignment(text: str) -> tuple[str, str]:
+    """An argparse type: ``NAME=VALUE``."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value
+
+
 def _number(kind: Callable[[str], Any], low: float) -> Callable[[str], Any]:
     """An argparse type: a number of ``kind`` that is at least ``low``."""
 
@@ -112,6 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds of each in-process timing (engine, bare index) after each slice (0.5)",
     )
     add("--seed", type=int, default=0, help="seed of the query ids (0)")
+    add(
+        "--server-env",
+        type=_assignment,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the server only (repeatable), e.g. "
+        "OMP_WAIT_POLICY=PASSIVE",
+    )
     add("--http", choices=("auto", "h11", "httptools"), default="auto", help="uvicorn parser")
     add("--loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="uvicorn loop")
     add(
@@ -199,7 +216,7 @@ def _load_rows(
     for workload, client_counts in workloads:
         # Unmeasured: the first requests of a kind pay for imports and caches.
         warm = run_row(
-            server.url, service.name, workload, clients=1, seconds=min(0.5, args.seconds)
+            server.url, service.name, workload, clients=1, seconds=min(0.5, args.seconds / 4)
         )
         warm_up_errors += warm["errors"] + warm["mismatches"]
         for clients in client_counts:
@@ -250,7 +267,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     service = BundleService(load_bundle(bundle_path, verify=False))
     workloads = _workloads(args, service)
-    server = start_server(bundle_path, http=args.http, loop=args.loop)
+    server = start_server(bundle_path, http=args.http, loop=args.loop, env=dict(args.server_env))
     try:
         rows, warm_up_errors = _load_rows(args, server, service, workloads)
     finally:

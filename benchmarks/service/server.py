@@ -103,12 +103,14 @@ def start_server(
     *,
     http: str = "auto",
     loop: str = "auto",
+    env: dict[str, str] | None = None,
     timeout: float = 180.0,
 ) -> ServerProcess:
     """Start a server of ``bundle`` and return once ``/api/v1/health`` answers 200.
 
     ``http`` and ``loop`` other than ``"auto"`` run :mod:`benchmarks.service.uvicorn_app`
-    (the same app, uvicorn with those options) instead of ``hashlearn serve``.
+    (the same app, uvicorn with those options) instead of ``hashlearn serve``. ``env``
+    adds to (or overrides) the environment the server inherits.
 
     Raises
     ------
@@ -124,7 +126,9 @@ def start_server(
             "--port", str(port), "--http", http, "--loop", loop,
         ]  # fmt: skip
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop_server
-    process = subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=log)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env={**_env(), **(env or {})}, stdout=subprocess.DEVNULL, stderr=log
+    )
     server = ServerProcess(process, f"http://127.0.0.1:{port}", port, command, log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
