@@ -19,6 +19,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import os
 import sys
@@ -229,7 +230,7 @@ def _load_rows(
                 clients=clients,
                 seconds=args.seconds,
                 slices=slices,
-                between=lambda timer=in_process: timer.run(args.in_process_seconds),
+                between=functools.partial(in_process.run, args.in_process_seconds),
                 server_pid=server.process.pid,
             )
             timing = in_process.summary()
@@ -300,7 +301,8 @@ def _run(args: argparse.Namespace) -> int:
     summary = service.summary()
     heading = (
         f"{summary['label']}, {summary['n_bits']} bits, {summary['n_items']:,} items, "
-        f"k = {args.k}, {args.seconds:g} s a row, load average before {load_before}"
+        f"k = {args.k}, {args.seconds:g} s a row, load average before "
+        + ("unknown" if load_before is None else " ".join(f"{x:.2f}" for x in load_before))
     )
     (out / "results.md").write_text(f"{heading}\n\n{table}\n\n{format_verdict(verdict)}\n")
     print(f"\n{heading}\n\n{table}\n\n{format_verdict(verdict)}")

@@ -19,7 +19,7 @@ from benchmarks.__main__ import main as suite_main
 from benchmarks.service.__main__ import main
 from benchmarks.service.client import run_row
 from benchmarks.service.report import acceptance, format_table
-from benchmarks.service.server import default_bundle
+from benchmarks.service.server import default_bundle, start_server, stop_server
 from benchmarks.service.workload import InProcess, Workload, make_workload, query_ids
 
 ROW_FIELDS = {
@@ -157,6 +157,26 @@ def test_wrong_answers_and_refused_requests_are_counted(stub_url):
     assert "ConnectionRefusedError" in gone["error_examples"][-1]
 
 
+def test_uvicorn_options_and_server_environment_reach_the_server(cache, service):
+    server = start_server(
+        cache / "digits-itq-32", http="h11", loop="asyncio", env={"OMP_WAIT_POLICY": "PASSIVE"}
+    )
+    try:
+        assert server.command[1:3] == ["-m", "benchmarks.service.uvicorn_app"]
+        assert server.command[-4:] == ["--http", "h11", "--loop", "asyncio"]
+        environ = Path(f"/proc/{server.process.pid}/environ")
+        if environ.exists():
+            assert b"OMP_WAIT_POLICY=PASSIVE" in environ.read_bytes().split(b"\0")
+        workload = make_workload(service, query_ids(service.ntotal, 10, 0), kind="ids",
+                                 per_request=5, k=3)  # fmt: skip
+        row = run_row(server.url, service.name, workload, clients=1, seconds=0.2, check_every=1)
+        assert row["requests"] > 0 and row["errors"] == row["mismatches"] == 0
+    finally:
+        stop_server(server)
+    assert server.process.poll() is not None
+    assert stop_server(server) == ""  # stopping twice is harmless
+
+
 def test_in_process_timings_accumulate_over_slices(service):
     ids = query_ids(service.ntotal, 50, seed=0)
     workload = make_workload(service, ids, kind="vectors", per_request=10, k=5)
@@ -217,6 +237,8 @@ def test_acceptance_needs_no_errors_and_half_the_in_process_rate_for_batches():
         (["--seconds", "nan"], "expected a number >= 0.05"),
         (["--batch", "1"], "expected a number >= 2"),
         (["--dataset", "mnist"], "invalid choice"),
+        (["--server-env", "OMP_WAIT_POLICY"], "expected NAME=VALUE"),
+        (["--http", "h2"], "invalid choice"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(capsys, arguments, expected):
