@@ -24,12 +24,7 @@ import argparse
 import io
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,42 +73,13 @@ def demo_bundles(folder: Path) -> list[Path]:
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def serve(bundles: Sequence[Path]) -> Iterator[str]:
     """``hashlearn serve`` of the bundles on a free local port; yields its URL."""
-    port = free_port()
-    command = [sys.executable, "-m", "hashlearn", "serve", *map(str, bundles), "--port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while True:
-            if process.poll() is not None:
-                error = process.stderr.read().decode() if process.stderr else ""
-                raise RuntimeError(f"hashlearn serve stopped ({process.returncode}): {error}")
-            try:
-                with urllib.request.urlopen(f"{url}/api/v1/health", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"hashlearn serve did not answer in {WAIT_S} s") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
+    from hashlearn.serve.server import start_background_server
+
+    with start_background_server(bundles, timeout=WAIT_S) as server:
+        yield server.url
 
 
 @contextmanager

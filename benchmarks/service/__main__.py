@@ -27,10 +27,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from hashlearn.serve.server import BackgroundServer
+
 from .._common import machine, now, write_json
 from .client import run_row
 from .report import acceptance, format_table, format_verdict
-from .server import ServerProcess, default_bundle, start_server, stop_server
+from .server import default_bundle, start_server, stop_server
 from .workload import InProcess, Workload, make_workload, query_ids
 
 PROG = "python -m benchmarks service"
@@ -205,7 +207,7 @@ def _workloads(args: argparse.Namespace, service: Any) -> list[tuple[Workload, t
 
 def _load_rows(
     args: argparse.Namespace,
-    server: ServerProcess,
+    server: BackgroundServer,
     service: Any,
     workloads: list[tuple[Workload, tuple[int, ...]]],
 ) -> tuple[list[dict[str, Any]], int]:

@@ -11,17 +11,13 @@ compare uvicorn's options, :mod:`benchmarks.service.uvicorn_app`.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-__all__ = ["ServerProcess", "cpu_seconds", "default_bundle", "start_server", "stop_server"]
+from hashlearn.serve.server import BackgroundServer, start_background_server
+
+__all__ = ["cpu_seconds", "default_bundle", "start_server", "stop_server"]
 
 ROOT = Path(__file__).resolve().parents[2]
 METHOD = "itq"
@@ -79,25 +75,6 @@ def default_bundle(
     return path
 
 
-@dataclass
-class ServerProcess:
-    """A running server: its process, base URL, port, the command that started it, and
-    the file its stderr goes to (a file, not a pipe: a full pipe would stall a server
-    that logs many errors)."""
-
-    process: subprocess.Popen[bytes]
-    url: str
-    port: int
-    command: list[str]
-    stderr: Any
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_server(
     bundle: str | os.PathLike[str],
     *,
@@ -105,7 +82,7 @@ def start_server(
     loop: str = "auto",
     env: dict[str, str] | None = None,
     timeout: float = 180.0,
-) -> ServerProcess:
+) -> BackgroundServer:
     """Start a server of ``bundle`` and return once ``/api/v1/health`` answers 200.
 
     ``http`` and ``loop`` other than ``"auto"`` run :mod:`benchmarks.service.uvicorn_app`
@@ -117,50 +94,19 @@ def start_server(
     RuntimeError
         When the server exits or does not answer within ``timeout`` seconds.
     """
-    port = _free_port()
-    if http == "auto" and loop == "auto":
-        command = [sys.executable, "-m", "hashlearn", "serve", str(bundle), "--port", str(port)]
-    else:
-        command = [
-            sys.executable, "-m", "benchmarks.service.uvicorn_app", str(bundle),
-            "--port", str(port), "--http", http, "--loop", loop,
-        ]  # fmt: skip
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop_server
-    process = subprocess.Popen(
-        command, cwd=ROOT, env={**_env(), **(env or {})}, stdout=subprocess.DEVNULL, stderr=log
+    command = None
+    args: list[str] = []
+    if http != "auto" or loop != "auto":
+        command = [sys.executable, "-m", "benchmarks.service.uvicorn_app"]
+        args = ["--http", http, "--loop", loop]
+    return start_background_server(
+        [bundle], *args, env={**_env(), **(env or {})}, timeout=timeout, command=command, cwd=ROOT
     )
-    server = ServerProcess(process, f"http://127.0.0.1:{port}", port, command, log)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            stderr = stop_server(server)
-            raise RuntimeError(f"the server exited with status {process.returncode}: {stderr}")
-        try:
-            with urllib.request.urlopen(f"{server.url}/api/v1/health", timeout=5) as answer:
-                if answer.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.1)
-    stop_server(server)
-    raise RuntimeError(f"the server did not answer within {timeout:g} s: {' '.join(command)}")
 
 
-def stop_server(server: ServerProcess) -> str:
+def stop_server(server: BackgroundServer) -> str:
     """Stop the server (SIGTERM, then SIGKILL after 10 s); returns the end of its stderr."""
-    process = server.process
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    if server.stderr.closed:  # stopped before
-        return ""
-    server.stderr.seek(0)
-    stderr = server.stderr.read().decode(errors="replace")[-4000:]
-    server.stderr.close()
-    return str(stderr)
+    return server.stop()
 
 
 def cpu_seconds(pid: int) -> float | None:

@@ -163,7 +163,7 @@ def test_uvicorn_options_and_server_environment_reach_the_server(cache, service)
     )
     try:
         assert server.command[1:3] == ["-m", "benchmarks.service.uvicorn_app"]
-        assert server.command[-4:] == ["--http", "h11", "--loop", "asyncio"]
+        assert server.command[-6:-2] == ["--http", "h11", "--loop", "asyncio"]
         environ = Path(f"/proc/{server.process.pid}/environ")
         if environ.exists():
             assert b"OMP_WAIT_POLICY=PASSIVE" in environ.read_bytes().split(b"\0")
