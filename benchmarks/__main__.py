@@ -111,6 +111,25 @@ BENCHMARKS: dict[str, Benchmark] = {
         args=(),
         quick_args=("--n", "64", "--epochs", "2", "--batch-size", "16", "--backbones", "mlp"),
     ),
+    "floor": Benchmark(
+        script="floor.py",
+        description=(
+            "the hardware floor (memory bandwidth, XOR+popcount throughput, 1 and 2 threads) "
+            "and every search path as a fraction of it, beside faiss IndexBinaryFlat (~3 min)"
+        ),
+        args=(),
+        quick_args=("--quick",),
+    ),
+    "mih_crossover": Benchmark(
+        script="mih_crossover.py",
+        description=(
+            "multi-index hashing against the scan on held-out CIFAR-10 GIST codes (ITQ, LSH) "
+            "and uniform codes: where probing stops paying, and what the fallback chooses"
+        ),
+        args=(),
+        quick_args=("--quick",),
+        takes_data_dir=True,
+    ),
     "search": Benchmark(
         script="benchmarks.search",
         module=True,

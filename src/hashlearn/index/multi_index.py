@@ -115,7 +115,7 @@ __all__ = [
 # indexes still probe). A query that spends it stops and is answered by the scan: it then
 # cost at most about twice the scan.
 _FALLBACK_WORK_PER_CODE = 1 / 16
-_FALLBACK_MIN_WORK = 2048
+_FALLBACK_MIN_WORK = 256
 # With at least 2 * _PILOT_QUERIES queries, up to _PILOT_QUERIES evenly spaced ones go
 # first, _PILOT_STEP at a time, and their mean cost (work, plus the budget again for one
 # that fell back, whose scan is still to come) decides for the others: probe them when it is
