@@ -175,10 +175,12 @@ def scalar_popcount(args: argparse.Namespace) -> dict[str, Any] | None:
 # -- the assembly -------------------------------------------------------------------------------
 def instruction_counts(function: Any, *example: Any) -> dict[str, int]:
     """How often each of INSTRUCTIONS appears in ``function``'s assembly (a fresh, uncached
-    compilation of its Python source, for the types of ``example``)."""
+    compilation of its Python source, for the types of ``example``; compiled, not run, so
+    that ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES`` can show another CPU's code)."""
     fresh = numba.njit(nogil=True, boundscheck=False)(function.py_func)
-    fresh(*example)
-    asm = "\n".join(fresh.inspect_asm().values())
+    signature = tuple(numba.typeof(value) for value in example)
+    fresh.compile(signature)
+    asm = fresh.inspect_asm(signature)
     return {name: len(re.findall(rf"^\s*{name}[a-z]*\s", asm, re.M)) for name in INSTRUCTIONS}
 
 

@@ -56,19 +56,20 @@ Multi-index hashing never costs much more than the blocked linear scan of
 :mod:`hashlearn.index._kernels.scan`, which it falls back to. Each query counts its work
 (codes verified, keys looked up, bucket keys compared) in units that a measured cost model
 relates to the scan's (one unit, 4-9 ns, costs about as much as comparing 16 code words in
-the scan, 0.3 ns per 64-bit code); its *budget* is what scanning would cost it:
-``(ntotal * n_words + k ln(ntotal / k) * CODE_BLOCK) / 16`` units for k-NN (the second
-term: the scan's re-reads of blocks that hold a new k-th best code), ``ntotal * n_words /
-16`` for range search, of which each of its two passes (count, fill) gets half. A query
-that spends its budget stops and is answered by the scan, so it costs at most about twice
-the scan. *Per batch*: with 64 queries or more, up to 32 evenly spaced ones are probed
-first, 4 at a time, and their mean cost (their work; for one that fell back, its work plus
-its scan) decides for the others: probed when it is below the scan's cost divided by 1.25,
-else all sent to the scan in one call, without probing. A range search whose rings alone
-(their key lookups, known from the table sizes before any probe) cost more than the budget
-goes to the scan directly. Results are exact either way. Where the crossover lies, and the
-cost when the scan is chosen (the pilot's few queries), is measured in
-``docs/benchmarks.md`` ("Search at the floor").
+the scan, 0.3 ns per 64-bit code); its *budget* is what scanning would cost it: ``(ntotal *
+n_words + k ln(ntotal / k) * CODE_BLOCK) / 16`` units for k-NN (the second term: the scan's
+re-reads of blocks that hold a new k-th best code), ``ntotal * n_words / 16`` for range
+search (checked in its count pass; its fill pass repeats the probes of the queries that
+finished, so a finished range query costs twice its count). A query that spends its budget
+stops and is answered by the scan, so it costs at most about twice the scan. *Per batch*:
+with 64 queries or more, up to 32 evenly spaced ones (one in 8 at most) are probed first, 4
+at a time (on the index's threads when they may be costly), and their mean cost (their work;
+for one that fell back, its work plus its scan) decides for the others: probed when it is
+below the scan's cost divided by 1.25, else all sent to the scan in one call, without
+probing. A range search whose rings alone (their key lookups, known from the table sizes
+before any probe) cost more than the budget goes to the scan directly. Results are exact
+either way. Where the crossover lies, and the cost when the scan is chosen (the pilot's few
+queries), is measured in ``docs/benchmarks.md`` ("Search at the floor").
 
 Kernels
 -------
@@ -116,14 +117,21 @@ __all__ = [
 # cost at most about twice the scan.
 _FALLBACK_WORK_PER_CODE = 1 / 16
 _FALLBACK_MIN_WORK = 256
-# With at least 2 * _PILOT_QUERIES queries, up to _PILOT_QUERIES evenly spaced ones go
-# first, _PILOT_STEP at a time, and their mean cost (work, plus the budget again for one
-# that fell back, whose scan is still to come) decides for the others: probe them when it is
-# below the scan's cost divided by _PILOT_MARGIN (near the crossover the scan is the safer
-# bet: its cost is known), scan them all otherwise. The decision is taken after any step
-# once the mean is _PILOT_CLEAR times above or below that threshold.
+# With at least 2 * _PILOT_QUERIES queries, up to _PILOT_QUERIES evenly spaced ones (and
+# at most one in _PILOT_SHARE of the batch) go first, _PILOT_STEP at a time, and their
+# mean cost (work, plus the budget again for one that fell back, whose scan is still to
+# come) decides for the others: probe them when it is below the scan's cost divided by
+# _PILOT_MARGIN (near the crossover the scan is the safer bet: its cost is known), scan
+# them all otherwise. The decision is taken after any step once the mean is _PILOT_CLEAR
+# times above or below that threshold.
 _PILOT_QUERIES = 32
+_PILOT_SHARE = 8
 _PILOT_STEP = 4
+# A pilot step runs on the calling thread unless its queries may cost more than this many
+# units each: waking the pool costs more than a few cheap queries on a busy machine, but
+# a pilot of expensive ones on one of two cores left range searches of 10^6 LSH codes
+# (batches of 100 queries, see BinaryIndex.range_search's result budget) at 0.75x the scan.
+_PILOT_THREADED_WORK = 2**14
 _PILOT_MARGIN = 1.25
 _PILOT_CLEAR = 1.5
 
@@ -302,6 +310,9 @@ class MultiIndexHashing(BinaryIndex):
     array([6])
     """
 
+    # Budgeted range searches in whole query blocks of the fallback scan, two threads' worth.
+    _range_query_multiple = 2 * QUERY_BLOCK
+
     def __init__(
         self,
         n_bits: int,
@@ -387,7 +398,7 @@ class MultiIndexHashing(BinaryIndex):
         """Work units a query may spend before it falls back to the scan: about what
         scanning costs it, for a k-NN search of ``k`` (0: a range search); see the cost
         model at the top of this module."""
-        words = self.ntotal * (self._storage_width() // 8)
+        words = float(self.ntotal * (self._storage_width() // 8))
         if k:
             words += k * math.log(max(self.ntotal / k, 1.0)) * CODE_BLOCK
         return int(max(_FALLBACK_MIN_WORK, _FALLBACK_WORK_PER_CODE * words))
@@ -471,29 +482,28 @@ class MultiIndexHashing(BinaryIndex):
     ) -> np.ndarray:
         """Per-query states of ``probe`` run on every query, or on a pilot sample only.
 
-        With many queries, up to :data:`_PILOT_QUERIES` evenly spaced ones are probed
-        first, :data:`_PILOT_STEP` at a time, and their mean cost in work units decides
-        for the others: a query that finished costs ``passes`` times its work (a range
-        search probes twice: count, then fill), one that ran out of budget its work plus
-        its scan (``scan_cost``, :meth:`_budget`). The others are probed when that mean is below
-        the scan's cost (divided by :data:`_PILOT_MARGIN`), and otherwise marked failed
-        without being probed (they go to the scan, with the pilot's failed queries, in one
-        call). Uniform random codes, say, are
-        sent to the scan after the first step: the waste is at most ``_PILOT_STEP`` budgets,
-        the scan of that many queries.
+        With many queries, up to :data:`_PILOT_QUERIES` evenly spaced ones (one in
+        :data:`_PILOT_SHARE` at most) are probed first, :data:`_PILOT_STEP` at a time, and
+        their mean cost in work units decides for the others: a query that finished costs
+        ``passes`` times its work (a range search probes twice: count, then fill), one that
+        ran out of budget its work plus its scan (``scan_cost``, :meth:`_budget`). The
+        others are probed when that mean is below the scan's cost (divided by
+        :data:`_PILOT_MARGIN`), and otherwise marked failed without being probed (they go to
+        the scan, with the pilot's failed queries, in one call). Uniform random codes, say,
+        are sent to the scan after the first step: the waste is at most ``_PILOT_STEP``
+        budgets, the scan of that many queries.
         """
         threshold = scan_cost / _PILOT_MARGIN
         states = np.zeros(n_queries, dtype=mih.STATE)
         if n_queries < 2 * _PILOT_QUERIES:
             states[:] = probe(np.arange(n_queries, dtype=np.int64))
             return states
-        pilot = np.unique(np.linspace(0, n_queries - 1, _PILOT_QUERIES).astype(np.int64))
+        size = min(_PILOT_QUERIES, n_queries // _PILOT_SHARE)
+        pilot = np.unique(np.linspace(0, n_queries - 1, size).astype(np.int64))
         total = 0.0
         done = 0
         mean = 0.0
-        # On the calling thread: waking the pool costs more than these few queries when
-        # the machine is busy.
-        with threads(1):
+        with threads(1 if scan_cost < _PILOT_THREADED_WORK else self._threads_for(_PILOT_STEP)):
             for start in range(0, pilot.shape[0], _PILOT_STEP):
                 rows = pilot[start : start + _PILOT_STEP]
                 found = probe(rows)
@@ -524,9 +534,11 @@ class MultiIndexHashing(BinaryIndex):
             for i in range(tables.starts.shape[0])
             for s in range(target[i] + 1)
         )
-        # The fill pass repeats the count pass's probes: each gets half the scan's cost.
+        # The count pass gets the whole budget: a query stopped at half of it (its fill
+        # pass would cost the other half) was measured to fall back more often than it
+        # saved (LSH codes, 10^6, r = 12: 0.8x the scan, against 1.5x probing them all).
         scan_cost = self._budget()
-        count = self._search_record(mih.MODE_COUNT, query_words, budget=scan_cost // 2)
+        count = self._search_record(mih.MODE_COUNT, query_words, budget=scan_cost)
         no_lims = np.zeros(1, dtype=np.int64)
 
         def probe(active: np.ndarray) -> np.ndarray:
