@@ -15,7 +15,9 @@ minutes in all on a 2-core machine. The search benchmark
 (``search``: every hashlearn index beside faiss's binary indexes, N = 10^4 .. 10^6,
 32 .. 256 bits, k-NN and range search; the package :mod:`benchmarks.search`) runs its
 full grid and takes about 20 minutes; its run folder (records, Markdown table, plots)
-goes to ``<out>/search/``.
+goes to ``<out>/search/``. ``floor`` measures the machine's floor (memory bandwidth, XOR +
+popcount throughput) and every search path against it (about 3 minutes); ``mih_crossover``
+multi-index hashing against the scan on CIFAR-10 GIST codes (about 2 minutes).
 
 ``python -m benchmarks search [options]`` runs the search benchmark alone, with its own
 options (``python -m benchmarks search --help``; the same as ``python -m benchmarks.search``).
