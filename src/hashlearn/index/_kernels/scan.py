@@ -54,7 +54,7 @@ def _transpose(database, start, stop, block):
 
     The minima pass reads word ``w`` of consecutive codes from contiguous memory, so LLVM
     vectorises it with plain loads (four codes per 256-bit register) instead of the
-    shuffles that de-interleave codes of several words (1.2-1.3x faster at 128 to 512
+    shuffles that de-interleave codes of several words (1.1-1.25x faster at 128 to 512
     bits on an AVX2 CPU, see docs/benchmarks.md, "Search at the floor").
     """
     codes = database[start:stop]
