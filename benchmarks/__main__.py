@@ -15,7 +15,9 @@ minutes in all on a 2-core machine. The search benchmark
 (``search``: every hashlearn index beside faiss's binary indexes, N = 10^4 .. 10^6,
 32 .. 256 bits, k-NN and range search; the package :mod:`benchmarks.search`) runs its
 full grid and takes about 20 minutes; its run folder (records, Markdown table, plots)
-goes to ``<out>/search/``.
+goes to ``<out>/search/``. ``floor`` measures the machine's floor (memory bandwidth, XOR +
+popcount throughput) and every search path against it (about 3 minutes); ``mih_crossover``
+multi-index hashing against the scan on CIFAR-10 GIST codes (about 2 minutes).
 
 ``python -m benchmarks search [options]`` runs the search benchmark alone, with its own
 options (``python -m benchmarks search --help``; the same as ``python -m benchmarks.search``).
@@ -114,6 +116,25 @@ BENCHMARKS: dict[str, Benchmark] = {
         ),
         args=(),
         quick_args=("--n", "64", "--epochs", "2", "--batch-size", "16", "--backbones", "mlp"),
+    ),
+    "floor": Benchmark(
+        script="floor.py",
+        description=(
+            "the hardware floor (memory bandwidth, XOR+popcount throughput, 1 and 2 threads) "
+            "and every search path as a fraction of it, beside faiss IndexBinaryFlat (~3 min)"
+        ),
+        args=(),
+        quick_args=("--quick",),
+    ),
+    "mih_crossover": Benchmark(
+        script="mih_crossover.py",
+        description=(
+            "multi-index hashing against the scan on held-out CIFAR-10 GIST codes (ITQ, LSH) "
+            "and uniform codes: where probing stops paying, and what the fallback chooses"
+        ),
+        args=(),
+        quick_args=("--quick",),
+        takes_data_dir=True,
     ),
     "search": Benchmark(
         script="benchmarks.search",

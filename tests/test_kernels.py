@@ -226,8 +226,8 @@ def range_reference(
     return lims_out, distances_out, indices
 
 
-# 1, 2 and 4 words take specialised paths; 3 and 8 words (and 13 bits) the general one.
-N_BITS = [13, 64, 128, 192, 256, 512]
+# 1, 2, 4 and 8 words take specialised paths; 3 and 9 words (and 13 bits) the general one.
+N_BITS = [13, 64, 128, 192, 256, 512, 576]
 
 
 def random_codes(rng, n, n_bits):
@@ -352,6 +352,28 @@ def test_range_scan_matches_reference(seed, n_bits, n, n_queries, radius_fractio
     queries = clustered_codes(rng, n_queries, n_bits, n_centres=4, flip=flip)
     radius = int(radius_fraction * n_bits)
     want = range_reference(queries, database, radius)
+    got = scan.range_scan(as_words(queries), as_words(database), radius)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("n_bits", [64, 128, 576])
+def test_range_scan_blocks_that_overflow_their_region_are_searched_again(monkeypatch, n_bits):
+    # Regions of 16 slots: the query blocks near a crowded centre overflow theirs and are
+    # searched a second time; the far ones collect everything in one pass. Both kinds end
+    # up in one output, in (distance, id) order.
+    monkeypatch.setattr(scan, "RANGE_REGION", 16)
+    assert scan._region_size(6) == 16 and scan.QUERY_BLOCK == 16
+    rng = np.random.default_rng(n_bits)
+    database = clustered_codes(rng, 1500, n_bits, n_centres=3, flip=0.02)
+    near = database[rng.integers(0, 1500, 40)]
+    far = random_codes(rng, 40, n_bits)
+    queries = np.concatenate([near, far, near[:7]])
+    radius = n_bits // 8
+    want = range_reference(queries, database, radius)
+    counts = np.diff(want[0])
+    blocks = np.add.reduceat(counts, np.arange(0, counts.size, 16))
+    assert (blocks > 16).any() and (blocks <= 16).any()
     got = scan.range_scan(as_words(queries), as_words(database), radius)
     for a, b in zip(got, want, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -482,7 +504,7 @@ def test_serial_and_threaded_compilations_agree(monkeypatch, n_bits):
 def test_serial_and_threaded_compilations_have_their_own_cache_entries():
     # numba's disk cache keys entries by function name, not by the parallel flag: sharing
     # one name once made the threaded scans load the serial code (half the speed).
-    for pair in (scan._knn_scan, scan._range_pass):
+    for pair in (scan._knn_scan, scan._range_pass, scan._scatter):
         serial, threaded = pair
         assert threaded.targetoptions.get("parallel") and not serial.targetoptions.get("parallel")
         assert serial._cache._cache_file._index_name != threaded._cache._cache_file._index_name

@@ -89,3 +89,19 @@ def test_n_threads_is_saved(tmp_path):
 
     index = LinearScanIndex(8, n_threads=1).add(random_codes(np.random.default_rng(0), 5, 8))
     assert load(index.save(tmp_path / "index.hashlearn")).n_threads == 1
+
+
+def test_budgeted_range_search_answers_whole_query_blocks(monkeypatch):
+    # max_results // ntotal = 50 queries per call, rounded down to the 32 the kernel's
+    # query blocks fill on two threads; the answer is the one-call answer.
+    rng = np.random.default_rng(3)
+    index = LinearScanIndex(64).add(random_codes(rng, 1000, 64))
+    queries = random_codes(rng, 100, 64)
+    whole = index.range_search(queries, 24, max_results=None)
+    sizes = []
+    real = index._range_search
+    monkeypatch.setattr(index, "_range_search", lambda q, r: sizes.append(len(q)) or real(q, r))
+    blocked = index.range_search(queries, 24, max_results=50_000)
+    assert sizes == [32, 32, 32, 4]
+    for got, want in zip(blocked, whole, strict=True):
+        np.testing.assert_array_equal(got, want)

@@ -506,6 +506,58 @@ def test_results_do_not_depend_on_threads_or_the_pilot(monkeypatch):
         assert not index.last_stats_.scanned.any()
 
 
+def around_centres(rng, n, n_queries, n_centres=2000, flip=0.03):
+    """Database codes and queries near the same random 64-bit centres."""
+    centres = rng.integers(0, 2, size=(n_centres, 64))
+    bits = centres[rng.integers(0, n_centres, n + n_queries)]
+    bits ^= (rng.random(bits.shape) < flip).astype(bits.dtype)
+    codes = pack_bits(bits)
+    return codes[:n], codes[n:]
+
+
+def test_the_cost_model_picks_the_scan_for_uniform_codes_and_probes_clustered_ones():
+    # 50,000 codes: budgets come from the cost model, not from _FALLBACK_MIN_WORK.
+    rng = np.random.default_rng(10)
+    n, n_queries = 50_000, 200
+    index = mih(64)
+    assert index.add(random_codes(rng, n, 64))._budget(10) > multi_index._FALLBACK_MIN_WORK
+    uniform_queries = random_codes(rng, n_queries, 64)
+    oracle = scan(64).add(index.codes)
+    # k-NN: the k-th neighbour is about 18 bits away, a ball holding a quarter of the
+    # codes of every table: the first pilot step runs out of budget and the whole batch is
+    # scanned, the other queries without being probed.
+    assert_same(index.search(uniform_queries, 10), oracle.search(uniform_queries, 10))
+    stats = index.last_stats_
+    assert stats.scanned.all()
+    assert (stats.candidates == n).sum() >= n_queries - multi_index._PILOT_STEP
+    # A large radius: the rings' key lookups alone cost more than the scan, known from
+    # the table sizes, so nothing is probed at all.
+    assert_same(index.range_search(uniform_queries, 16), oracle.range_search(uniform_queries, 16))
+    assert index.last_stats_.scanned.all() and (index.last_stats_.candidates == n).all()
+    # Clustered codes (2,000 centres, 3% of bits flipped): the neighbours are a few bits
+    # away, the probes are cheap and no query is scanned.
+    database, near = around_centres(rng, n, n_queries)
+    index = mih(64).add(database)
+    oracle = scan(64).add(database)
+    assert_same(index.search(near, 10), oracle.search(near, 10))
+    assert not index.last_stats_.scanned.any()
+    assert index.last_stats_.candidates.mean() < n / 50
+    assert_same(index.range_search(near, 4), oracle.range_search(near, 4))
+    assert not index.last_stats_.scanned.any()
+
+
+def test_a_pilot_that_pays_sends_the_batch_to_the_tables(monkeypatch):
+    # Most queries are cheap, a few are far from everything: the pilot's mean stays below
+    # the scan's cost, so the batch is probed and only the expensive queries fall back.
+    rng = np.random.default_rng(11)
+    database, queries = around_centres(rng, 50_000, 200)
+    queries[::25] = random_codes(rng, 8, 64)  # 8 of 200: one in the pilot's every 4 steps
+    index = mih(64).add(database)
+    assert_same(index.search(queries, 10), scan(64).add(database).search(queries, 10))
+    scanned = index.last_stats_.scanned
+    assert 0 < scanned.sum() <= 8 and scanned[::25].sum() == scanned.sum()
+
+
 def test_statistics_and_accessors():
     rng = np.random.default_rng(9)
     database = clustered_codes(rng, 500, 32)

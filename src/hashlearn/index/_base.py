@@ -207,6 +207,9 @@ class BinaryIndex(ABC):
 
     _persistence_kind = "index"
     _max_bits = 4096
+    # A budgeted range search answers queries in blocks of ``max_results // ntotal``; an
+    # index whose kernels take queries in groups rounds that down to a multiple of this.
+    _range_query_multiple = 1
 
     def __init__(self, n_bits: int, *, hasher: Any = None) -> None:
         self._n_bits = _validation.check_n_bits(n_bits, max_bits=self._max_bits)
@@ -358,6 +361,8 @@ class BinaryIndex(ABC):
         """Range search in query blocks, refusing once more than ``budget`` results exist."""
         n_queries = queries.shape[0]
         block = max(1, budget // self.ntotal)
+        if block >= self._range_query_multiple:
+            block -= block % self._range_query_multiple
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         stats: list[Any] = []
         found = 0

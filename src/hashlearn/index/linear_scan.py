@@ -16,7 +16,7 @@ from hashlearn._numba import check_n_threads, threads
 from hashlearn._registry import register
 from hashlearn.codes import as_words
 from hashlearn.index._base import BinaryIndex
-from hashlearn.index._kernels.scan import knn_scan, range_scan
+from hashlearn.index._kernels.scan import QUERY_BLOCK, knn_scan, range_scan
 
 __all__ = ["LinearScanIndex"]
 
@@ -73,6 +73,10 @@ class LinearScanIndex(BinaryIndex):
     >>> lims, indices
     (array([0, 3]), array([0, 2, 3]))
     """
+
+    # Whole blocks of queries for each of two threads: 100 queries per call (10^6 codes,
+    # the default budget) left the second thread a shorter share and padded the last block.
+    _range_query_multiple = 2 * QUERY_BLOCK
 
     def __init__(self, n_bits: int, *, hasher: Any = None, n_threads: int | None = None) -> None:
         super().__init__(n_bits, hasher=hasher)

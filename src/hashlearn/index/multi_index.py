@@ -52,12 +52,24 @@ none of them can enter the results.
 
 Falling back to the scan
 ------------------------
-Each query counts its work (codes verified, keys looked up); when it passes
-``_FALLBACK_WORK_PER_CODE * ntotal`` (3%), the query stops and is answered by the blocked
-linear scan of :mod:`hashlearn.index._kernels.scan`, which costs about 0.25 ns per code
-against about 10 ns per candidate verified here. Results stay exact either way. With 64
-queries or more, 32 evenly spaced ones are searched first; when most of them fall back
-(uniform random codes), the others go to the scan without probing.
+Multi-index hashing never costs much more than the blocked linear scan of
+:mod:`hashlearn.index._kernels.scan`, which it falls back to. Each query counts its work
+(codes verified, keys looked up, bucket keys compared) in units that a measured cost model
+relates to the scan's (one unit, 4-9 ns, costs about as much as comparing 16 code words in
+the scan, 0.3 ns per 64-bit code); its *budget* is what scanning would cost it: ``(ntotal *
+n_words + k ln(ntotal / k) * CODE_BLOCK) / 16`` units for k-NN (the second term: the scan's
+re-reads of blocks that hold a new k-th best code), ``ntotal * n_words / 16`` for range
+search (checked in its count pass; its fill pass repeats the probes of the queries that
+finished, so a finished range query costs twice its count). A query that spends its budget
+stops and is answered by the scan, so it costs at most about twice the scan. *Per batch*:
+with 64 queries or more, up to 32 evenly spaced ones (one in 8 at most) are probed first, 4
+at a time (on the index's threads when they may be costly), and their mean cost (their work;
+for one that fell back, its work plus its scan) decides for the others: probed when it is
+below the scan's cost divided by 1.25, else all sent to the scan in one call, without
+probing. A range search whose rings alone (their key lookups, known from the table sizes
+before any probe) cost more than the budget goes to the scan directly. Results are exact
+either way. Where the crossover lies, and the cost when the scan is chosen (the pilot's few
+queries), is measured in ``docs/benchmarks.md`` ("Search at the floor").
 
 Kernels
 -------
@@ -81,7 +93,7 @@ from hashlearn._validation import check_radius
 from hashlearn.codes import as_words
 from hashlearn.index._base import BinaryIndex
 from hashlearn.index._kernels import mih
-from hashlearn.index._kernels.scan import QUERY_BLOCK, knn_scan, range_scan
+from hashlearn.index._kernels.scan import CODE_BLOCK, QUERY_BLOCK, knn_scan, range_scan
 from hashlearn.index.hash_table import ProbeStatistics
 
 __all__ = [
@@ -92,17 +104,36 @@ __all__ = [
     "substring_radii",
 ]
 
-# A query whose work (see hashlearn.index._kernels.mih) exceeds
-# _FALLBACK_WORK_PER_CODE * ntotal + _FALLBACK_MIN_WORK stops and is answered by the
-# blocked linear scan instead (about 0.25 ns per code against about 10 ns per candidate
-# verified here): this keeps uniform random codes near the scan's cost. Measured: 0.03
-# loses nothing on clustered codes and keeps uniform 64-bit codes within 1.1x of the scan.
-_FALLBACK_WORK_PER_CODE = 0.03
-_FALLBACK_MIN_WORK = 2048
-# With at least 2 * _PILOT_QUERIES queries, that many go first; if more than
-# _PILOT_MAX_FAILED of them fall back, so do all the others, without probing.
+# The cost model. Work is counted in units (hashlearn.index._kernels.mih: a candidate
+# verified or a bucket key compared is 1, a key looked up PROBE_COST); one unit costs about
+# as much as comparing 1 / _FALLBACK_WORK_PER_CODE code words in the blocked scan (measured
+# 4-9 ns per unit against 0.3 ns per 64-bit code, one thread, 64-bit CIFAR-10 GIST and
+# uniform codes, N = 59,000 and 10^6; docs/benchmarks.md, "Search at the floor"). A k-NN
+# scan also re-reads a block of codes (CODE_BLOCK words) whenever a code enters a query's
+# k best, about k ln(N / k) times. So a query's scan costs about
+# ``_FALLBACK_WORK_PER_CODE * (ntotal * n_words + k ln(ntotal / k) CODE_BLOCK)`` units (no
+# k term for range search): that is its budget (at least _FALLBACK_MIN_WORK, so that small
+# indexes still probe). A query that spends it stops and is answered by the scan: it then
+# cost at most about twice the scan.
+_FALLBACK_WORK_PER_CODE = 1 / 16
+_FALLBACK_MIN_WORK = 256
+# With at least 2 * _PILOT_QUERIES queries, up to _PILOT_QUERIES evenly spaced ones (and
+# at most one in _PILOT_SHARE of the batch) go first, _PILOT_STEP at a time, and their
+# mean cost (work, plus the budget again for one that fell back, whose scan is still to
+# come) decides for the others: probe them when it is below the scan's cost divided by
+# _PILOT_MARGIN (near the crossover the scan is the safer bet: its cost is known), scan
+# them all otherwise. The decision is taken after any step once the mean is _PILOT_CLEAR
+# times above or below that threshold.
 _PILOT_QUERIES = 32
-_PILOT_MAX_FAILED = 0.5
+_PILOT_SHARE = 8
+_PILOT_STEP = 4
+# A pilot step runs on the calling thread unless its queries may cost more than this many
+# units each: waking the pool costs more than a few cheap queries on a busy machine, but
+# a pilot of expensive ones on one of two cores left range searches of 10^6 LSH codes
+# (batches of 100 queries, see BinaryIndex.range_search's result budget) at 0.75x the scan.
+_PILOT_THREADED_WORK = 2**14
+_PILOT_MARGIN = 1.25
+_PILOT_CLEAR = 1.5
 
 
 # -- layout ---------------------------------------------------------------------------------
@@ -241,15 +272,16 @@ class MultiIndexHashing(BinaryIndex):
     around 2,000 random centres (every bit flipped with probability 0.05, 0.075, 0.1),
     1,000 queries, k=10, 2 threads: about 9x to 17x, 7x to 10x and 4x to 5x faster than
     :class:`~hashlearn.index.LinearScanIndex`, with about 650, 1,200 and 2,700 candidates
-    verified per query. On *uniform random* codes no index beats the scan: the ``k``-th
-    neighbour is far (15 bits for k=10 among 10**6 codes of 64 bits), so each of the 4
-    tables of 16-bit substrings must be probed to radius 3, a ball holding 1% of the
+    verified per query. On *uniform random* codes no index beats the scan at k-NN: the
+    ``k``-th neighbour is far (15 bits for k=10 among 10**6 codes of 64 bits), so each of
+    the 4 tables of 16-bit substrings must be probed to radius 3, a ball holding 1% of the
     database (about 42,000 candidates per query against a scan that costs about as
-    much as 20,000 random reads). A query
-    whose work passes a few percent of ``ntotal`` stops and is answered by the blocked
-    linear scan instead (``last_stats_.scanned``), and when most of the first 32
-    queries of a batch do, the others go to the scan directly: uniform codes cost about
-    1.1 times the scan.
+    much as 20,000 random reads). **It falls back to the scan**: a query whose work
+    passes what its scan would cost stops and is answered by the blocked linear scan
+    (``last_stats_.scanned``), and a batch whose first few queries (a pilot of at most
+    32) cost more on average than scanning goes to the scan as a whole, so such batches
+    cost about what the scan costs (module docstring; measured crossover in
+    ``docs/benchmarks.md``, "Search at the floor").
 
     References
     ----------
@@ -277,6 +309,9 @@ class MultiIndexHashing(BinaryIndex):
     >>> index.last_stats_.candidates  # 3 codes within 1 of 000 in bits 0-2, 3 equal in 3-5
     array([6])
     """
+
+    # Budgeted range searches in whole query blocks of the fallback scan, two threads' worth.
+    _range_query_multiple = 2 * QUERY_BLOCK
 
     def __init__(
         self,
@@ -359,17 +394,25 @@ class MultiIndexHashing(BinaryIndex):
         """Threads for a batch: queries are split across threads, so at most one each."""
         return min(thread_count(self.n_threads), n_queries)
 
-    def _budget(self) -> int:
-        return int(_FALLBACK_MIN_WORK + _FALLBACK_WORK_PER_CODE * self.ntotal)
+    def _budget(self, k: int = 0) -> int:
+        """Work units a query may spend before it falls back to the scan: about what
+        scanning costs it, for a k-NN search of ``k`` (0: a range search); see the cost
+        model at the top of this module."""
+        words = float(self.ntotal * (self._storage_width() // 8))
+        if k:
+            words += k * math.log(max(self.ntotal / k, 1.0)) * CODE_BLOCK
+        return int(max(_FALLBACK_MIN_WORK, _FALLBACK_WORK_PER_CODE * words))
 
-    def _search_record(self, mode: int, queries: np.ndarray, out_keys: Any = None) -> mih.Search:
+    def _search_record(
+        self, mode: int, queries: np.ndarray, out_keys: Any = None, budget: int = mih.NO_LIMIT
+    ) -> mih.Search:
         """What a kernel call asks (see :class:`hashlearn.index._kernels.mih.Search`)."""
         return mih.Search(
             mode=mode,
             queries=queries,
             database=self._database_words()[None],
             out_keys=np.empty(0, dtype=np.int64) if out_keys is None else out_keys,
-            budget=mih.NO_LIMIT if mode == mih.MODE_FILL else self._budget(),
+            budget=budget,
             probe_cost=mih.PROBE_COST,
         )
 
@@ -409,7 +452,7 @@ class MultiIndexHashing(BinaryIndex):
         kk = min(k, self.ntotal)
         distances = np.empty((n_queries, kk), dtype=np.int32)
         indices = np.empty((n_queries, kk), dtype=np.int64)
-        search = self._search_record(mih.MODE_KNN, query_words)
+        search = self._search_record(mih.MODE_KNN, query_words, budget=self._budget(kk))
 
         def probe(active: np.ndarray) -> np.ndarray:
             states = np.zeros(active.shape[0], dtype=mih.STATE)
@@ -418,7 +461,7 @@ class MultiIndexHashing(BinaryIndex):
             return states
 
         with threads(self._threads_for(n_queries)):
-            states = self._probe_with_pilot(n_queries, probe)
+            states = self._probe_with_pilot(n_queries, probe, search.budget)
             failed = states["failed"].astype(bool)
             if failed.any():
                 with _scan_threads(int(failed.sum()), self.n_threads):
@@ -431,29 +474,52 @@ class MultiIndexHashing(BinaryIndex):
         return distances, indices
 
     def _probe_with_pilot(
-        self, n_queries: int, probe: Callable[[np.ndarray], np.ndarray]
+        self,
+        n_queries: int,
+        probe: Callable[[np.ndarray], np.ndarray],
+        scan_cost: int,
+        passes: int = 1,
     ) -> np.ndarray:
         """Per-query states of ``probe`` run on every query, or on a pilot sample only.
 
-        With many queries, :data:`_PILOT_QUERIES` evenly spaced ones go first; when more
-        than :data:`_PILOT_MAX_FAILED` of them run out of budget, the data are not the
-        kind multi-index hashing helps with (e.g. uniform random codes), and the other
-        queries are marked failed without being probed (they go to the scan).
+        With many queries, up to :data:`_PILOT_QUERIES` evenly spaced ones (one in
+        :data:`_PILOT_SHARE` at most) are probed first, :data:`_PILOT_STEP` at a time, and
+        their mean cost in work units decides for the others: a query that finished costs
+        ``passes`` times its work (a range search probes twice: count, then fill), one that
+        ran out of budget its work plus its scan (``scan_cost``, :meth:`_budget`). The
+        others are probed when that mean is below the scan's cost (divided by
+        :data:`_PILOT_MARGIN`), and otherwise marked failed without being probed (they go to
+        the scan, with the pilot's failed queries, in one call). Uniform random codes, say,
+        are sent to the scan after the first step: the waste is at most ``_PILOT_STEP``
+        budgets, the scan of that many queries.
         """
+        threshold = scan_cost / _PILOT_MARGIN
         states = np.zeros(n_queries, dtype=mih.STATE)
         if n_queries < 2 * _PILOT_QUERIES:
             states[:] = probe(np.arange(n_queries, dtype=np.int64))
             return states
-        pilot = np.unique(np.linspace(0, n_queries - 1, _PILOT_QUERIES).astype(np.int64))
-        rest = np.setdiff1d(np.arange(n_queries, dtype=np.int64), pilot)
-        # On the calling thread: waking the pool costs more than these few queries when
-        # the machine is busy.
-        with threads(1):
-            states[pilot] = probe(pilot)
-        if states["failed"][pilot].mean() > _PILOT_MAX_FAILED:
-            states["failed"][rest] = 1
-        else:
+        size = min(_PILOT_QUERIES, n_queries // _PILOT_SHARE)
+        pilot = np.unique(np.linspace(0, n_queries - 1, size).astype(np.int64))
+        total = 0.0
+        done = 0
+        mean = 0.0
+        with threads(1 if scan_cost < _PILOT_THREADED_WORK else self._threads_for(_PILOT_STEP)):
+            for start in range(0, pilot.shape[0], _PILOT_STEP):
+                rows = pilot[start : start + _PILOT_STEP]
+                found = probe(rows)
+                states[rows] = found
+                work = found["candidates"] + mih.PROBE_COST * found["probed"] + found["scanned"]
+                failed = found["failed"].astype(bool)
+                total += float(np.where(failed, work + scan_cost, passes * work).sum())
+                done += rows.shape[0]
+                mean = total / done
+                if not threshold / _PILOT_CLEAR < mean < threshold * _PILOT_CLEAR:
+                    break
+        rest = np.setdiff1d(np.arange(n_queries, dtype=np.int64), pilot[:done])
+        if mean < threshold:
             states[rest] = probe(rest)
+        else:
+            states["failed"][rest] = 1
         return states
 
     def _range_search(
@@ -468,7 +534,11 @@ class MultiIndexHashing(BinaryIndex):
             for i in range(tables.starts.shape[0])
             for s in range(target[i] + 1)
         )
-        count = self._search_record(mih.MODE_COUNT, query_words)
+        # The count pass gets the whole budget: a query stopped at half of it (its fill
+        # pass would cost the other half) was measured to fall back more often than it
+        # saved (LSH codes, 10^6, r = 12: 0.8x the scan, against 1.5x probing them all).
+        scan_cost = self._budget()
+        count = self._search_record(mih.MODE_COUNT, query_words, budget=scan_cost)
         no_lims = np.zeros(1, dtype=np.int64)
 
         def probe(active: np.ndarray) -> np.ndarray:
@@ -481,7 +551,7 @@ class MultiIndexHashing(BinaryIndex):
                 states = np.zeros(n_queries, dtype=mih.STATE)
                 states["failed"] = 1
             else:
-                states = self._probe_with_pilot(n_queries, probe)
+                states = self._probe_with_pilot(n_queries, probe, scan_cost, passes=2)
             failed = states["failed"].astype(bool)
             found = np.flatnonzero(~failed)
             counts = np.zeros(n_queries, dtype=np.int64)

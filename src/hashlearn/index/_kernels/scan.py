@@ -6,8 +6,12 @@ padding bits are zero in queries and codes alike, so they never count). The dist
 
     ``d(q, c) = sum_w popcount(q[w] XOR c[w])``,
 
-computed with the hardware ``popcnt`` instruction (:func:`hashlearn._numba.popcount64`;
-vectorised to ``vpopcntq`` where the CPU has it). :func:`knn_scan` returns, per query, the
+computed through LLVM's ``ctpop`` (:func:`hashlearn._numba.popcount64`). The passes over
+blocks of codes are vectorised by LLVM for the CPU numba compiles for: with AVX2 (and no
+AVX-512) four codes per 256-bit register, the popcount a nibble lookup (``vpshufb``) summed
+by ``vpsadbw``; with AVX-512 VPOPCNTDQ ``vpopcntq``; scalar code uses ``popcnt``. Blocks are
+read word by word (:func:`_code_block`) so that those loops load whole vectors.
+:func:`knn_scan` returns, per query, the
 ``k`` smallest pairs ``(d(q, c), c)``; :func:`range_scan` every ``c`` with
 ``d(q, c) <= radius``, both sorted by ``(distance, id)``. Pure functions: arrays in, arrays
 out; the tests compare them with a numpy reference.
@@ -36,31 +40,47 @@ __all__ = ["CODE_BLOCK", "QUERY_BLOCK", "QUERY_GROUP", "knn_scan", "range_scan"]
 QUERY_GROUP = 4
 QUERY_BLOCK = 16
 CODE_BLOCK = 256
+# Range search: result slots shared out among the query blocks of one call, and the most
+# one block gets (int32 + int64 + int32 each: 64 MiB and 64 KiB). A block that meets more
+# results is searched a second time (see range_scan).
+RANGE_SLOTS = 2**22
+RANGE_REGION = 4096
 
 
 # -- distances --------------------------------------------------------------------------------
-@numba.njit(inline="always", nogil=True, cache=CACHE)
-def _distance(queries, q, database, j):
-    total = 0
-    for w in range(queries.shape[1]):
-        total += popcount64(queries[q, w] ^ database[j, w])
-    return total
+@numba.njit(inline="always", nogil=True, cache=CACHE, boundscheck=False)
+def _transpose(database, start, stop, block):
+    """``block[w, j] = database[start + j, w]``: a block of codes word by word.
+
+    The minima pass reads word ``w`` of consecutive codes from contiguous memory, so LLVM
+    vectorises it with plain loads (four codes per 256-bit register) instead of the
+    shuffles that de-interleave codes of several words (1.1-1.25x faster at 128 to 512
+    bits on an AVX2 CPU, see docs/benchmarks.md, "Search at the floor").
+    """
+    codes = database[start:stop]
+    for j in range(stop - start):
+        for w in range(database.shape[1]):
+            block[w, j] = codes[j, w]
 
 
 @numba.njit(inline="always", nogil=True, cache=CACHE, boundscheck=False)
-def _group_minima(queries, g, database, start, stop):
-    """Smallest distance from each of queries ``g .. g + 3`` to ``database[start:stop]``.
+def _group_minima(queries, g, block, n, scratch):
+    """Smallest distance from each of queries ``g .. g + 3`` to the codes ``block[:, :n]``
+    (codes word by word, :func:`_code_block`).
 
-    Four queries share every code loaded (register blocking), and nothing is stored:
-    only the four running minima. LLVM vectorises the loop over codes (``vpopcntq``).
-    Specialised for 1, 2 and 4 words per code; other widths loop over the words.
+    Four queries share every word loaded (register blocking), and nothing is stored but
+    the four running minima. LLVM vectorises the loop over codes: on AVX2 the popcount
+    of four 64-bit lanes is a nibble lookup (``vpshufb``) summed by ``vpsadbw``; with
+    AVX-512 VPOPCNTDQ it is ``vpopcntq``. Specialised (unrolled over the words of a code)
+    for 1, 2, 4 and 8 words; other widths add up each word's distances in ``scratch``
+    (``int64 (4, n)``), word by word, so that that loop vectorises too.
     """
     n_words = queries.shape[1]
     m0 = m1 = m2 = m3 = 1 << 30
     if n_words == 1:
         a, b, c, e = queries[g, 0], queries[g + 1, 0], queries[g + 2, 0], queries[g + 3, 0]
-        for j in range(start, stop):
-            x = database[j, 0]
+        for j in range(n):
+            x = block[0, j]
             m0 = min(m0, popcount64(a ^ x))
             m1 = min(m1, popcount64(b ^ x))
             m2 = min(m2, popcount64(c ^ x))
@@ -68,61 +88,119 @@ def _group_minima(queries, g, database, start, stop):
     elif n_words == 2:
         a0, b0, c0, e0 = queries[g, 0], queries[g + 1, 0], queries[g + 2, 0], queries[g + 3, 0]
         a1, b1, c1, e1 = queries[g, 1], queries[g + 1, 1], queries[g + 2, 1], queries[g + 3, 1]
-        for j in range(start, stop):
-            x0 = database[j, 0]
-            x1 = database[j, 1]
+        for j in range(n):
+            x0 = block[0, j]
+            x1 = block[1, j]
             m0 = min(m0, popcount64(a0 ^ x0) + popcount64(a1 ^ x1))
             m1 = min(m1, popcount64(b0 ^ x0) + popcount64(b1 ^ x1))
             m2 = min(m2, popcount64(c0 ^ x0) + popcount64(c1 ^ x1))
             m3 = min(m3, popcount64(e0 ^ x0) + popcount64(e1 ^ x1))
-    elif n_words == 4:
-        for j in range(start, stop):
-            x0 = database[j, 0]
-            x1 = database[j, 1]
-            x2 = database[j, 2]
-            x3 = database[j, 3]
-            m0 = min(
-                m0,
-                popcount64(queries[g, 0] ^ x0)
-                + popcount64(queries[g, 1] ^ x1)
-                + popcount64(queries[g, 2] ^ x2)
-                + popcount64(queries[g, 3] ^ x3),
-            )
-            m1 = min(
-                m1,
-                popcount64(queries[g + 1, 0] ^ x0)
-                + popcount64(queries[g + 1, 1] ^ x1)
-                + popcount64(queries[g + 1, 2] ^ x2)
-                + popcount64(queries[g + 1, 3] ^ x3),
-            )
-            m2 = min(
-                m2,
-                popcount64(queries[g + 2, 0] ^ x0)
-                + popcount64(queries[g + 2, 1] ^ x1)
-                + popcount64(queries[g + 2, 2] ^ x2)
-                + popcount64(queries[g + 2, 3] ^ x3),
-            )
-            m3 = min(
-                m3,
-                popcount64(queries[g + 3, 0] ^ x0)
-                + popcount64(queries[g + 3, 1] ^ x1)
-                + popcount64(queries[g + 3, 2] ^ x2)
-                + popcount64(queries[g + 3, 3] ^ x3),
-            )
+    elif n_words == 4 or n_words == 8:
+        # A constant trip count: LLVM unrolls the loop over words and vectorises over codes.
+        if n_words == 4:
+            return _minima_fixed(queries, g, block, n, 4)
+        return _minima_fixed(queries, g, block, n, 8)
     else:
-        for j in range(start, stop):
-            d0 = d1 = d2 = d3 = 0
-            for w in range(n_words):
-                x = database[j, w]
-                d0 += popcount64(queries[g, w] ^ x)
-                d1 += popcount64(queries[g + 1, w] ^ x)
-                d2 += popcount64(queries[g + 2, w] ^ x)
-                d3 += popcount64(queries[g + 3, w] ^ x)
-            m0 = min(m0, d0)
-            m1 = min(m1, d1)
-            m2 = min(m2, d2)
-            m3 = min(m3, d3)
+        scratch[:, :n] = 0
+        for w in range(n_words):
+            a, b, c, e = queries[g, w], queries[g + 1, w], queries[g + 2, w], queries[g + 3, w]
+            for j in range(n):
+                x = block[w, j]
+                scratch[0, j] += popcount64(a ^ x)
+                scratch[1, j] += popcount64(b ^ x)
+                scratch[2, j] += popcount64(c ^ x)
+                scratch[3, j] += popcount64(e ^ x)
+        for j in range(n):
+            m0 = min(m0, scratch[0, j])
+            m1 = min(m1, scratch[1, j])
+            m2 = min(m2, scratch[2, j])
+            m3 = min(m3, scratch[3, j])
     return m0, m1, m2, m3
+
+
+@numba.njit(inline="always", nogil=True, cache=CACHE, boundscheck=False)
+def _minima_fixed(queries, g, block, n, n_words):
+    """:func:`_group_minima` for a width known when compiling (``n_words`` a literal)."""
+    m0 = m1 = m2 = m3 = 1 << 30
+    for j in range(n):
+        d0 = d1 = d2 = d3 = 0
+        for w in range(n_words):
+            x = block[w, j]
+            d0 += popcount64(queries[g, w] ^ x)
+            d1 += popcount64(queries[g + 1, w] ^ x)
+            d2 += popcount64(queries[g + 2, w] ^ x)
+            d3 += popcount64(queries[g + 3, w] ^ x)
+        m0 = min(m0, d0)
+        m1 = min(m1, d1)
+        m2 = min(m2, d2)
+        m3 = min(m3, d3)
+    return m0, m1, m2, m3
+
+
+@numba.njit(inline="always", nogil=True, cache=CACHE, boundscheck=False)
+def _code_block(database, start, stop, block, transpose):
+    """The codes ``start .. stop - 1`` word by word, for :func:`_group_minima`.
+
+    One-word codes are already laid out so (a view); wider ones are transposed into
+    ``block`` (unless ``transpose`` is False: already done). Either way the result is
+    indexed from 0: with a loop index that may be negative as far as LLVM knows
+    (``range(start, stop)``), numba's wraparound of negative indices leaves LLVM a gather
+    of single words instead of vector loads.
+    """
+    if database.shape[1] == 1:
+        return database[start:stop].reshape((1, stop - start))
+    if transpose:
+        _transpose(database, start, stop, block)
+    return block
+
+
+@numba.njit(inline="always", nogil=True, cache=CACHE, boundscheck=False)
+def _distances_fixed(queries, q, block, n, out, n_words):
+    """:func:`_block_distances` for a width known when compiling (``n_words`` a literal)."""
+    for j in range(n):
+        d = 0
+        for w in range(n_words):
+            d += popcount64(queries[q, w] ^ block[w, j])
+        out[j] = d
+
+
+@numba.njit(nogil=True, cache=CACHE, boundscheck=False)
+def _block_distances(queries, q, block, n, out):
+    """``out[j]``: the distance from query ``q`` to code ``j`` of ``block`` (word by word,
+    :func:`_code_block`), ``j < n``; vectorised like :func:`_group_minima`."""
+    n_words = queries.shape[1]
+    if n_words == 1:
+        _distances_fixed(queries, q, block, n, out, 1)
+    elif n_words == 2:
+        _distances_fixed(queries, q, block, n, out, 2)
+    elif n_words == 4:
+        _distances_fixed(queries, q, block, n, out, 4)
+    elif n_words == 8:
+        _distances_fixed(queries, q, block, n, out, 8)
+    else:
+        out[:n] = 0
+        for w in range(n_words):
+            a = queries[q, w]
+            for j in range(n):
+                out[j] += popcount64(a ^ block[w, j])
+
+
+@numba.njit(nogil=True, cache=CACHE, boundscheck=False)
+def _block_minima(queries, q_start, width, database, start, stop, words, scratch, minima):
+    """``minima[r]``: the smallest distance from query ``q_start + r`` to the codes
+    ``start .. stop - 1``, for ``r < width`` (a multiple of ``QUERY_GROUP``).
+
+    Not inlined, on purpose: compiled on its own, the vectorised loops come out the same
+    in the serial and the threaded kernels (inlined into the serial kernel's single
+    function, LLVM made them about 1.4x slower), and one call covers a block of queries.
+    """
+    block = _code_block(database, start, stop, words, True)
+    for g in range(0, width, QUERY_GROUP):
+        m0, m1, m2, m3 = _group_minima(queries, q_start + g, block, stop - start, scratch)
+        minima[g] = m0
+        minima[g + 1] = m1
+        minima[g + 2] = m2
+        minima[g + 3] = m3
 
 
 def _pad_queries(queries: np.ndarray) -> np.ndarray:
@@ -189,17 +267,18 @@ def _emit_sorted(buf_d, buf_i, size, k, histogram, out_d, out_i, row):
 
 
 @numba.njit(nogil=True, cache=CACHE, boundscheck=False)
-def _select(queries, q, database, start, stop, buf_d, buf_i, size, limit, k, histogram):
-    """Append codes ``start .. stop - 1`` with ``d <= limit`` to query ``q``'s buffer.
+def _select(distances, start, n, buf_d, buf_i, size, limit, k, histogram):
+    """Append codes ``start .. start + n - 1`` (at ``distances[:n]``) with ``d <= limit``
+    to a query's buffer.
 
     Compacts (by counting) whenever the buffer fills. Returns the new ``(size, limit)``.
     """
     capacity = buf_d.shape[0]
-    for j in range(start, stop):
-        d = _distance(queries, q, database, j)
+    for j in range(n):
+        d = distances[j]
         if d <= limit:
             buf_d[size] = d
-            buf_i[size] = j
+            buf_i[size] = start + j
             size += 1
             if size == capacity:
                 limit = _compact(buf_d, buf_i, size, k, histogram) - 1
@@ -211,12 +290,12 @@ def _select(queries, q, database, start, stop, buf_d, buf_i, size, limit, k, his
 
 def _knn_scan_py(queries, database, k, n_bits):
     n_queries = queries.shape[0]
-    n = database.shape[0]
+    n, n_words = database.shape
     out_d = np.empty((n_queries, k), dtype=np.int32)
     out_i = np.empty((n_queries, k), dtype=np.int64)
     capacity = 2 * k + 64
     n_blocks = (n_queries + QUERY_BLOCK - 1) // QUERY_BLOCK
-    code_block = max(64, CODE_BLOCK // queries.shape[1])
+    code_block = max(64, CODE_BLOCK // n_words)
     for block in prange(n_blocks):
         q_start = block * QUERY_BLOCK
         width = min(QUERY_BLOCK, n_queries - q_start)
@@ -225,26 +304,32 @@ def _knn_scan_py(queries, database, k, n_bits):
         sizes = np.zeros(width, dtype=np.int64)
         limits = np.full(width, n_bits, dtype=np.int64)
         histogram = np.empty(n_bits + 1, dtype=np.int64)
+        words = np.empty((n_words, code_block), dtype=np.uint64)
+        scratch = np.empty((QUERY_GROUP, code_block), dtype=np.int64)
+        minima = np.empty(width, dtype=np.int64)
+        distances = np.empty(code_block, dtype=np.int64)
         for c_start in range(0, n, code_block):
             c_stop = min(c_start + code_block, n)
-            for g in range(0, width, QUERY_GROUP):
-                minima = _group_minima(queries, q_start + g, database, c_start, c_stop)
-                for r in range(QUERY_GROUP):
-                    # The usual case once the limit has dropped: nothing in this block.
-                    if minima[r] <= limits[g + r]:
-                        sizes[g + r], limits[g + r] = _select(
-                            queries,
-                            q_start + g + r,
-                            database,
-                            c_start,
-                            c_stop,
-                            buf_d[g + r],
-                            buf_i[g + r],
-                            sizes[g + r],
-                            limits[g + r],
-                            k,
-                            histogram,
-                        )
+            _block_minima(
+                queries, q_start, width, database, c_start, c_stop, words, scratch, minima
+            )
+            for r in range(width):
+                # The usual case once the limit has dropped: nothing in this block.
+                if minima[r] <= limits[r]:
+                    n_codes = c_stop - c_start
+                    codes = _code_block(database, c_start, c_stop, words, False)
+                    _block_distances(queries, q_start + r, codes, n_codes, distances)
+                    sizes[r], limits[r] = _select(
+                        distances,
+                        c_start,
+                        n_codes,
+                        buf_d[r],
+                        buf_i[r],
+                        sizes[r],
+                        limits[r],
+                        k,
+                        histogram,
+                    )
         for r in range(width):
             _emit_sorted(buf_d[r], buf_i[r], sizes[r], k, histogram, out_d, out_i, q_start + r)
     return out_d, out_i
@@ -295,43 +380,109 @@ def knn_scan(
 
 
 # -- range search ------------------------------------------------------------------------------
-def _range_pass_py(queries, n_real, database, radius, positions, out_d, out_i, fill):
-    """One pass of :func:`range_scan` over the database (queries from ``n_real`` on are padding).
+@numba.njit(inline="always", nogil=True, cache=CACHE, boundscheck=False)
+def _range_block(distances, radius, start, n, q, histogram, sink, slot, fill):
+    """Every code ``start .. start + n - 1`` (at ``distances[:n]``) within ``radius`` of
+    query ``q``, in id order.
 
-    ``fill=False``: count, ``positions[q, d] += 1`` for each result at distance ``d``.
-    ``fill=True``: write each result at ``positions[q, d]``, then advance it (a counting
-    sort by distance; codes are visited in id order, so ids ascend within a distance).
+    Counts each in ``histogram[d]``. ``fill=False``: appends ``(d, id, q)`` to the
+    block's region of ``sink`` at ``slot`` while it fits (the slot counter runs on past
+    the region's end, which marks an overflow). ``fill=True``: writes each result at
+    its final place ``histogram[d]`` (prefix sums, see :func:`range_scan`) and advances
+    it. Returns the new slot.
+    """
+    out_d, out_i, out_q, region_end = sink
+    for j in range(n):
+        d = distances[j]
+        if d <= radius:
+            if fill:
+                position = histogram[d]
+                out_d[position] = d
+                out_i[position] = start + j
+                histogram[d] = position + 1
+            else:
+                histogram[d] += 1
+                if slot < region_end:
+                    out_d[slot] = d
+                    out_i[slot] = start + j
+                    out_q[slot] = q
+                slot += 1
+    return slot
+
+
+def _range_pass_py(queries, n_real, database, radius, histograms, out_d, out_i, out_q, region):
+    """One pass of :func:`range_scan` over the database (queries from ``n_real`` on are
+    padding).
+
+    ``region > 0`` (collect): query block ``b`` appends its results ``(d, id, query)``, in
+    the order met, to ``out[b * region:(b + 1) * region]`` and counts them in
+    ``histograms[q, d]``; the number it met is returned in ``slots[b]`` (more than
+    ``region``: it overflowed, and wrote only the first ``region``). ``region == 0``
+    (fill): each result goes straight to ``out[histograms[q, d]]``, which then advances
+    (a counting sort by distance; codes are visited in id order, so ids ascend within a
+    distance).
     """
     n_queries = queries.shape[0]
-    n = database.shape[0]
+    n, n_words = database.shape
     n_blocks = (n_queries + QUERY_BLOCK - 1) // QUERY_BLOCK
-    code_block = max(64, CODE_BLOCK // queries.shape[1])
+    code_block = max(64, CODE_BLOCK // n_words)
+    fill = region == 0
+    slots = np.zeros(n_blocks, dtype=np.int64)
     for block in prange(n_blocks):
         q_start = block * QUERY_BLOCK
         width = min(QUERY_BLOCK, n_queries - q_start)
+        words = np.empty((n_words, code_block), dtype=np.uint64)
+        scratch = np.empty((QUERY_GROUP, code_block), dtype=np.int64)
+        minima = np.empty(width, dtype=np.int64)
+        distances = np.empty(code_block, dtype=np.int64)
+        slot = block * region
+        sink = (out_d, out_i, out_q, slot + region)
         for c_start in range(0, n, code_block):
             c_stop = min(c_start + code_block, n)
-            for g in range(0, width, QUERY_GROUP):
-                minima = _group_minima(queries, q_start + g, database, c_start, c_stop)
-                for r in range(QUERY_GROUP):
-                    if minima[r] > radius:
-                        continue
-                    q = q_start + g + r
-                    if q >= n_real:
-                        continue
-                    for j in range(c_start, c_stop):
-                        d = _distance(queries, q, database, j)
-                        if d <= radius:
-                            if fill:
-                                position = positions[q, d]
-                                out_d[position] = d
-                                out_i[position] = j
-                                positions[q, d] = position + 1
-                            else:
-                                positions[q, d] += 1
+            _block_minima(
+                queries, q_start, width, database, c_start, c_stop, words, scratch, minima
+            )
+            for r in range(width):
+                q = q_start + r
+                if minima[r] <= radius and q < n_real:
+                    n_codes = c_stop - c_start
+                    codes = _code_block(database, c_start, c_stop, words, False)
+                    _block_distances(queries, q, codes, n_codes, distances)
+                    slot = _range_block(
+                        distances, radius, c_start, n_codes, q, histograms[q], sink, slot, fill
+                    )
+        slots[block] = slot - block * region
+    return slots
 
 
 _range_pass = compile_both(_range_pass_py)
+
+
+def _scatter_py(slots, region, out_d, out_i, out_q, positions, final_d, final_i):
+    """Move each collected region that did not overflow to its final places.
+
+    A region holds each of its queries' results in id order; ``positions[q, d]`` is where
+    query ``q``'s next result at distance ``d`` goes, so the move is a stable counting
+    sort by distance. Regions of different blocks hold different queries: no conflicts.
+    """
+    for block in prange(slots.shape[0]):
+        if slots[block] > region:
+            continue
+        for p in range(block * region, block * region + slots[block]):
+            q = out_q[p]
+            d = out_d[p]
+            position = positions[q, d]
+            final_d[position] = d
+            final_i[position] = out_i[p]
+            positions[q, d] = position + 1
+
+
+_scatter = compile_both(_scatter_py)
+
+
+def _region_size(n_blocks: int) -> int:
+    """Results each query block may collect in one pass (see :func:`range_scan`)."""
+    return int(min(RANGE_REGION, max(QUERY_BLOCK * 8, RANGE_SLOTS // n_blocks)))
 
 
 def range_scan(
@@ -339,10 +490,16 @@ def range_scan(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every ``(query, code)`` pair within ``radius``, in CSR layout sorted by ``(d, id)``.
 
-    Two passes over the database, each skipping blocks whose smallest distance to a
-    query exceeds ``radius`` (see :func:`knn_scan`): the first counts results per query
-    and distance, so memory is exactly the output; the second writes each result at its
-    final place.
+    **One pass** over the database, skipping blocks whose smallest distance to a query
+    exceeds ``radius`` (see :func:`knn_scan`). Each block of ``QUERY_BLOCK`` queries
+    collects its results, in the order met, in a region of its own (``RANGE_SLOTS``
+    slots shared out, at most ``RANGE_REGION`` per block) and counts them per query and
+    distance. From the counts come the output offsets, and a stable counting sort moves
+    each region to its final places: ``(distance, id)`` order. A block that met more
+    results than its region holds is searched again, alone, writing each result at its
+    final place (its counts are known by then). Sparse results therefore cost one pass
+    (faiss's ``IndexBinaryFlat`` range search also makes one); dense ones two, with
+    memory about the output.
 
     Returns
     -------
@@ -352,17 +509,34 @@ def range_scan(
     """
     n_queries = queries.shape[0]
     padded = _pad_queries(queries)
+    n_blocks = -(-padded.shape[0] // QUERY_BLOCK)
+    region = _region_size(n_blocks)
     histograms = np.zeros((padded.shape[0], radius + 1), dtype=np.int64)
-    empty_d = np.empty(0, dtype=np.int32)
-    empty_i = np.empty(0, dtype=np.int64)
-    range_pass = pick(_range_pass, padded.shape[0] * database.shape[0] * database.shape[1])
-    range_pass(padded, n_queries, database, radius, histograms, empty_d, empty_i, False)
+    out_d = np.empty(n_blocks * region, dtype=np.int32)
+    out_i = np.empty(n_blocks * region, dtype=np.int64)
+    out_q = np.empty(n_blocks * region, dtype=np.int32)
+    work = padded.shape[0] * database.shape[0] * database.shape[1]
+    range_pass = pick(_range_pass, work)
+    slots = range_pass(padded, n_queries, database, radius, histograms, out_d, out_i, out_q, region)
     histograms = histograms[:n_queries]
     lims = np.zeros(n_queries + 1, dtype=np.int64)
     np.cumsum(histograms.sum(axis=1), out=lims[1:])
     # positions[q, d]: where query q's first result at distance d goes.
     positions = np.cumsum(histograms, axis=1) - histograms + lims[:-1, None]
-    out_d = np.empty(int(lims[-1]), dtype=np.int32)
-    out_i = np.empty(int(lims[-1]), dtype=np.int64)
-    range_pass(padded, n_queries, database, radius, positions, out_d, out_i, True)
-    return lims, out_d, out_i
+    final_d = np.empty(int(lims[-1]), dtype=np.int32)
+    final_i = np.empty(int(lims[-1]), dtype=np.int64)
+    # Moving a result costs about as much as comparing 16 code words.
+    scatter = pick(_scatter, 16 * int(lims[-1]))
+    scatter(slots, region, out_d, out_i, out_q, positions, final_d, final_i)
+    overflowed = np.flatnonzero(slots > region)
+    if overflowed.size:
+        rows = (overflowed[:, None] * QUERY_BLOCK + np.arange(QUERY_BLOCK)).ravel()
+        rows = rows[rows < n_queries]
+        again = _pad_queries(queries[rows])
+        where = np.zeros((again.shape[0], radius + 1), dtype=np.int64)
+        where[: rows.shape[0]] = positions[rows]
+        nothing = np.empty(0, dtype=np.int32)
+        pick(_range_pass, again.shape[0] * database.shape[0] * database.shape[1])(
+            again, rows.shape[0], database, radius, where, final_d, final_i, nothing, 0
+        )
+    return lims, final_d, final_i
