@@ -366,20 +366,48 @@ def _add_service(commands: Any) -> None:
             "limit below answers 4xx with a message when a request passes it."
         ),
     )
-    serve.add_argument("bundles", nargs="+", type=Path, metavar="BUNDLE")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "bundles", nargs="+", type=Path, metavar="BUNDLE", help="bundle folders (hashlearn build)"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
     serve.add_argument(
         "--writable",
         action="store_true",
         help="accept added items (durable log in BUNDLE/log/); writes need the token from "
         "$HASHLEARN_SERVE_TOKEN, or one printed at start",
     )
-    serve.add_argument("--max-k", type=int, default=defaults.max_k)
-    serve.add_argument("--max-batch", type=int, default=defaults.max_batch)
-    serve.add_argument("--max-body-bytes", type=int, default=defaults.max_body_bytes)
-    serve.add_argument("--max-results", type=int, default=defaults.max_results)
-    serve.add_argument("--max-probe-cost", type=int, default=defaults.max_probe_cost)
+    serve.add_argument(
+        "--max-k",
+        type=int,
+        default=defaults.max_k,
+        help="neighbours per query (default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-batch",
+        type=int,
+        default=defaults.max_batch,
+        help="queries or added items per request (default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=defaults.max_body_bytes,
+        help="request body size (default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-results",
+        type=int,
+        default=defaults.max_results,
+        help="results per request, over all its queries (default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-probe-cost",
+        type=int,
+        default=defaults.max_probe_cost,
+        help="code comparisons or bucket probes per request, estimated before searching "
+        "(default %(default)s)",
+    )
     serve.add_argument(
         "--no-verify", action="store_true", help="skip the checksums of the bundle files"
     )
