@@ -10,8 +10,13 @@ import pytest
 
 from hashlearn.codes import pack_bits
 from hashlearn.hashers import SignRandomProjection
-from hashlearn.index import HashTableIndex, LinearScanIndex, MultiIndexHashing, load_index_folder
-from hashlearn.index import _folder
+from hashlearn.index import (
+    HashTableIndex,
+    LinearScanIndex,
+    MultiIndexHashing,
+    _folder,
+    load_index_folder,
+)
 from hashlearn.persistence import FileFormatError
 
 
@@ -92,7 +97,7 @@ def test_add_to_a_mapped_index_raises_and_unmapped_adds(tmp_path):
     codes = _codes(100, 24)
     LinearScanIndex(24).add(codes).save_folder(tmp_path / "ix")
     mapped = load_index_folder(tmp_path / "ix")
-    with pytest.raises(ValueError, match="read-only.*mmap=False"):
+    with pytest.raises(ValueError, match=r"read-only.*mmap=False"):
         mapped.add(codes[:3])
     assert mapped.ntotal == 100
     grown = load_index_folder(tmp_path / "ix", mmap=False).add(codes[:3])
