@@ -57,10 +57,10 @@ def progress_printer(progress: Progress) -> Callable[[str], None]:
 
 
 def progress_bar(
-    progress: Progress, total: int, *, desc: str, unit: str = "step"
+    progress: Progress, total: int | None, *, desc: str, unit: str = "step"
 ) -> tuple[Callable[[str], None], Callable[[], None]]:
-    """``(tick, close)`` for ``total`` steps: a tqdm bar on standard error when ``progress``
-    is True, the callable itself when it is one, nothing when False.
+    """``(tick, close)`` for ``total`` steps (None: not known): a tqdm bar on standard
+    error when ``progress`` is True, the callable itself when it is one, nothing when False.
 
     ``tick(message)`` advances the bar by one step and shows ``message`` beside it.
     """

@@ -65,6 +65,7 @@ def _build_parser() -> argparse.ArgumentParser:
     tutorial.set_defaults(handler=_tutorial)
     _add_bench(commands)
     _add_report(commands)
+    _add_encode(commands)
     methods = commands.add_parser(
         "methods",
         help="list the hashing methods (benchmark names, labels, papers)",
@@ -246,6 +247,89 @@ def _report(args: argparse.Namespace) -> int:
     for run_dir in args.run_dirs:
         report = write_benchmark_report(run_dir, args.out, title=args.title)
         print(f"wrote {report.markdown} and {report.html}")
+    return 0
+
+
+def _add_encode(commands: Any) -> None:
+    encode = commands.add_parser(
+        "encode",
+        help="encode a .npy of features with a saved hasher into a .npy of packed codes",
+        description=(
+            "Stream FEATURES (a 2-D .npy, memory-mapped) through the hasher saved in MODEL, "
+            "CHUNK_SIZE rows at a time, into CODES (uint8, one packed code per row): memory "
+            "holds one chunk, whatever the size of the input. CODES appears complete or not "
+            "at all."
+        ),
+        epilog="example:\n  hashlearn encode --model itq-64.hlz --input gist.npy --out codes.npy",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    encode.add_argument("--model", required=True, help="a hasher saved with hasher.save()")
+    encode.add_argument("--input", required=True, help="features, a 2-D .npy (n, n_features)")
+    encode.add_argument("--out", required=True, help="the .npy of codes to write")
+    encode.add_argument(
+        "--chunk-size", type=int, default=65536, help="rows encoded at a time (default 65536)"
+    )
+    encode.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    encode.set_defaults(handler=_encode)
+
+
+def _encode(args: argparse.Namespace) -> int:
+    import os
+    import tempfile
+
+    import numpy as np
+    from numpy.lib.format import open_memmap
+
+    from hashlearn._progress import progress_bar, resolve_progress
+    from hashlearn.codes import n_bytes
+    from hashlearn.persistence import load
+
+    hasher = load(args.model)
+    if getattr(hasher, "_persistence_kind", None) != "hasher":
+        raise TypeError(
+            f"--model {args.model} holds a {type(hasher).__name__}, not a hasher; save a "
+            "fitted hasher with hasher.save(path)"
+        )
+    if args.chunk_size < 1:
+        raise ValueError(f"--chunk-size must be >= 1, got {args.chunk_size}")
+    features = np.load(args.input, mmap_mode="r", allow_pickle=False)
+    width = getattr(hasher, "n_features_in_", None)
+    if features.ndim != 2 or (width is not None and features.shape[1] != width):
+        raise ValueError(
+            f"--input {args.input} holds features of shape {features.shape}, but the hasher "
+            f"was fitted on {width} features: it needs a 2-D array (n, {width})"
+        )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    n = features.shape[0]
+    starts = range(0, n, args.chunk_size)
+    tick, close = progress_bar(
+        resolve_progress(False if args.no_progress else "auto"),
+        len(starts),
+        desc="encode",
+        unit="chunk",
+    )
+    try:
+        codes = open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, n_bytes(hasher.n_bits)))
+        for start in starts:
+            codes[start : start + args.chunk_size] = hasher.encode(
+                np.asarray(features[start : start + args.chunk_size])
+            )
+            tick(f"{min(start + args.chunk_size, n)} / {n} rows")
+        codes.flush()
+        del codes
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    finally:
+        close()
+    print(f"{n} codes of {hasher.n_bits} bits written to {out}")
     return 0
 
 

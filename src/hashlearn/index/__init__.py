@@ -31,11 +31,19 @@ substrings), ``bits_per_table`` (bits per table key) and ``probe_radius`` (key b
 flipped when probing a table).
 
 Indexes save without pickle (``index.save(path)``, :func:`hashlearn.load`), with their
-hasher when they hold one. :func:`hashlearn.testing.check_index` runs this contract on an
-index of your own.
+hasher when they hold one. :class:`LinearScanIndex` and :class:`HashTableIndex` also save
+as a folder of plain arrays (``index.save_folder(path)``) that :func:`load_index_folder`
+maps instead of reading, so an index larger than the memory opens in milliseconds;
+``index.add_chunks(...)`` adds codes from a ``.npy`` file or an iterator of chunks.
+:func:`hashlearn.testing.check_index` runs this contract on an index of your own.
 """
 
-from hashlearn.index._base import MAX_RANGE_RESULTS, BinaryIndex, RangeResultLimitError
+from hashlearn.index._base import (
+    MAX_RANGE_RESULTS,
+    BinaryIndex,
+    RangeResultLimitError,
+    load_index_folder,
+)
 from hashlearn.index.factory import make_index
 from hashlearn.index.faiss_backend import FaissBinaryFlat, FaissBinaryHash, FaissBinaryMultiHash
 from hashlearn.index.hash_table import (
@@ -73,6 +81,7 @@ __all__ = [
     "ShardLostError",
     "ShardedIndex",
     "encode_dask",
+    "load_index_folder",
     "make_index",
     "rerank",
 ]

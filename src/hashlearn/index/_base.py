@@ -36,14 +36,17 @@ import dataclasses
 import numbers
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sized
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from hashlearn import _validation
+from hashlearn._progress import Progress, progress_bar
 from hashlearn.codes import check_codes, n_bytes
-from hashlearn.persistence import nest_state, unnest_state
+from hashlearn.index._folder import read_folder, write_folder
+from hashlearn.persistence import FileFormatError, nest_state, unnest_state
 from hashlearn.persistence import save as _save
 
 __all__ = [
@@ -53,7 +56,12 @@ __all__ = [
     "RangeResultLimitError",
     "check_max_results",
     "check_radius",
+    "load_index_folder",
 ]
+
+#: Codes per chunk when :meth:`BinaryIndex.add_chunks` reads a ``.npy`` file (8 MiB of
+#: 64-bit codes: large enough that the per-call cost vanishes, small next to any index).
+ADD_CHUNK_SIZE = 1 << 20
 
 #: Default result budget of one ``range_search`` call: 10**8 results are about 1.2 GB
 #: (an int32 distance and an int64 id each).
@@ -186,6 +194,44 @@ class _CodeStore:
         self.size = 0
         self._buffer = np.zeros((0, self.width), dtype=np.uint8)
 
+    @classmethod
+    def adopt(cls, rows: np.ndarray) -> _CodeStore:
+        """A store that takes ``rows`` (writable, C-contiguous, full width) without a copy."""
+        store = cls(rows.shape[1])
+        store._buffer = np.ascontiguousarray(rows)
+        store.size = rows.shape[0]
+        return store
+
+
+class _MappedStore:
+    """Codes mapped read-only from an index folder: searched in place, never appended to.
+
+    Appending would either write into the folder (which other processes may be reading)
+    or silently copy the whole mapped index into memory; both are worse than saying so.
+    """
+
+    def __init__(self, rows: np.ndarray, folder: Path, owner: str) -> None:
+        self._rows = rows
+        self._folder = folder
+        self._owner = owner
+
+    @property
+    def size(self) -> int:
+        return int(self._rows.shape[0])
+
+    def append(self, rows: np.ndarray) -> None:
+        raise ValueError(
+            f"this {self._owner} maps its codes read-only from {self._folder}; to add codes, "
+            f"open it with load_index_folder({str(self._folder)!r}, mmap=False), add, and "
+            "save_folder() again"
+        )
+
+    def view(self) -> np.ndarray:
+        return self._rows
+
+    def clear(self) -> None:
+        self._rows = self._rows[:0]
+
 
 class BinaryIndex(ABC):
     """Base class of hashlearn's binary-code indexes (not to be used directly).
@@ -206,6 +252,8 @@ class BinaryIndex(ABC):
     """
 
     _persistence_kind = "index"
+    # Whether save_folder / load_index_folder handle this class (its structures are arrays).
+    _folder_support = False
     _max_bits = 4096
     # A budgeted range search answers queries in blocks of ``max_results // ntotal``; an
     # index whose kernels take queries in groups rounds that down to a multiple of this.
@@ -393,10 +441,86 @@ class BinaryIndex(ABC):
         )
 
     def reset(self) -> BinaryIndex:
-        """Remove every stored code (the hasher is kept); returns ``self``."""
-        self._store.clear()
+        """Remove every stored code (the hasher is kept); returns ``self``.
+
+        A mapped index (:func:`load_index_folder`) lets its folder go and becomes an empty
+        in-memory index.
+        """
+        if isinstance(self._store, _MappedStore):
+            self._store = self._new_store()
+        else:
+            self._store.clear()
         self._reset()
         return self
+
+    def add_chunks(
+        self,
+        chunks: Iterable[Any] | str | os.PathLike[str],
+        *,
+        chunk_size: int = ADD_CHUNK_SIZE,
+        progress: Progress = False,
+    ) -> BinaryIndex:
+        """:meth:`add` codes chunk by chunk, holding one chunk of the input at a time.
+
+        Parameters
+        ----------
+        chunks : iterable of code arrays, or path of a ``.npy`` file of codes
+            Each chunk is what :meth:`add` takes. A path is mapped
+            (``np.load(mmap_mode="r")``) and read ``chunk_size`` rows at a time, so a
+            codes file larger than the memory can be added.
+        chunk_size : int, default 2**20
+            Rows per chunk when ``chunks`` is a path.
+        progress : bool or callable, default False
+            A tqdm bar on standard error (True), a callable receiving one message per
+            chunk, or nothing (False).
+
+        Returns
+        -------
+        self
+
+        Notes
+        -----
+        Chunks are added as they come: when a chunk is refused (wrong width, not codes),
+        the chunks before it stay added and :attr:`ntotal` says how many codes that is.
+        """
+        total: int | None = None
+        source: Iterable[Any]
+        if isinstance(chunks, str | os.PathLike):
+            source, total = self._file_chunks(chunks, chunk_size)
+        else:
+            source = chunks
+            total = len(chunks) if isinstance(chunks, Sized) else None
+        tick, close = progress_bar(
+            progress, total, desc=f"add to {type(self).__name__}", unit="chunk"
+        )
+        try:
+            for chunk in source:
+                self.add(chunk)
+                tick(f"{self.ntotal} codes")
+        finally:
+            close()
+        return self
+
+    def _file_chunks(
+        self, path: str | os.PathLike[str], chunk_size: int
+    ) -> tuple[Iterable[np.ndarray], int]:
+        """Row blocks of a mapped ``.npy`` file of codes, and how many blocks there are."""
+        if (
+            isinstance(chunk_size, bool)
+            or not isinstance(chunk_size, numbers.Integral)
+            or chunk_size < 1
+        ):
+            raise ValueError(f"chunk_size must be an int >= 1, got {chunk_size!r}")
+        codes = np.load(path, mmap_mode="r", allow_pickle=False)
+        if codes.dtype != np.uint8 or codes.ndim != 2 or codes.shape[1] != self._n_bytes:
+            raise ValueError(
+                f"{os.fspath(path)} holds {codes.dtype} {codes.shape}, but this "
+                f"{type(self).__name__} takes packed codes, uint8 (n, {self._n_bytes}) "
+                f"for n_bits={self._n_bits}"
+            )
+        step = int(chunk_size)
+        starts = range(0, codes.shape[0], step)
+        return (np.asarray(codes[start : start + step]) for start in starts), len(starts)
 
     # -- with the hasher -----------------------------------------------------------------
     def _require_hasher(self, method: str) -> Any:
@@ -448,6 +572,66 @@ class BinaryIndex(ABC):
         Reload with :func:`hashlearn.load`.
         """
         return _save(self, path)
+
+    def save_folder(self, path: str | os.PathLike[str]) -> Path:
+        """Save the index as a folder of plain ``.npy`` arrays that can be mapped.
+
+        The folder (layout in :mod:`hashlearn.index._folder`) appears complete or not at
+        all: it is written beside ``path`` and renamed into place, and an index folder
+        already at ``path`` is replaced only once the new one is complete. Reopen it with
+        :func:`load_index_folder`. Returns ``path``.
+
+        Raises
+        ------
+        TypeError
+            The index class cannot be saved as a folder (only
+            :class:`~hashlearn.index.LinearScanIndex` and
+            :class:`~hashlearn.index.HashTableIndex` can), or its hasher cannot be saved.
+        FileExistsError
+            ``path`` exists and is not an index folder.
+        """
+        if not self._folder_support:
+            raise TypeError(
+                f"{type(self).__name__} cannot be saved as an index folder (LinearScanIndex "
+                "and HashTableIndex can); use save(path) for a single file"
+            )
+        if self._hasher is not None and not callable(getattr(self._hasher, "_get_state", None)):
+            raise TypeError(
+                f"cannot save {type(self).__name__}: its hasher {type(self._hasher).__name__} "
+                "cannot be saved by hashlearn; set index.hasher = None to save the codes alone"
+            )
+        params = self._folder_params()
+        arrays = {"codes": self._store.view(), **self._folder_arrays()}
+        return write_folder(
+            path,
+            class_name=type(self).__name__,
+            params=params,
+            n_bits=self._n_bits,
+            ntotal=self.ntotal,
+            arrays=arrays,
+            hasher=self._hasher,
+        )
+
+    def _folder_params(self) -> dict[str, Any]:
+        """The constructor arguments an index folder stores (JSON values)."""
+        return {"n_bits": self._n_bits}
+
+    def _folder_arrays(self) -> dict[str, np.ndarray]:
+        """Arrays beside ``codes`` in an index folder (default: none)."""
+        return {}
+
+    def _open_folder(self, codes: np.ndarray, arrays: dict[str, np.ndarray], folder: Path) -> None:
+        """Take the codes (and structures) of an index folder as this index's own."""
+        if codes.dtype != np.uint8 or codes.shape[1] != self._storage_width():
+            raise ValueError(
+                f"codes.npy holds {codes.dtype} rows of {codes.shape[1]} bytes, "
+                f"{type(self).__name__} with n_bits={self._n_bits} stores uint8 rows of "
+                f"{self._storage_width()}"
+            )
+        if isinstance(codes, np.memmap):
+            self._store = _MappedStore(codes, folder, type(self).__name__)
+        else:
+            self._store = _CodeStore.adopt(codes)
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
         params: dict[str, Any] = {"n_bits": self._n_bits}
@@ -538,3 +722,49 @@ class BinaryIndex(ABC):
 
     def _reset(self) -> None:  # noqa: B027 (optional hook)
         """Clear subclass structures (the code store is already cleared)."""
+
+
+def load_index_folder(path: str | os.PathLike[str], *, mmap: bool = True) -> BinaryIndex:
+    """Open an index folder written by :meth:`BinaryIndex.save_folder`.
+
+    Parameters
+    ----------
+    path : path-like
+        The folder.
+    mmap : bool, default True
+        Map the arrays read-only (``np.load(mmap_mode="r")``) instead of reading them:
+        opening costs milliseconds whatever the size, and searches read the pages they
+        touch. A mapped index cannot :meth:`~BinaryIndex.add` (it raises ``ValueError``;
+        open with ``mmap=False`` to add, then save again). ``False`` reads every array
+        into memory.
+
+    Returns
+    -------
+    BinaryIndex
+        The index, of the class the folder names, with its hasher when one was saved.
+
+    Raises
+    ------
+    FileNotFoundError
+        No folder at ``path``.
+    hashlearn.persistence.FileFormatError
+        The folder is incomplete (no ``manifest.json``, a missing or truncated array), of
+        another format version, or its arrays disagree with the manifest or the class.
+
+    Notes
+    -----
+    Opening checks shapes, dtypes and sizes, not the content (that would read the whole
+    index): a folder edited by hand can give wrong answers.
+    """
+    cls, manifest, arrays, hasher = read_folder(path, mmap=mmap)
+    folder = Path(path)
+    try:
+        index = cls(**manifest["params"])
+        if index.n_bits != manifest.get("n_bits"):
+            raise ValueError(f"n_bits={manifest.get('n_bits')!r} disagrees with the params")
+        codes = arrays.pop("codes")
+        index._open_folder(codes, arrays, folder)
+        index.hasher = hasher
+    except (TypeError, ValueError, KeyError) as exc:
+        raise FileFormatError(f"{folder}: {exc}") from exc
+    return index

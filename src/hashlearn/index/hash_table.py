@@ -41,6 +41,7 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -384,6 +385,7 @@ class HashTableIndex(BinaryIndex):
     """
 
     _max_bits = 64
+    _folder_support = True
 
     #: Cost of looking up one key, in units of one stored code compared by the scan
     #: kernel. Measured on 10^6 clustered 64-bit codes, 2 threads (2-core Xeon,
@@ -766,6 +768,30 @@ class HashTableIndex(BinaryIndex):
         params["n_threads"] = self.n_threads
         return params, attributes, arrays
 
+    def _folder_params(self) -> dict[str, Any]:
+        return {**super()._folder_params(), "n_threads": self.n_threads}
+
+    def _folder_arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "bucket_keys": self.bucket_keys_,
+            "bucket_offsets": self.bucket_offsets_,
+            "bucket_ids": self.bucket_ids_,
+        }
+
+    def _open_folder(self, codes: np.ndarray, arrays: dict[str, np.ndarray], folder: Path) -> None:
+        try:
+            keys, offsets, ids = (arrays[name] for name in self._folder_arrays())
+        except KeyError as exc:
+            raise ValueError(f"the bucket array {exc} is missing") from exc
+        problem = _bucket_shape_problem(keys, offsets, ids, codes.shape[0])
+        if problem is None and (offsets[0] != 0 or offsets[-1] != codes.shape[0]):
+            problem = "bucket offsets do not run from 0 to ntotal"
+        if problem:
+            raise ValueError(problem)
+        super()._open_folder(codes, arrays, folder)
+        self.bucket_keys_, self.bucket_offsets_, self.bucket_ids_ = keys, offsets, ids
+        self._key_table_cache = None
+
     def _extra_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         arrays["bucket_keys"] = self.bucket_keys_
         arrays["bucket_offsets"] = self.bucket_offsets_
@@ -782,22 +808,37 @@ class HashTableIndex(BinaryIndex):
         except KeyError as exc:
             raise ValueError(f"corrupt {name} file: array {exc} is missing") from exc
         n = codes.shape[0]
-        problem = None
-        if keys.dtype != np.uint64 or offsets.dtype != np.int64 or ids.dtype != np.int64:
-            problem = "bucket arrays have the wrong dtypes"
-        elif keys.ndim != 1 or offsets.shape != (keys.shape[0] + 1,) or ids.shape != (n,):
-            problem = "bucket arrays have inconsistent shapes"
-        elif offsets[0] != 0 or offsets[-1] != n or np.any(np.diff(offsets) <= 0):
-            problem = "bucket offsets are not increasing from 0 to ntotal"
-        elif np.any(keys[1:] <= keys[:-1]):
-            problem = "bucket keys are not strictly increasing"
-        elif n and (ids.min() < 0 or ids.max() >= n or np.any(np.bincount(ids, minlength=n) != 1)):
-            problem = "bucket ids are not a permutation of 0 .. ntotal - 1"
-        elif n and np.any(
-            bucket_keys(codes, self._n_bits)[ids] != np.repeat(keys, np.diff(offsets))
-        ):
-            problem = "bucket keys do not match the stored codes"
+        problem = _bucket_shape_problem(keys, offsets, ids, n)
+        if problem is None:
+            problem = _bucket_content_problem(keys, offsets, ids, codes, self._n_bits)
         if problem:
             raise ValueError(f"corrupt {name} file: {problem}; save the index again")
         self._store.append(codes)
         self.bucket_keys_, self.bucket_offsets_, self.bucket_ids_ = keys, offsets, ids
+
+
+def _bucket_content_problem(
+    keys: np.ndarray, offsets: np.ndarray, ids: np.ndarray, codes: np.ndarray, n_bits: int
+) -> str | None:
+    """What is wrong with the content of well-shaped bucket arrays, or None (reads them all)."""
+    n = codes.shape[0]
+    if offsets[0] != 0 or offsets[-1] != n or np.any(np.diff(offsets) <= 0):
+        return "bucket offsets are not increasing from 0 to ntotal"
+    if np.any(keys[1:] <= keys[:-1]):
+        return "bucket keys are not strictly increasing"
+    if n and (ids.min() < 0 or ids.max() >= n or np.any(np.bincount(ids, minlength=n) != 1)):
+        return "bucket ids are not a permutation of 0 .. ntotal - 1"
+    if n and np.any(bucket_keys(codes, n_bits)[ids] != np.repeat(keys, np.diff(offsets))):
+        return "bucket keys do not match the stored codes"
+    return None
+
+
+def _bucket_shape_problem(
+    keys: np.ndarray, offsets: np.ndarray, ids: np.ndarray, n: int
+) -> str | None:
+    """What is wrong with the dtypes or shapes of bucket arrays for ``n`` codes, or None."""
+    if keys.dtype != np.uint64 or offsets.dtype != np.int64 or ids.dtype != np.int64:
+        return "bucket arrays have the wrong dtypes"
+    if keys.ndim != 1 or offsets.shape != (keys.shape[0] + 1,) or ids.shape != (n,):
+        return "bucket arrays have inconsistent shapes"
+    return None

@@ -77,6 +77,7 @@ class LinearScanIndex(BinaryIndex):
     # Whole blocks of queries for each of two threads: 100 queries per call (10^6 codes,
     # the default budget) left the second thread a shorter share and padded the last block.
     _range_query_multiple = 2 * QUERY_BLOCK
+    _folder_support = True
 
     def __init__(self, n_bits: int, *, hasher: Any = None, n_threads: int | None = None) -> None:
         super().__init__(n_bits, hasher=hasher)
@@ -104,6 +105,9 @@ class LinearScanIndex(BinaryIndex):
         query_words, database = self._words(queries)
         with threads(self.n_threads):
             return range_scan(query_words, database, radius)
+
+    def _folder_params(self) -> dict[str, Any]:
+        return {**super()._folder_params(), "n_threads": self.n_threads}
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
         params, attributes, arrays = super()._get_state()
