@@ -13,10 +13,12 @@ import glob
 import json
 import math
 import os
+import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +26,11 @@ import numpy as np
 
 __all__ = [
     "append_jsonl",
+    "atomic_folder",
     "atomic_write",
     "atomic_write_text",
     "dumps_json",
+    "fsync_path",
     "to_json",
     "write_json",
     "write_jsonl",
@@ -70,6 +74,69 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None]) -> 
         raise
     _remove_stale_temporaries(target)
     return given
+
+
+def fsync_path(path: str | os.PathLike[str]) -> None:
+    """Flush a file, or a folder's entries, to disk, so a rename after it cannot overtake it.
+
+    A file system that refuses to open or flush a folder is let be: the rename that
+    follows is atomic all the same.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Build a folder beside ``path`` and rename it into place when the block succeeds.
+
+    Yields an empty staging folder (``.<name>.building-<random>`` in ``path``'s parent).
+    When the block ends without an error, every file in it and the folder itself are
+    fsynced and it replaces ``path``: an existing ``path`` is moved aside first, removed
+    only after the rename, and put back if the rename fails, so ``path`` is always either
+    the old folder or the complete new one. When the block raises (KeyboardInterrupt
+    included), the staging folder is removed and ``path`` is untouched. Deciding whether an
+    existing ``path`` may be replaced is the caller's business.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
+    try:
+        yield staging
+        for item in staging.rglob("*"):
+            if item.is_file():
+                fsync_path(item)
+        fsync_path(staging)
+        _replace_folder(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _replace_folder(staging: Path, target: Path) -> None:
+    retired = None
+    if target.exists():
+        retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.rmdir(retired)
+        os.replace(target, retired)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        if retired is not None:
+            os.replace(retired, target)
+        raise
+    fsync_path(target.parent)
+    if retired is not None:
+        # A process that mapped the old files keeps reading them: unlinking does not unmap.
+        shutil.rmtree(retired, ignore_errors=True)
 
 
 def _remove_stale_temporaries(target: Path) -> None:

@@ -31,14 +31,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hashlearn._io import atomic_write_text, dumps_json
+from hashlearn._io import atomic_folder, dumps_json
 from hashlearn._registry import resolve
 from hashlearn.persistence import FileFormatError, load, save
 
@@ -56,25 +54,9 @@ def _library_version() -> str:
     return __version__
 
 
-def _fsync_path(path: Path) -> None:
-    """Flush a file or a folder entry to disk (folders: where the OS allows it)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return  # some file systems refuse to open folders; the rename is still atomic
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_array(path: Path, array: np.ndarray) -> None:
     with path.open("wb") as handle:
         np.save(handle, array, allow_pickle=False)
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def _is_index_folder(path: Path) -> bool:
@@ -104,11 +86,7 @@ def write_folder(
             f"{target} exists and is not a hashlearn index folder (no {MANIFEST}); "
             "choose another path or remove it yourself"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(
-        tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".staging", dir=target.parent)
-    )
-    try:
+    with atomic_folder(target) as staging:
         entries = {}
         for name, array in arrays.items():
             _write_array(staging / f"{name}.npy", array)
@@ -131,32 +109,8 @@ def write_folder(
             "hasher": HASHER_FILE if hasher is not None else None,
         }
         # The manifest last: a folder without one is incomplete, whatever else it holds.
-        atomic_write_text(staging / MANIFEST, dumps_json(manifest, strict=True) + "\n")
-        _fsync_path(staging)
-        _swap_into_place(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        (staging / MANIFEST).write_text(dumps_json(manifest, strict=True) + "\n", encoding="utf-8")
     return target
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    """Rename ``staging`` to ``target``, moving an existing ``target`` aside until it is done."""
-    if not target.exists():
-        os.rename(staging, target)
-        _fsync_path(target.parent)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-    os.rmdir(old)
-    os.rename(target, old)
-    try:
-        os.rename(staging, target)
-    except BaseException:
-        os.rename(old, target)
-        raise
-    _fsync_path(target.parent)
-    # Processes that mapped the old files keep reading them: unlinking does not unmap.
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _corrupt(folder: Path, problem: str) -> FileFormatError:

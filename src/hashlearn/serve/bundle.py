@@ -24,8 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from hashlearn._io import dumps_json
+from hashlearn._io import atomic_folder, dumps_json
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -127,16 +125,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _fsync_path(path: Path) -> None:
-    """fsync a file or a folder, so a rename after it cannot overtake its contents."""
-    flags = os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0)
-    fd = os.open(path, flags)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _check_rows(name: str, value: Any, n_items: int) -> np.ndarray:
@@ -266,20 +254,17 @@ def write_bundle(
         )
         if len(names) < n_classes:
             raise ValueError(f"class_names has {len(names)} names but the labels need {n_classes}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.building-{secrets.token_hex(4)}"
-    staging.mkdir()
-    try:
+    with atomic_folder(target) as staging:
         index.save(staging / "index.hlz")
         for name, array in arrays.items():
             with (staging / f"{name}.npy").open("wb") as handle:
                 np.save(handle, array, allow_pickle=False)
         if snippets is not None:
             (staging / "texts.json").write_text(json.dumps(snippets), encoding="utf-8")
-        files = {}
-        for item in sorted(staging.iterdir()):
-            _fsync_path(item)
-            files[item.name] = {"bytes": item.stat().st_size, "sha256": _sha256(item)}
+        files = {
+            item.name: {"bytes": item.stat().st_size, "sha256": _sha256(item)}
+            for item in sorted(staging.iterdir())
+        }
         manifest = {
             "format": BUNDLE_FORMAT,
             "format_version": BUNDLE_VERSION,
@@ -295,30 +280,7 @@ def write_bundle(
             "files": files,
         }
         (staging / MANIFEST).write_text(dumps_json(manifest, strict=True), encoding="utf-8")
-        _fsync_path(staging / MANIFEST)
-        _fsync_path(staging)
-        _swap_into_place(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return target
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    """Rename ``staging`` to ``target``; an existing ``target`` is removed only afterwards."""
-    retired = None
-    if target.exists():
-        retired = target.parent / f".{target.name}.old-{secrets.token_hex(4)}"
-        os.replace(target, retired)
-    try:
-        os.replace(staging, target)
-    except BaseException:
-        if retired is not None:  # put the old bundle back: the path never stays empty
-            os.replace(retired, target)
-        raise
-    _fsync_path(target.parent)
-    if retired is not None:
-        shutil.rmtree(retired, ignore_errors=True)
 
 
 def _fail(path: Path, what: str) -> BundleError:
