@@ -51,21 +51,6 @@ class _BodyLimit:
         self.app = app
         self.max_bytes = max_bytes
 
-    async def _refuse(self, send: Any) -> None:
-        import json
-
-        body = json.dumps(
-            {"detail": f"request body over the limit of {self.max_bytes:,} bytes", "field": "body"}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -77,7 +62,7 @@ class _BodyLimit:
                 except ValueError:
                     declared = self.max_bytes + 1
                 if declared > self.max_bytes:
-                    await self._refuse(send)
+                    await _body_too_large(self.max_bytes)(scope, receive, send)
                     return
         received = 0
         started = False
@@ -101,7 +86,7 @@ class _BodyLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._refuse(send)
+                await _body_too_large(self.max_bytes)(scope, receive, send)
 
 
 class _TooLarge(HTTPException):
@@ -110,15 +95,21 @@ class _TooLarge(HTTPException):
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__(413, f"request body over the limit of {max_bytes:,} bytes")
+        self.max_bytes = max_bytes
+
+
+def _body_too_large(max_bytes: int) -> JSONResponse:
+    """The 413 answer; the connection closes, since the rest of the body is not read."""
+    return JSONResponse(
+        {"detail": f"request body over the limit of {max_bytes:,} bytes", "field": "body"},
+        status_code=413,
+        headers={"connection": "close"},
+    )
 
 
 async def _too_large(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, _TooLarge)
-    return JSONResponse(
-        {"detail": exc.detail, "field": "body"},
-        status_code=413,
-        headers={"connection": "close"},  # the rest of the body is not read
-    )
+    return _body_too_large(exc.max_bytes)
 
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)

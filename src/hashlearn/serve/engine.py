@@ -385,10 +385,7 @@ class BundleService:
                     [round(float(d), 6) for d in order_d],
                 )
             )
-        return [
-            SearchResult(r.ids[:k], r.distances[:k], None if r.scores is None else r.scores[:k])
-            for r in results
-        ]
+        return results  # pool is k without re-ranking, and rerank_one returns k at most
 
     def _get_reranker(self) -> Any:
         if self._reranker is None:
