@@ -209,6 +209,31 @@ def check_sparse_features(
     return matrix
 
 
+def check_word_weights(X: Any, owner: str) -> None:
+    """Refuse negative values in ``X`` (dense or sparse): word counts or TF-IDF weights.
+
+    The message starts as scikit-learn's estimator checks expect ("Negative values in data
+    passed to ...") and names the first negative entry.
+    """
+    import scipy.sparse as sp
+
+    values = X.data if sp.issparse(X) else np.asarray(X)
+    if not values.size or float(values.min()) >= 0:
+        return
+    if sp.issparse(X):
+        coo = X.tocoo()
+        first = int(np.flatnonzero(coo.data < 0)[0])
+        row, column = int(coo.row[first]), int(coo.col[first])
+    else:
+        row, column = (int(v) for v in np.argwhere(values < 0)[0])
+    raise ValueError(
+        f"Negative values in data passed to {owner}: it models documents' words, so X must "
+        f"hold non-negative word counts or TF-IDF weights; got {float(values.min()):.3g} "
+        f"(first negative value at row {row}, column {column}; do not centre or standardise "
+        "bag-of-words inputs)"
+    )
+
+
 def check_labels(y: Any, n_samples: int, *, name: str = "y") -> np.ndarray:
     """Validate class labels: 1-D (single label) or 2-D 0/1 indicator (multi-label)."""
     labels = np.asarray(y)

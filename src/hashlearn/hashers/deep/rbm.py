@@ -22,7 +22,7 @@ from scipy.special import expit
 from hashlearn._progress import progress_bar
 from hashlearn._registry import register
 from hashlearn._torch import DEVICES
-from hashlearn._validation import check_n_bits
+from hashlearn._validation import check_n_bits, check_word_weights
 from hashlearn.hashers._base import BaseHasher, check_magnitude, check_state_array
 from hashlearn.hashers.deep.config import _int, _real
 from hashlearn.hashers.deep.curve import TrainingCurve
@@ -491,7 +491,7 @@ class SemanticHashing(_StackedRBMHasher):
         return tags
 
     def _encoder_input(self, X: Any) -> Any:
-        _check_non_negative(X, type(self).__name__)
+        check_word_weights(X, type(self).__name__)
         return X
 
     def _train(
@@ -505,7 +505,7 @@ class SemanticHashing(_StackedRBMHasher):
     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         from hashlearn.hashers.deep import _rbm_training as training
 
-        _check_non_negative(X, type(self).__name__)
+        check_word_weights(X, type(self).__name__)
         lengths = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
         if not (lengths > 0).any():
             raise ValueError(
@@ -530,22 +530,6 @@ class SemanticHashing(_StackedRBMHasher):
         if self._bottom_kind == "softmax":
             intercepts[0] *= scale  # its bias is multiplied by the scaled row sum
         return coefs, intercepts
-
-
-def _check_non_negative(X: Any, owner: str) -> None:
-    values = X.data if sp.issparse(X) else X
-    if values.size and values.min() < 0:
-        if sp.issparse(X):
-            coo = X.tocoo()
-            first = int(np.flatnonzero(coo.data < 0)[0])
-            row, column = int(coo.row[first]), int(coo.col[first])
-        else:
-            row, column = (int(v) for v in np.argwhere(X < 0)[0])
-        raise ValueError(
-            f"Negative values in data passed to {owner}: X must hold word counts or TF-IDF "
-            f"weights (non-negative), got {float(values.min()):.3g} (first negative value at "
-            f"row {row}, column {column})"
-        )
 
 
 @register

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from hashlearn._registry import register
+from hashlearn._validation import check_word_weights
 from hashlearn.hashers.deep.estimators import DeepHasher, _document
 
 __all__ = ["NASH", "VDSH"]
@@ -41,14 +42,7 @@ class _TextHasher(DeepHasher):
         inputs = super()._inputs(X, backbone, fitted=fitted)
         if not fitted:
             # The decoder reconstructs each document's words weighted by its inputs.
-            values = inputs.array.data if inputs.sparse else inputs.array
-            if values.size and float(values.min()) < 0:
-                raise ValueError(
-                    f"Negative values in data passed to {type(self).__name__}: it models "
-                    "documents' words, so X must be non-negative word counts or TF-IDF "
-                    f"weights; got {float(values.min()):.3g} (do not centre or standardise "
-                    "bag-of-words inputs)"
-                )
+            check_word_weights(inputs.array, type(self).__name__)
         return inputs
 
     def __sklearn_tags__(self) -> Any:
