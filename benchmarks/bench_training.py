@@ -26,6 +26,7 @@ from _common import machine, now, write_json
 from hashlearn.experiments.measure import PeakMemory
 from hashlearn.experiments.methods import METHODS, resolve_method
 from hashlearn.experiments.protocols import make_split, preprocess, resolve_protocol
+from hashlearn.testing import hasher_input
 
 #: GRH paper, Table 3: training seconds at 32 bits, MATLAB on one 2.7 GHz core.
 PAPER_SECONDS = {"GRH linear, LSH init": 42.7, "KSH": 81.2, "BRE": 231.1}
@@ -59,8 +60,7 @@ def _time_fit(spec: str, n_bits: int, X: np.ndarray, y: np.ndarray, repeat: int)
     raised: set[str] = set()
     for seed in range(repeat):
         hasher = method.build(n_bits, seed)
-        if hasher.__sklearn_tags__().input_tags.positive_only and X.min() < 0:
-            X = X - X.min()  # word-weight hashers (VDSH, NASH, S-RBM) take X >= 0 only
+        X = hasher_input(hasher, X)  # word-weight hashers (VDSH, NASH, S-RBM) take X >= 0 only
         gc.collect()
         with PeakMemory() as memory, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

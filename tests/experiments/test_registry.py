@@ -10,6 +10,7 @@ import pytest
 import hashlearn
 from hashlearn import codes
 from hashlearn.experiments.methods import METHODS, resolve_method
+from hashlearn.testing import hasher_input
 
 # Parameters that fit the 200-row fixture (the defaults assume thousands of points).
 SMALL_DATA = {"agh": "agh:n_anchors=50", "ksh": "ksh:n_anchors=50", "sdh": "sdh:n_anchors=50"}
@@ -21,8 +22,7 @@ def test_registered_method_contract(name: str, blobs, tmp_path: Path) -> None:
     method = resolve_method(SMALL_DATA.get(name, name))
     labels = y if method.info.supervised else None
     first = method.build(8, 3)
-    if first.__sklearn_tags__().input_tags.positive_only:
-        X = X - X.min()  # word-weight hashers (VDSH, NASH, S-RBM) take X >= 0 only
+    X = hasher_input(first, X)  # word-weight hashers (VDSH, NASH, S-RBM) take X >= 0 only
     assert (first.n_bits, first.random_state) == (8, 3)
     first.fit(X, labels) if labels is not None else first.fit(X)
     packed = first.encode(X)

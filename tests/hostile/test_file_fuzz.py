@@ -29,6 +29,7 @@ from hashlearn.index import (
     MultiTableIndex,
 )
 from hashlearn.persistence import FileFormatError
+from hashlearn.testing import hasher_input
 
 HAS_FAISS = importlib.util.find_spec("faiss") is not None
 N_BITS = 8
@@ -82,11 +83,10 @@ def _hashers():
     for name in sorted(METHODS):
         method = resolve_method(SPECS.get(name, name))
         hasher = method.build(N_BITS, 0)
-        # Word-weight hashers (VDSH, NASH, S-RBM) take X >= 0 only.
-        shift = X.min() if hasher.__sklearn_tags__().input_tags.positive_only else 0.0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            hasher.fit(X - shift, y if method.info.supervised else None)
+            # Word-weight hashers (VDSH, NASH, S-RBM) take X >= 0 only.
+            hasher.fit(hasher_input(hasher, X), y if method.info.supervised else None)
         hashers[name] = hasher
     hashers["HasherStack"] = HasherStack([LSH(3, random_state=0), LSH(5, random_state=1)]).fit(X)
     return hashers

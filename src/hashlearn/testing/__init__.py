@@ -18,11 +18,19 @@ hasher or index you write can run through the same ones, as scikit-learn's
 * References: slow, obviously correct numpy versions of what the compiled code computes
   (:func:`hamming_distances_reference`, :func:`knn_reference`, :func:`range_reference`,
   :func:`gist_features_reference`, and one per metric), used by the test suite as oracles.
-* Test data: :func:`random_codes` and :func:`clustered_codes` (crowded distances, many ties).
+* Test data: :func:`random_codes` and :func:`clustered_codes` (crowded distances, many ties);
+  :func:`make_hasher_data`, and :func:`hasher_input` (data shifted to non-negative values
+  for a hasher of word weights).
 """
 
 from hashlearn.testing._features import gist_features_reference
-from hashlearn.testing._hasher import HASHER_CHECKS, check_hasher, hasher_checks, make_hasher_data
+from hashlearn.testing._hasher import (
+    HASHER_CHECKS,
+    check_hasher,
+    hasher_checks,
+    hasher_input,
+    make_hasher_data,
+)
 from hashlearn.testing._index import (
     check_index,
     clustered_codes,
@@ -49,6 +57,7 @@ __all__ = [
     "hamming_distances_reference",
     "hamming_precision_at_k_reference",
     "hasher_checks",
+    "hasher_input",
     "knn_reference",
     "make_hasher_data",
     "mean_average_precision_reference",

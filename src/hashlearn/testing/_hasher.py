@@ -75,6 +75,16 @@ def _positive_only(hasher: Any) -> bool:
     return bool(getattr(tags.input_tags, "positive_only", False))
 
 
+def hasher_input(hasher: Any, X: Any) -> np.ndarray:
+    """``X`` as ``hasher`` takes it: shifted to non-negative values (``X - X.min()``) when
+    the hasher models word weights (scikit-learn's ``input_tags.positive_only``) and ``X``
+    has negative ones, as scikit-learn's checks feed such estimators; otherwise ``X``."""
+    X = np.asarray(X)
+    if _positive_only(hasher) and X.size and X.min() < 0:
+        return X - X.min()
+    return X
+
+
 class _Runner:
     """Fits clones of one hasher on fixed data; each ``check_*`` method is one rule."""
 
@@ -277,9 +287,7 @@ def hasher_checks(
     if X is None:
         X, default_y = make_hasher_data()
         y = default_y if y is None else y
-    X = np.asarray(X, dtype=np.float64)
-    if _positive_only(hasher) and X.size and X.min() < 0:
-        X = X - X.min()  # as scikit-learn's checks feed estimators that take X >= 0 only
+    X = hasher_input(hasher, np.asarray(X, dtype=np.float64))
     if supervised is None:
         supervised = _is_supervised(hasher)
     if supervised and y is None:
