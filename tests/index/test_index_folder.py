@@ -13,7 +13,7 @@ from hashlearn.hashers import SignRandomProjection
 from hashlearn.index import (
     HashTableIndex,
     LinearScanIndex,
-    MultiIndexHashing,
+    MultiTableIndex,
     _folder,
     load_index_folder,
 )
@@ -110,8 +110,8 @@ def test_add_to_a_mapped_index_raises_and_unmapped_adds(tmp_path):
 
 
 def test_an_index_without_folder_support_says_so(tmp_path):
-    with pytest.raises(TypeError, match="LinearScanIndex and HashTableIndex"):
-        MultiIndexHashing(32).save_folder(tmp_path / "ix")
+    with pytest.raises(TypeError, match="HashTableIndex and MultiIndexHashing can"):
+        MultiTableIndex(32).save_folder(tmp_path / "ix")
 
 
 @pytest.fixture

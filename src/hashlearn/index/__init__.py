@@ -31,10 +31,12 @@ substrings), ``bits_per_table`` (bits per table key) and ``probe_radius`` (key b
 flipped when probing a table).
 
 Indexes save without pickle (``index.save(path)``, :func:`hashlearn.load`), with their
-hasher when they hold one. :class:`LinearScanIndex` and :class:`HashTableIndex` also save
-as a folder of plain arrays (``index.save_folder(path)``) that :func:`load_index_folder`
-maps instead of reading, so an index larger than the memory opens in milliseconds;
-``index.add_chunks(...)`` adds codes from a ``.npy`` file or an iterator of chunks.
+hasher when they hold one. :class:`LinearScanIndex`, :class:`HashTableIndex` and
+:class:`MultiIndexHashing` also save as a folder of plain arrays (``index.save_folder(path)``) that
+:func:`load_index_folder` maps instead of reading, so an index larger than the memory opens
+in milliseconds; ``index.add_chunks(...)`` adds codes from a ``.npy`` file or an iterator
+of chunks, and :func:`build_index_folder` / :func:`append_to_index_folder` write the scan's
+and multi-index hashing's folders from codes larger than the memory, a chunk at a time.
 :func:`hashlearn.testing.check_index` runs this contract on an index of your own.
 """
 
@@ -44,6 +46,7 @@ from hashlearn.index._base import (
     RangeResultLimitError,
     load_index_folder,
 )
+from hashlearn.index.building import append_to_index_folder, build_index_folder
 from hashlearn.index.factory import make_index
 from hashlearn.index.faiss_backend import FaissBinaryFlat, FaissBinaryHash, FaissBinaryMultiHash
 from hashlearn.index.hash_table import (
@@ -80,6 +83,8 @@ __all__ = [
     "Reranker",
     "ShardLostError",
     "ShardedIndex",
+    "append_to_index_folder",
+    "build_index_folder",
     "encode_dask",
     "load_index_folder",
     "make_index",

@@ -585,15 +585,16 @@ class BinaryIndex(ABC):
         ------
         TypeError
             The index class cannot be saved as a folder (only
-            :class:`~hashlearn.index.LinearScanIndex` and
-            :class:`~hashlearn.index.HashTableIndex` can), or its hasher cannot be saved.
+            :class:`~hashlearn.index.LinearScanIndex`,
+            :class:`~hashlearn.index.HashTableIndex` and
+            :class:`~hashlearn.index.MultiIndexHashing` can), or its hasher cannot be saved.
         FileExistsError
             ``path`` exists and is not an index folder.
         """
         if not self._folder_support:
             raise TypeError(
-                f"{type(self).__name__} cannot be saved as an index folder (LinearScanIndex "
-                "and HashTableIndex can); use save(path) for a single file"
+                f"{type(self).__name__} cannot be saved as an index folder (LinearScanIndex, "
+                "HashTableIndex and MultiIndexHashing can); use save(path) for a single file"
             )
         if self._hasher is not None and not callable(getattr(self._hasher, "_get_state", None)):
             raise TypeError(

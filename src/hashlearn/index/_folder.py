@@ -40,7 +40,15 @@ from hashlearn._io import atomic_folder, dumps_json
 from hashlearn._registry import resolve
 from hashlearn.persistence import FileFormatError, load, save
 
-__all__ = ["FOLDER_FORMAT", "FOLDER_FORMAT_VERSION", "MANIFEST", "read_folder", "write_folder"]
+__all__ = [
+    "FOLDER_FORMAT",
+    "FOLDER_FORMAT_VERSION",
+    "MANIFEST",
+    "check_target",
+    "read_folder",
+    "write_folder",
+    "write_manifest",
+]
 
 FOLDER_FORMAT = "hashlearn-index-folder"
 FOLDER_FORMAT_VERSION = 1
@@ -63,6 +71,58 @@ def _is_index_folder(path: Path) -> bool:
     return path.is_dir() and (path / MANIFEST).is_file()
 
 
+def check_target(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a Path, if an index folder may be written there.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and is not an index folder (nothing else is ever replaced).
+    """
+    target = Path(path)
+    if target.exists() and not _is_index_folder(target):
+        raise FileExistsError(
+            f"{target} exists and is not a hashlearn index folder (no {MANIFEST}); "
+            "choose another path or remove it yourself"
+        )
+    return target
+
+
+def write_manifest(
+    staging: Path,
+    *,
+    class_name: str,
+    params: dict[str, Any],
+    n_bits: int,
+    ntotal: int,
+    arrays: dict[str, np.ndarray],
+    hasher: Any = None,
+) -> None:
+    """Write the hasher (when set) and, last, the manifest of the arrays already in ``staging``.
+
+    A folder without a manifest is incomplete, whatever else it holds, so the manifest
+    is the last file written.
+    """
+    if hasher is not None:
+        save(hasher, staging / HASHER_FILE)
+    entries = {
+        name: {"file": f"{name}.npy", "dtype": array.dtype.str, "shape": list(array.shape)}
+        for name, array in arrays.items()
+    }
+    manifest = {
+        "format": FOLDER_FORMAT,
+        "format_version": FOLDER_FORMAT_VERSION,
+        "library_version": _library_version(),
+        "class": class_name,
+        "params": params,
+        "n_bits": n_bits,
+        "ntotal": ntotal,
+        "arrays": entries,
+        "hasher": HASHER_FILE if hasher is not None else None,
+    }
+    (staging / MANIFEST).write_text(dumps_json(manifest, strict=True) + "\n", encoding="utf-8")
+
+
 def write_folder(
     path: str | os.PathLike[str],
     *,
@@ -80,36 +140,19 @@ def write_folder(
     FileExistsError
         ``path`` exists and is not an index folder (nothing else is ever replaced).
     """
-    target = Path(path)
-    if target.exists() and not _is_index_folder(target):
-        raise FileExistsError(
-            f"{target} exists and is not a hashlearn index folder (no {MANIFEST}); "
-            "choose another path or remove it yourself"
-        )
+    target = check_target(path)
     with atomic_folder(target) as staging:
-        entries = {}
         for name, array in arrays.items():
             _write_array(staging / f"{name}.npy", array)
-            entries[name] = {
-                "file": f"{name}.npy",
-                "dtype": array.dtype.str,
-                "shape": list(array.shape),
-            }
-        if hasher is not None:
-            save(hasher, staging / HASHER_FILE)
-        manifest = {
-            "format": FOLDER_FORMAT,
-            "format_version": FOLDER_FORMAT_VERSION,
-            "library_version": _library_version(),
-            "class": class_name,
-            "params": params,
-            "n_bits": n_bits,
-            "ntotal": ntotal,
-            "arrays": entries,
-            "hasher": HASHER_FILE if hasher is not None else None,
-        }
-        # The manifest last: a folder without one is incomplete, whatever else it holds.
-        (staging / MANIFEST).write_text(dumps_json(manifest, strict=True) + "\n", encoding="utf-8")
+        write_manifest(
+            staging,
+            class_name=class_name,
+            params=params,
+            n_bits=n_bits,
+            ntotal=ntotal,
+            arrays=arrays,
+            hasher=hasher,
+        )
     return target
 
 

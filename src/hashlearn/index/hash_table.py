@@ -357,8 +357,9 @@ class HashTableIndex(BinaryIndex):
 
     Notes
     -----
-    ``add`` merges the new codes into the sorted arrays in ``O(ntotal + m log m)``;
-    add in batches rather than one code at a time.
+    ``add`` sorts the new codes' keys (``O(m log m)``); they are merged into the sorted
+    arrays at the first use after a run of adds, in one ``O(ntotal + m log m)`` pass
+    however many adds there were.
 
     A probe of radius ``r`` costs ``sum_{d <= r} C(n_bits, d)`` key lookups. Once that
     times :attr:`lookup_cost` exceeds the number of buckets, the index compares the
@@ -430,11 +431,64 @@ class HashTableIndex(BinaryIndex):
         return self._key_table_cache
 
     def _clear_table(self) -> None:
-        self._key_table_cache = None
-        self.bucket_keys_ = np.empty(0, dtype=np.uint64)
-        self.bucket_offsets_ = np.zeros(1, dtype=np.int64)
-        self.bucket_ids_ = np.empty(0, dtype=np.int64)
+        self._set_buckets(
+            np.empty(0, dtype=np.uint64), np.zeros(1, dtype=np.int64), np.empty(0, dtype=np.int64)
+        )
         self.last_stats_: ProbeStatistics | None = None
+
+    def _set_buckets(self, keys: np.ndarray, offsets: np.ndarray, ids: np.ndarray) -> None:
+        self._keys, self._offsets, self._ids = keys, offsets, ids
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._key_table_cache = None
+
+    @property
+    def bucket_keys_(self) -> np.ndarray:
+        """Distinct keys, ascending (see the class docstring)."""
+        self._merge_pending()
+        return self._keys
+
+    @property
+    def bucket_offsets_(self) -> np.ndarray:
+        """CSR offsets of the buckets into :attr:`bucket_ids_`."""
+        self._merge_pending()
+        return self._offsets
+
+    @property
+    def bucket_ids_(self) -> np.ndarray:
+        """Stored ids sorted by ``(key, id)``."""
+        self._merge_pending()
+        return self._ids
+
+    def _merge_pending(self) -> None:
+        """Merge the codes added since the last merge into the sorted arrays, all at once.
+
+        Each add only sorts its own keys; merging at the first use after a run of adds
+        costs one pass over the stored ids however many adds there were (``add_chunks``
+        of 10^8 codes in 100 chunks would otherwise re-merge every stored id 100 times).
+        """
+        if not self._pending:
+            return
+        # Chunks are in id order and each is sorted by (key, id): a stable sort of their
+        # concatenation by key is the (key, id) order of all of them.
+        pending, self._pending = self._pending, []
+        new_keys = np.concatenate([keys for keys, _ in pending])
+        new_ids = np.concatenate([ids for _, ids in pending])
+        if len(pending) > 1:
+            order = np.argsort(new_keys, kind="stable")
+            new_keys, new_ids = new_keys[order], new_ids[order]
+        if self._ids.shape[0]:
+            old_keys = np.repeat(self._keys, np.diff(self._offsets))
+            # side="right": new ids (all larger) go after the old members of a bucket.
+            where = np.searchsorted(old_keys, new_keys, side="right")
+            sorted_keys = np.insert(old_keys, where, new_keys)
+            sorted_ids = np.insert(self._ids, where, new_ids)
+        else:
+            sorted_keys, sorted_ids = new_keys, new_ids
+        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+        self._keys = sorted_keys[starts]
+        self._offsets = np.append(starts, sorted_keys.shape[0]).astype(np.int64)
+        self._ids = sorted_ids
+        self._key_table_cache = None
 
     @property
     def n_buckets(self) -> int:
@@ -451,20 +505,7 @@ class HashTableIndex(BinaryIndex):
     def _add(self, codes: np.ndarray, first_id: int) -> None:
         new_keys = bucket_keys(codes, self._n_bits)
         order = np.argsort(new_keys, kind="stable")
-        new_keys = new_keys[order]
-        new_ids = order.astype(np.int64) + first_id
-        if self.bucket_ids_.shape[0]:
-            old_keys = np.repeat(self.bucket_keys_, np.diff(self.bucket_offsets_))
-            # side="right": new ids (all larger) go after the old members of a bucket.
-            where = np.searchsorted(old_keys, new_keys, side="right")
-            sorted_keys = np.insert(old_keys, where, new_keys)
-            sorted_ids = np.insert(self.bucket_ids_, where, new_ids)
-        else:
-            sorted_keys, sorted_ids = new_keys, new_ids
-        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-        self.bucket_keys_ = sorted_keys[starts]
-        self.bucket_offsets_ = np.append(starts, sorted_keys.shape[0]).astype(np.int64)
-        self.bucket_ids_ = sorted_ids
+        self._pending.append((new_keys[order], order.astype(np.int64) + first_id))
         self._key_table_cache = None
 
     def _reset(self) -> None:
@@ -789,8 +830,7 @@ class HashTableIndex(BinaryIndex):
         if problem:
             raise ValueError(problem)
         super()._open_folder(codes, arrays, folder)
-        self.bucket_keys_, self.bucket_offsets_, self.bucket_ids_ = keys, offsets, ids
-        self._key_table_cache = None
+        self._set_buckets(keys, offsets, ids)
 
     def _extra_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         arrays["bucket_keys"] = self.bucket_keys_
@@ -814,7 +854,7 @@ class HashTableIndex(BinaryIndex):
         if problem:
             raise ValueError(f"corrupt {name} file: {problem}; save the index again")
         self._store.append(codes)
-        self.bucket_keys_, self.bucket_offsets_, self.bucket_ids_ = keys, offsets, ids
+        self._set_buckets(keys, offsets, ids)
 
 
 def _bucket_content_problem(

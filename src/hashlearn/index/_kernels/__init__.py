@@ -6,6 +6,8 @@
   (:class:`~hashlearn.index.HashTableIndex`);
 * :mod:`~hashlearn.index._kernels.mih`: substring keys and the multi-index hashing searches
   (:class:`~hashlearn.index.MultiIndexHashing`);
+* :mod:`~hashlearn.index._kernels.counting`: the counting sort that builds those tables in
+  bounded memory, chunk by chunk (:func:`~hashlearn.index.build_index_folder`);
 * :mod:`~hashlearn.index._kernels.multi_table`: sub-code keys and the probe / verify pass of
   :class:`~hashlearn.index.MultiTableIndex`.
 

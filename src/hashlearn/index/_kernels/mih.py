@@ -59,6 +59,7 @@ __all__ = [
     "build_tables",
     "knn_kernel",
     "next_combination",
+    "occupancy_index",
     "range_kernel",
     "ring_cost",
     "substring_keys",
@@ -605,10 +606,6 @@ def build_tables(words: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> 
     """
     n = words.shape[0]
     m = starts.shape[0]
-    longest = int(lengths.max())
-    direct = longest <= DIRECT_MAX_BITS and 2**longest <= max(
-        DIRECT_MIN_SLOTS, DIRECT_SLOTS_PER_CODE * n
-    )
     copy = m <= COPY_MAX_FACTOR
     keys = substring_keys(words, starts, lengths)
     ids = np.empty((m, n), dtype=np.int32 if n < 2**31 else np.int64)
@@ -630,6 +627,35 @@ def build_tables(words: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> 
         first = np.flatnonzero(new_bucket[i])
         bucket_keys[i, : first.shape[0]] = sorted_keys[i, first]
         bucket_offsets[i, : first.shape[0]] = first
+    occupancy = occupancy_index(bucket_keys, n_buckets, int(lengths.max()), n)
+    return Tables(
+        ids=ids,
+        codes=codes,
+        copy=bool(copy),
+        starts=starts,
+        lengths=lengths,
+        bucket_keys=bucket_keys,
+        bucket_offsets=bucket_offsets,
+        n_buckets=n_buckets,
+        occupancy=occupancy,
+        direct=bool(occupancy.shape[1] > 0),
+        binomials=BINOMIALS,
+    )
+
+
+def occupancy_index(
+    bucket_keys: np.ndarray, n_buckets: np.ndarray, longest: int, n: int
+) -> np.ndarray:
+    """The direct-address index of ``m`` tables (see :class:`Tables`), or an empty one.
+
+    Built when ``longest`` (the longest substring) is at most ``DIRECT_MAX_BITS`` and
+    ``2**longest`` at most ``max(DIRECT_MIN_SLOTS, DIRECT_SLOTS_PER_CODE * n)``; otherwise
+    ``(m, 0, 2)``, and keys are found by binary search.
+    """
+    m = bucket_keys.shape[0]
+    direct = longest <= DIRECT_MAX_BITS and 2**longest <= max(
+        DIRECT_MIN_SLOTS, DIRECT_SLOTS_PER_CODE * n
+    )
     n_blocks = max(1, 2**longest // 64)
     occupancy = np.zeros((m, n_blocks if direct else 0, 2), dtype=np.uint64)
     if direct:
@@ -643,19 +669,7 @@ def build_tables(words: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> 
             )
             counts = np.bitwise_count(bitmap).astype(np.uint64)
             occupancy[i, 1:, 1] = np.cumsum(counts)[:-1]
-    return Tables(
-        ids=ids,
-        codes=codes,
-        copy=bool(copy),
-        starts=starts,
-        lengths=lengths,
-        bucket_keys=bucket_keys,
-        bucket_offsets=bucket_offsets,
-        n_buckets=n_buckets,
-        occupancy=occupancy,
-        direct=bool(direct),
-        binomials=BINOMIALS,
-    )
+    return occupancy
 
 
 def ring_cost(tables: Tables, table: int, s: int) -> int:
