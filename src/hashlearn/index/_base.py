@@ -634,6 +634,14 @@ class BinaryIndex(ABC):
         else:
             self._store = _CodeStore.adopt(codes)
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # A mapped index pickles as its folder's path: unpickling maps the folder again
+        # instead of copying every code into the pickle (Dask pickles a shard it moves
+        # between workers). Other indexes pickle as usual.
+        if isinstance(self._store, _MappedStore):
+            return (_reopen_mapped, (str(self._store._folder), self.ntotal, self._hasher))
+        return super().__reduce_ex__(protocol)
+
     def _get_state(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
         params: dict[str, Any] = {"n_bits": self._n_bits}
         attributes: dict[str, Any] = {"ntotal": self.ntotal, "hasher": None}
@@ -723,6 +731,18 @@ class BinaryIndex(ABC):
 
     def _reset(self) -> None:  # noqa: B027 (optional hook)
         """Clear subclass structures (the code store is already cleared)."""
+
+
+def _reopen_mapped(folder: str, ntotal: int, hasher: Any) -> BinaryIndex:
+    """Unpickle a mapped index: map its folder again (see ``BinaryIndex.__reduce_ex__``)."""
+    index = load_index_folder(folder, mmap=True)
+    if index.ntotal != ntotal:
+        raise FileFormatError(
+            f"cannot unpickle the index mapped from {folder}: the folder now holds "
+            f"{index.ntotal} codes, the pickled index held {ntotal} (it was saved again)"
+        )
+    index.hasher = hasher
+    return index
 
 
 def load_index_folder(path: str | os.PathLike[str], *, mmap: bool = True) -> BinaryIndex:

@@ -4,12 +4,17 @@ and the client-side store that holds the shards' futures, searches them and merg
 Shard ``s`` holds the codes with global ids ``offsets[s] .. offsets[s] + sizes[s] - 1``;
 see :mod:`hashlearn.index.sharded` for how a search is fanned out and merged. A shard
 whose worker died (and which the cluster cannot recompute) is *lost*: the store reports
-it and every operation that needs it raises :class:`ShardLostError`.
+it and every operation that needs it raises :class:`ShardLostError`. A shard with lineage
+(opened from an index folder, or built from a dask array) is recomputed by the scheduler
+on another worker instead, and a search that lost tasks with its worker is run again,
+within the timeout.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import CancelledError
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,8 +36,14 @@ _MERGE_FAN_IN = 8
 
 IndexFactory = Callable[[int], BinaryIndex]
 
-# Future states of a shard the cluster no longer holds and will not recompute.
+# Future states of a shard the cluster no longer holds and will not recompute. A shard
+# with lineage in state "lost" is being recomputed (the scheduler reruns its task) and
+# is not lost; "cancelled" and "error" are final for every shard.
 _LOST_STATES = frozenset({"cancelled", "lost", "error"})
+_FINAL_STATES = frozenset({"cancelled", "error"})
+# How many times a search is submitted again after a worker died under it (each attempt
+# also within the timeout); Dask itself reruns a task up to ``allowed-failures`` times.
+_SEARCH_ATTEMPTS = 3
 
 
 class ShardLostError(RuntimeError):
@@ -146,14 +157,35 @@ def _merge_ranges(
 
 # -- where the codes live: shards on the workers ---------------------------------------------
 class _Shard:
-    """Client-side handle of one shard: its future and its global id range."""
+    """Client-side handle of one shard: its future, its global id range, and its lineage.
 
-    __slots__ = ("future", "offset", "size")
+    ``folder`` is the index folder the shard was opened from (None otherwise);
+    ``recomputable`` says whether the cluster can rebuild the shard when its worker dies
+    (a folder, or a dask graph) rather than losing it (codes scattered from numpy).
+    """
 
-    def __init__(self, future: Any, offset: int, size: int) -> None:
+    __slots__ = ("folder", "future", "offset", "recomputable", "size")
+
+    def __init__(
+        self,
+        future: Any,
+        offset: int,
+        size: int,
+        *,
+        folder: str | None = None,
+        recomputable: bool = False,
+    ) -> None:
         self.future = future
         self.offset = offset
         self.size = size
+        self.folder = folder
+        self.recomputable = recomputable or folder is not None
+
+    @property
+    def lost(self) -> bool:
+        """Whether the cluster no longer holds this shard and will not rebuild it."""
+        status = self.future.status
+        return status in (_FINAL_STATES if self.recomputable else _LOST_STATES)
 
 
 class _ShardStore:
@@ -185,7 +217,7 @@ class _ShardStore:
     @property
     def size(self) -> int:
         """Codes still held: lost shards do not count (see :meth:`lost`)."""
-        return sum(shard.size for shard in self.shards if shard.future.status not in _LOST_STATES)
+        return sum(shard.size for shard in self.shards if not shard.lost)
 
     # -- lost shards ---------------------------------------------------------------------
     def lost(self) -> list[tuple[int, int, int]]:
@@ -193,7 +225,7 @@ class _ShardStore:
         return [
             (number, shard.offset, shard.size)
             for number, shard in enumerate(self.shards)
-            if shard.future.status in _LOST_STATES
+            if shard.lost
         ]
 
     def require_intact(self, action: str) -> None:
@@ -209,11 +241,54 @@ class _ShardStore:
         raise ShardLostError(
             f"cannot {action}: {len(lost)} of {len(self.shards)} shards of this ShardedIndex "
             f"were lost ({n_codes} codes: {shown}{more}), most likely because the Dask worker "
-            "holding them died; shards built from numpy codes have no lineage to recompute "
-            "them from. Rebuild the index: index.reset() and add the codes again, or "
-            "ShardedIndex.load(path) from a saved copy (build from a dask array, or "
-            "client.replicate the shards, to survive a worker's death)",
+            f"holding them died; {self._why_lost([number for number, _, _ in lost])}. "
+            "Rebuild the index: index.reset() and add the codes again, or "
+            "ShardedIndex.load(path) / ShardedIndex.open_folder(path) from a saved copy "
+            "(build from a dask array or open from index folders, or client.replicate the "
+            "shards, to survive a worker's death)",
             lost,
+        )
+
+    def _why_lost(self, numbers: list[int]) -> str:
+        """Why the shards ``numbers`` cannot be recomputed, for :meth:`require_intact`."""
+        for number in numbers:
+            shard = self.shards[number]
+            if shard.folder is not None and shard.future.status == "error":
+                try:
+                    problem = repr(shard.future.exception(timeout=self.timeout))
+                except Exception as exc:  # the reason is a courtesy: never mask the error
+                    problem = repr(exc)
+                return (
+                    f"shard {number} could not be reopened from its folder {shard.folder} "
+                    f"({problem})"
+                )
+        return "shards built from numpy codes have no lineage to recompute them from"
+
+    def require_back(self, action: str, waited: float | None) -> None:
+        """Raise :class:`TimeoutError` naming the shards not held by any worker right now.
+
+        Called when a wait timed out: shards whose worker died and that are being
+        recomputed (or wait for a worker to run on) are why, when there are any.
+        """
+        away = [
+            (number, shard)
+            for number, shard in enumerate(self.shards)
+            if shard.future.status != "finished"
+        ]
+        if not away:
+            return
+        shown = ", ".join(
+            f"shard {number} (ids {shard.offset}..{shard.offset + shard.size - 1}"
+            + (f", folder {shard.folder})" if shard.folder else ")")
+            for number, shard in away[:5]
+        )
+        more = f" and {len(away) - 5} more" if len(away) > 5 else ""
+        raise TimeoutError(
+            f"cannot {action} within the timeout of {waited} s: {len(away)} of "
+            f"{len(self.shards)} shards are not back on a worker ({shown}{more}); their "
+            "worker died and the cluster is rebuilding them elsewhere, or has no worker left "
+            "to run them on. Check the cluster (client.nthreads()), then search again or "
+            "raise index.timeout"
         )
 
     def append(self, rows: np.ndarray) -> None:
@@ -252,13 +327,23 @@ class _ShardStore:
         blocks = codes.to_delayed().ravel()
         futures = self.client.compute([build(self.factory, self.n_bits, block) for block in blocks])
         sizes = self.wait([self.client.submit(_shard_size, f, pure=False) for f in futures])
-        self.append_shards(futures, sizes)
+        self.append_shards(futures, sizes, recomputable=True)
 
-    def append_shards(self, futures: list[Any], sizes: Sequence[int]) -> None:
+    def append_shards(
+        self,
+        futures: list[Any],
+        sizes: Sequence[int],
+        *,
+        folders: Sequence[str] | None = None,
+        recomputable: bool = False,
+    ) -> None:
         offset = self.size
-        for future, size in zip(futures, sizes, strict=True):
+        paths: Sequence[str | None] = [None] * len(futures) if folders is None else folders
+        for future, size, folder in zip(futures, sizes, paths, strict=True):
             if size:
-                self.shards.append(_Shard(future, offset, int(size)))
+                self.shards.append(
+                    _Shard(future, offset, int(size), folder=folder, recomputable=recomputable)
+                )
                 offset += int(size)
 
     # -- cluster helpers ------------------------------------------------------------------
@@ -269,27 +354,60 @@ class _ShardStore:
             return self.n_shards
         return max(1, sum(self.client.nthreads().values()))
 
-    def wait(self, futures: list[Any], *, gather: bool = True) -> list[Any]:
-        """Wait for ``futures`` (within :attr:`timeout`); raise the first task error.
+    def wait(
+        self, futures: list[Any], *, gather: bool = True, timeout: float | None = None
+    ) -> list[Any]:
+        """Wait for ``futures`` (within ``timeout``, default :attr:`timeout`); raise the
+        first task error.
 
         With ``gather=True`` their results are transferred to the client and returned;
         otherwise (shards) they stay on the workers.
         """
         if not futures:
             return []
+        timeout = self.timeout if timeout is None else timeout
         try:
-            self.distributed.wait(futures, timeout=self.timeout)
+            self.distributed.wait(futures, timeout=timeout)
             if gather:
                 return list(self.client.gather(futures))
             for future in futures:
                 if future.status != "finished":
-                    future.result(timeout=self.timeout)  # raises the task's exception
-        except Exception:
+                    future.result(timeout=timeout)  # raises the task's exception
+        except Exception as exc:
             # A worker that dies during the call cancels the tasks that needed its shards:
-            # name the lost shards rather than Dask's cancelled futures.
+            # name the lost shards rather than Dask's cancelled futures, and the shards
+            # still being rebuilt rather than Dask's bare timeout.
             self.require_intact("finish the operation")
+            if isinstance(exc, TimeoutError):
+                self.require_back("finish the operation", timeout)
             raise
         return []
+
+    def retrying(self, run: Callable[[float | None], Any]) -> Any:
+        """``run(timeout)``, submitted again when a worker died under it, all within
+        :attr:`timeout`.
+
+        A worker that dies while running a search task makes Dask rerun the task (and
+        rebuild the shards with lineage it held); what it cannot rerun (a task whose
+        input was scattered data of the dead worker, or one that killed too many workers)
+        ends cancelled or as ``KilledWorker``. Then, as long as no shard is lost for good,
+        the whole search is submitted again. Lost shards raise :class:`ShardLostError`,
+        an exhausted timeout :class:`TimeoutError` naming the shards not back.
+        """
+        from distributed.scheduler import KilledWorker
+
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        for attempt in range(_SEARCH_ATTEMPTS):
+            left = None if deadline is None else max(deadline - time.monotonic(), 1e-3)
+            try:
+                return run(left)
+            except (CancelledError, KilledWorker):
+                self.require_intact("search")
+                out_of_time = deadline is not None and time.monotonic() >= deadline
+                if attempt == _SEARCH_ATTEMPTS - 1 or out_of_time:
+                    self.require_back("search", self.timeout)
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def groups(self) -> list[list[_Shard]]:
         """Shards grouped by the worker holding them, at most one group per worker thread.
@@ -316,14 +434,20 @@ class _ShardStore:
             groups.extend(mine)
         return groups
 
-    def reduce(self, parts: list[Any], merge: Callable[..., Any], *arguments: int) -> Any:
+    def reduce(
+        self,
+        parts: list[Any],
+        merge: Callable[..., Any],
+        *arguments: int,
+        timeout: float | None = None,
+    ) -> Any:
         """Merge per-group results: on the workers ``_MERGE_FAN_IN`` at a time, then locally."""
         while len(parts) > _MERGE_FAN_IN:
             parts = [
                 self.client.submit(merge, *arguments, *parts[i : i + _MERGE_FAN_IN], pure=False)
                 for i in range(0, len(parts), _MERGE_FAN_IN)
             ]
-        return merge(*arguments, *self.wait(parts))
+        return merge(*arguments, *self.wait(parts, timeout=timeout))
 
     def send_queries(self, queries: np.ndarray) -> Any:
         if queries.nbytes > _SCATTER_BYTES:
@@ -348,16 +472,24 @@ class _ShardStore:
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Merged top-k over every shard; missing entries are ``-1`` in both arrays."""
         n_total = self.size
-        parts = self.fan_out(_search_shards, self.send_queries(queries), k, n_total)
-        distances, indices = self.reduce(parts, _merge_topk, k, n_total)
+
+        def run(timeout: float | None) -> tuple[np.ndarray, np.ndarray]:
+            parts = self.fan_out(_search_shards, self.send_queries(queries), k, n_total)
+            return self.reduce(parts, _merge_topk, k, n_total, timeout=timeout)
+
+        distances, indices = self.retrying(run)
         return np.where(indices < 0, np.int32(-1), distances), indices
 
     def range_search(
         self, queries: np.ndarray, radius: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Merged range results over every shard, in CSR layout."""
-        parts = self.fan_out(_range_search_shards, self.send_queries(queries), radius)
-        lims, distances, indices = self.reduce(parts, _merge_ranges)
+
+        def run(timeout: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            parts = self.fan_out(_range_search_shards, self.send_queries(queries), radius)
+            return self.reduce(parts, _merge_ranges, timeout=timeout)
+
+        lims, distances, indices = self.retrying(run)
         return (
             lims.astype(np.int64, copy=False),
             distances.astype(np.int32, copy=False),
@@ -397,5 +529,7 @@ class _ShardStore:
             )
             start = stop
         self.wait(futures, gather=False)
+        # A regrouped shard can be rebuilt when every shard it was assembled from can.
+        recomputable = all(shard.recomputable for shard in self.shards)
         self.shards = []
-        self.append_shards(futures, sizes)
+        self.append_shards(futures, sizes, recomputable=recomputable)

@@ -38,6 +38,7 @@ import numpy as np
 from hashlearn._validation import check_int
 from hashlearn.codes import n_bytes
 from hashlearn.index._base import MAX_RANGE_RESULTS, BinaryIndex
+from hashlearn.index._shard_folders import open_shards, read_manifest, write_sharded_folder
 from hashlearn.index._shards import IndexFactory, ShardLostError, _ShardStore
 from hashlearn.index.linear_scan import LinearScanIndex
 from hashlearn.persistence import load as _load
@@ -296,6 +297,10 @@ class ShardedIndex(BinaryIndex):
       returns once the new shards are built, so bad codes raise there.
     * Ids are contiguous per shard and merges sort by ``(distance, global id)``, so the
       results do not depend on how the codes are split or where the shards live.
+    * Shards opened from index folders (:meth:`open_folder`) have lineage: when their
+      worker dies, Dask reopens them on another worker and a search under way is run
+      again, within ``timeout`` (else :class:`TimeoutError` naming the shards not back;
+      :class:`ShardLostError` when a folder cannot be reopened).
     * Shards built from numpy codes come from data scattered to the workers, which has no
       lineage: if their worker dies they are lost. The index then says so
       (:attr:`degraded`, :attr:`lost_shards`, its ``repr``, an :attr:`ntotal` without
@@ -553,6 +558,87 @@ class ShardedIndex(BinaryIndex):
         codes pass through the client's memory.
         """
         return self.gather().save(path)
+
+    def save_folder(self, path: str | os.PathLike[str]) -> Path:
+        """Save the index as a folder of index folders, one per shard, written where they live.
+
+        Each shard is written as an index folder (``path/shard-00000``, ...) by a task on
+        the worker holding it, so no code passes through the client; the client then
+        writes ``path/manifest.json`` (layout in :mod:`hashlearn.index._shard_folders`)
+        and the hasher, when set. The folder appears complete or not at all: it is built
+        beside ``path`` and renamed into place, and a sharded folder already at ``path``
+        is replaced only once the new one is complete. Reopen it with :meth:`open_folder`.
+
+        ``path`` must name the same place on the client and on every worker: shared
+        storage (NFS and the like), or a local disk for a :class:`~distributed.LocalCluster`.
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
+
+        Raises
+        ------
+        TypeError
+            The shard type cannot be saved as an index folder (the message names those
+            that can), or the hasher cannot be saved.
+        FileExistsError
+            ``path`` exists and is not a sharded index folder.
+        ShardLostError
+            Shards are lost.
+        """
+        return write_sharded_folder(self._store, path, type(self._template), self._hasher)
+
+    @classmethod
+    def open_folder(
+        cls,
+        path: str | os.PathLike[str],
+        client: distributed.Client | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> ShardedIndex:
+        """Open a folder written by :meth:`save_folder`: every worker maps its own shards.
+
+        The client reads only ``path/manifest.json``; one task per shard (spread over the
+        workers in turn) maps the shard's index folder with
+        :func:`~hashlearn.index.load_index_folder` (``mmap=True``), so opening costs
+        milliseconds per shard and the codes never pass through the client. ``path`` must
+        be readable at the same place by every worker.
+
+        The shards are read-only maps; :meth:`add` still works (it creates new shards in
+        memory, built with the shard class and its default parameters). Because each shard
+        is a task with a path as its input, a worker that dies does not lose its shards:
+        Dask reopens them on another worker (see the class Notes).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The sharded index folder.
+        client : distributed.Client, optional
+            The cluster that will hold the shards (default: the current client).
+        timeout : float, optional
+            As in the constructor.
+
+        Returns
+        -------
+        ShardedIndex
+            With the saved shards (same ids, same sizes), shard class and hasher.
+
+        Raises
+        ------
+        FileNotFoundError
+            No folder at ``path``.
+        hashlearn.persistence.FileFormatError
+            No or a malformed manifest, a missing shard folder, a shard folder that is
+            incomplete or disagrees with the manifest (the message names it), or a shard
+            class that cannot be opened from folders.
+        """
+        manifest, shard_class, hasher = read_manifest(path)
+        sharded = cls(
+            manifest["n_bits"], client=client, index_cls=shard_class, timeout=timeout, hasher=hasher
+        )
+        open_shards(sharded._store, path, manifest)
+        return sharded
 
     @classmethod
     def load(
