@@ -284,3 +284,51 @@ def test_a_search_is_submitted_again_after_a_cancellation_and_not_forever():
     with pytest.raises(ShardLostError, match="cannot search: 1 of 2 shards") as info:
         scattered.retrying(always_killed)
     assert info.value.lost == ((1, 10, 10),)
+
+
+@pytest.mark.parametrize("index_cls", [None, LinearScanIndex])
+def test_build_folder_builds_each_shard_on_a_worker_from_a_codes_file(
+    client, tmp_path, monkeypatch, index_cls
+):
+    from hashlearn.hashers import LSH
+
+    rng = np.random.default_rng(11)
+    hasher = LSH(n_bits=64, random_state=0).fit(rng.standard_normal((50, 6)))
+    database = hasher.encode(rng.standard_normal((700, 6)))
+    np.save(tmp_path / "codes.npy", database)
+    monkeypatch.setattr(
+        _ShardStore, "view", lambda self: pytest.fail("codes gathered through the client")
+    )
+    ShardedIndex.build_folder(
+        tmp_path / "index",
+        tmp_path / "codes.npy",
+        64,
+        client,
+        n_shards=3,
+        index_cls=index_cls,
+        hasher=hasher,
+        timeout=TIMEOUT,
+    )
+    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
+    assert [(s["first_id"], s["size"]) for s in manifest["shards"]] == [
+        (0, 233),
+        (233, 233),
+        (466, 234),
+    ]
+    opened = ShardedIndex.open_folder(tmp_path / "index", client, timeout=TIMEOUT)
+    assert (
+        opened.index_cls.__name__
+        == (index_cls or folders_module.resolve("MultiIndexHashing")).__name__
+    )
+    assert opened.hasher is not None
+    queries = database[::50]
+    single = LinearScanIndex(64).add(database)
+    assert_same(opened.search(queries, 5), single.search(queries, 5))
+    assert_same(opened.range_search(queries, 6), single.range_search(queries, 6))
+    # A shard that fails to build fails the whole folder, which is never half-written.
+    np.save(tmp_path / "bad.npy", database[:, :4])
+    with pytest.raises(ValueError):
+        ShardedIndex.build_folder(
+            tmp_path / "index", tmp_path / "bad.npy", 64, client, timeout=TIMEOUT
+        )
+    assert load_index_folder(tmp_path / "index" / "shard-00000").ntotal == 233

@@ -29,6 +29,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from hashlearn._io import atomic_folder, dumps_json
 from hashlearn._registry import resolve
 from hashlearn.index._base import BinaryIndex, load_index_folder
@@ -38,7 +40,13 @@ from hashlearn.persistence import FileFormatError, load, save
 if TYPE_CHECKING:
     from hashlearn.index._shards import _ShardStore
 
-__all__ = ["SHARDED_FORMAT", "SHARDED_FORMAT_VERSION", "read_manifest", "write_sharded_folder"]
+__all__ = [
+    "SHARDED_FORMAT",
+    "SHARDED_FORMAT_VERSION",
+    "build_sharded_folder",
+    "read_manifest",
+    "write_sharded_folder",
+]
 
 SHARDED_FORMAT = "hashlearn-sharded-index-folder"
 SHARDED_FORMAT_VERSION = 1
@@ -106,13 +114,7 @@ def write_sharded_folder(
             "saved by hashlearn; set index.hasher = None to save the codes alone"
         )
     store.require_intact("save the shards")
-    # Workers resolve the path on their own: make it absolute so they all mean one place.
-    target = Path(path).absolute()
-    if target.exists() and not _is_sharded_folder(target):
-        raise FileExistsError(
-            f"{target} exists and is not a hashlearn sharded index folder (no {MANIFEST}); "
-            "choose another path or remove it yourself"
-        )
+    target = _check_sharded_target(path)
     with atomic_folder(target) as staging:
         entries = []
         futures = []
@@ -125,20 +127,97 @@ def write_sharded_folder(
         sizes = store.wait(futures)
         if list(sizes) != [shard.size for shard in store.shards]:
             raise RuntimeError(f"the shards wrote {sizes} codes, the index holds other sizes")
-        if hasher is not None:
-            save(hasher, staging / HASHER_FILE)
-        manifest = {
-            "format": SHARDED_FORMAT,
-            "format_version": SHARDED_FORMAT_VERSION,
-            "library_version": _library_version(),
-            "n_bits": store.n_bits,
-            "ntotal": sum(shard.size for shard in store.shards),
-            "shard_class": shard_class.__name__,
-            "shards": entries,
-            "hasher": HASHER_FILE if hasher is not None else None,
-        }
-        # The manifest last: a folder without one is incomplete, whatever else it holds.
-        (staging / MANIFEST).write_text(dumps_json(manifest, strict=True) + "\n", encoding="utf-8")
+        _write_manifest(staging, store.n_bits, entries, shard_class, hasher)
+    return Path(path)
+
+
+def _write_manifest(
+    staging: Path, n_bits: int, entries: list[dict[str, Any]], shard_class: type, hasher: Any
+) -> None:
+    if hasher is not None:
+        save(hasher, staging / HASHER_FILE)
+    manifest = {
+        "format": SHARDED_FORMAT,
+        "format_version": SHARDED_FORMAT_VERSION,
+        "library_version": _library_version(),
+        "n_bits": n_bits,
+        "ntotal": sum(entry["size"] for entry in entries),
+        "shard_class": shard_class.__name__,
+        "shards": entries,
+        "hasher": HASHER_FILE if hasher is not None else None,
+    }
+    # The manifest last: a folder without one is incomplete, whatever else it holds.
+    (staging / MANIFEST).write_text(dumps_json(manifest, strict=True) + "\n", encoding="utf-8")
+
+
+def _check_sharded_target(path: str | os.PathLike[str]) -> Path:
+    # Workers resolve the path on their own: make it absolute so they all mean one place.
+    target = Path(path).absolute()
+    if target.exists() and not _is_sharded_folder(target):
+        raise FileExistsError(
+            f"{target} exists and is not a hashlearn sharded index folder (no {MANIFEST}); "
+            "choose another path or remove it yourself"
+        )
+    return target
+
+
+def build_shard(
+    codes_path: str, start: int, stop: int, folder: str, n_bits: int, options: dict[str, Any]
+) -> int:
+    """Build one shard's index folder from rows ``start .. stop - 1`` of a mapped codes file
+    (on a worker, a chunk at a time); returns its size."""
+    from hashlearn.index.building import build_index_folder
+
+    codes = np.load(codes_path, mmap_mode="r", allow_pickle=False)
+    build_index_folder(folder, codes[start:stop], n_bits, **options)
+    return stop - start
+
+
+def build_sharded_folder(
+    client: Any,
+    wait: Any,
+    path: str | os.PathLike[str],
+    codes_path: str | os.PathLike[str],
+    n_bits: int,
+    n_shards: int,
+    options: dict[str, Any],
+    hasher: Any = None,
+) -> Path:
+    """Build a sharded folder from a codes file every worker can read, one task per shard
+    (:func:`build_shard`), the manifest last, atomically; returns ``path``."""
+    source = Path(codes_path).absolute()
+    codes = np.load(source, mmap_mode="r", allow_pickle=False)
+    if codes.dtype != np.uint8 or codes.ndim != 2:
+        raise ValueError(f"{source} holds {codes.dtype} {codes.shape}, not packed uint8 codes")
+    n = int(codes.shape[0])
+    n_shards = max(1, min(n_shards, n))
+    bounds = np.linspace(0, n, n_shards + 1).astype(np.int64)
+    target = _check_sharded_target(path)
+    workers = sorted(client.nthreads())
+    with atomic_folder(target) as staging:
+        entries, futures = [], []
+        for number in range(n_shards):
+            name = f"shard-{number:05d}"
+            start, stop = int(bounds[number]), int(bounds[number + 1])
+            entries.append({"folder": name, "first_id": start, "size": stop - start})
+            placement = {"workers": [workers[number % len(workers)]]} if workers else {}
+            futures.append(
+                client.submit(
+                    build_shard,
+                    str(source),
+                    start,
+                    stop,
+                    str(staging / name),
+                    n_bits,
+                    options,
+                    pure=False,
+                    allow_other_workers=True,
+                    **placement,
+                )
+            )
+        wait(futures)
+        shard_class = options.get("index_cls") or resolve("MultiIndexHashing")
+        _write_manifest(staging, n_bits, entries, shard_class, hasher)
     return Path(path)
 
 

@@ -590,6 +590,80 @@ class ShardedIndex(BinaryIndex):
         return write_sharded_folder(self._store, path, type(self._template), self._hasher)
 
     @classmethod
+    def build_folder(
+        cls,
+        path: str | os.PathLike[str],
+        codes: str | os.PathLike[str],
+        n_bits: int,
+        client: distributed.Client | None = None,
+        *,
+        n_shards: int | None = None,
+        index_cls: type[BinaryIndex] | None = None,
+        n_tables: int | None = None,
+        hasher: Any = None,
+        chunk_size: int = 1 << 20,
+        timeout: float | None = None,
+    ) -> Path:
+        """Build a sharded folder from a ``.npy`` of codes, each shard on a worker.
+
+        The rows of ``codes`` are split into ``n_shards`` contiguous runs (default: one per
+        worker thread); one task per run, spread over the workers, maps the codes file and
+        writes the run's index folder with :func:`~hashlearn.index.build_index_folder`, a
+        chunk at a time, so no code passes through the client and no worker holds more
+        than a chunk. The client writes the manifest last; the folder appears complete or
+        not at all. Open it with :meth:`open_folder`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The sharded folder to write (on storage every worker reaches at that path).
+        codes : str or path-like
+            A ``.npy`` of packed codes, readable by every worker at that path.
+        n_bits : int
+            The code length.
+        client : distributed.Client, optional
+            The cluster that builds the shards (default: the current client).
+        n_shards : int, optional
+            Number of shards (default: the number of worker threads).
+        index_cls : {MultiIndexHashing, LinearScanIndex}, optional
+            The shard type (default: :class:`~hashlearn.index.MultiIndexHashing`).
+        n_tables, chunk_size
+            As in :func:`~hashlearn.index.build_index_folder`.
+        hasher : fitted hasher, optional
+            Saved with the manifest and attached by :meth:`open_folder`.
+        timeout : float, optional
+            Seconds to wait for the shards to be built.
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
+        """
+        from hashlearn.index._shard_folders import build_sharded_folder
+        from hashlearn.index.multi_index import MultiIndexHashing
+
+        _, distributed = _require_dask("ShardedIndex.build_folder")
+        if client is None:
+            client = distributed.get_client()
+        n_bits = check_int(n_bits, "n_bits", low=1)
+        if n_shards is None:
+            n_shards = max(1, sum(client.nthreads().values()))
+        n_shards = check_int(n_shards, "n_shards", low=1)
+        shard_cls = MultiIndexHashing if index_cls is None else index_cls
+        options: dict[str, Any] = {"index_cls": shard_cls, "chunk_size": chunk_size}
+        if n_tables is not None:
+            options["n_tables"] = n_tables
+        if hasher is not None:
+            shard_cls(n_bits).hasher = hasher  # checks it produces n_bits codes
+
+        def wait(futures: list[Any]) -> None:
+            distributed.wait(futures, timeout=_check_timeout(timeout))
+            for future in futures:
+                future.result()  # raises a shard's error
+
+        return build_sharded_folder(client, wait, path, codes, n_bits, n_shards, options, hasher)
+
+    @classmethod
     def open_folder(
         cls,
         path: str | os.PathLike[str],
