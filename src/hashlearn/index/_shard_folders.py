@@ -216,7 +216,7 @@ def build_sharded_folder(
                 )
             )
         wait(futures)
-        shard_class = options.get("index_cls") or resolve("MultiIndexHashing")
+        shard_class: type = options["index_cls"]
         _write_manifest(staging, n_bits, entries, shard_class, hasher)
     return Path(path)
 
