@@ -59,6 +59,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine, now, write_json
+from hashlearn.index import RangeResultLimitError
 
 SOURCES = ("cifar10-itq", "cifar10-grh", "mnist-itq", "mnist-grh", "uniform")
 N_QUERIES = 1000
@@ -194,7 +195,7 @@ def child_build(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def child_search(task: dict[str, Any]) -> dict[str, Any]:
-    from hashlearn.index import RangeResultLimitError, load_index_folder
+    from hashlearn.index import load_index_folder
 
     queries = np.load(task["queries"])
     # Load the compiled kernels (for read-only mapped arrays) on a small folder of the same
@@ -236,6 +237,54 @@ def child_search(task: dict[str, Any]) -> dict[str, Any]:
         result["share_scanned"] = float(np.mean(stats.scanned))
     np.savez(task["answers"], *outputs["knn"], *outputs["range"])
     result.update(sampler.stop())
+    return result
+
+
+def child_sharded(task: dict[str, Any]) -> dict[str, Any]:
+    """Build and search a sharded multi-index hashing folder on a 2-worker LocalCluster."""
+    from distributed import Client, LocalCluster
+
+    from hashlearn.index import ShardedIndex
+
+    queries = np.load(task["queries"])
+    result: dict[str, Any] = {}
+    with (
+        LocalCluster(
+            n_workers=task["workers"], threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        start = time.perf_counter()
+        ShardedIndex.build_folder(task["folder"], task["codes"], task["bits"], client)
+        result["build_s"] = time.perf_counter() - start
+        if task["drop_caches"]:
+            os.sync()
+            Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        start = time.perf_counter()
+        index = ShardedIndex.open_folder(task["folder"], client)
+        result["open_ms"] = (time.perf_counter() - start) * 1e3
+        outputs: dict[str, Any] = {"range": ()}
+        for kind, call in (
+            ("knn", lambda: index.search(queries, task["k"])),
+            ("range", lambda: index.range_search(queries, task["radius"], max_results=MAX_RESULTS)),
+        ):
+            start = time.perf_counter()
+            try:
+                outputs[kind] = call()
+            except RangeResultLimitError as exc:
+                result["range_over_budget"] = f"{exc.n_found:.3g}+ results"
+                continue
+            result[f"{kind}_cold_qps"] = queries.shape[0] / (time.perf_counter() - start)
+            best = float("inf")
+            for _ in range(task["repeat"]):
+                start = time.perf_counter()
+                call()
+                best = min(best, time.perf_counter() - start)
+            result[f"{kind}_warm_qps"] = queries.shape[0] / best
+        memory = client.run(lambda: status_kib("VmHWM"))
+        result["peak_rss_gb"] = sum(memory.values()) / 2**20
+        result["peak_anon_gb"] = float("nan")
+    np.savez(task["answers"], *outputs["knn"], *outputs["range"])
     return result
 
 
@@ -313,6 +362,30 @@ def run_size(args: argparse.Namespace, source: str, base: Any, queries: np.ndarr
             flush=True,
         )
         row[name] = {**built, **searched}
+    if n in args.sharded_sizes:
+        task = {
+            "folder": str(work / "sharded"),
+            "codes": str(work / "scan" / "codes.npy"),
+            "queries": str(work / "queries.npy"),
+            "answers": str(work / "sharded-answers.npz"),
+            "bits": args.bits,
+            "k": args.k,
+            "radius": args.bits // 16,
+            "repeat": args.repeat,
+            "workers": 2,
+            "drop_caches": args.drop_caches,
+        }
+        searched = run_child("sharded", task)
+        searched["disk_gb"] = folder_bytes(work / "sharded") / 1e9
+        searched["exact"] = same_answers(work / "scan-answers.npz", work / "sharded-answers.npz")
+        print(
+            f"    sharded (2 workers): built in {searched['build_s']:.1f} s, open "
+            f"{searched['open_ms']:.1f} ms, k-NN {searched['knn_cold_qps']:.3g} / "
+            f"{searched['knn_warm_qps']:.3g} q/s, range {range_text(searched)} q/s, "
+            f"exact={searched['exact']}",
+            flush=True,
+        )
+        row["sharded"] = searched
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return row
@@ -331,7 +404,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
-        for name in ("scan", "table", "mih"):
+        for name in ("scan", "table", "mih", "sharded"):
             if name not in row:
                 continue
             r = row[name]
@@ -343,6 +416,35 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                 f"{'oracle' if name == 'scan' else r['exact']} |"
             )
     return "\n".join(lines)
+
+
+def plot(files: list[str], out: Path) -> None:
+    """Warm k-NN queries per second against N, one panel per code source, log-log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [row for file in files for row in json.loads(Path(file).read_text())["rows"]]
+    panels = sorted({(row["source"], row["bits"]) for row in rows})
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    styles = {"scan": "o-", "table": "s--", "mih": "^-", "sharded": "d:"}
+    for axis, (source, bits) in zip(axes[0], panels, strict=True):
+        mine = sorted(
+            (r for r in rows if (r["source"], r["bits"]) == (source, bits)), key=lambda r: r["n"]
+        )
+        for name, style in styles.items():
+            points = [(r["n"], r[name]["knn_warm_qps"]) for r in mine if name in r]
+            if points:
+                axis.loglog(*zip(*points, strict=True), style, label=name)
+        axis.set_title(f"{source}, {bits} bits")
+        axis.set_xlabel("codes in the index (N)")
+        axis.grid(True, which="both", alpha=0.3)
+    axes[0][0].set_ylabel("k-NN (k=10) queries/s, warm")
+    axes[0][-1].legend()
+    figure.tight_layout()
+    figure.savefig(out, dpi=110)
+    print(f"wrote {out}")
 
 
 def main() -> None:
@@ -358,6 +460,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="warm calls (the best is kept)")
     parser.add_argument("--flip", type=float, default=0.02, help="bit flip probability")
     parser.add_argument("--max-table", type=float, default=1e8, help="largest hash table N")
+    parser.add_argument(
+        "--sharded", default="", help="sizes at which to add a sharded MIH on 2 workers"
+    )
+    parser.add_argument("--plot", nargs="+", metavar="JSON", help="plot result files and exit")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", action="store_true", help="keep the folders")
     parser.add_argument("--quick", action="store_true", help="10^5 uniform codes")
@@ -365,9 +471,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         mode, task = args.child
-        run = child_build if mode == "build" else child_search
+        run = {"build": child_build, "search": child_search, "sharded": child_sharded}[mode]
         print(json.dumps(run(json.loads(task))))
         return
+    if args.plot:
+        plot(args.plot, Path(args.out).with_suffix(".png"))
+        return
+    args.sharded_sizes = {int(float(size)) for size in args.sharded.split(",") if size}
     if args.bits % 64:
         parser.error(f"--bits must be a multiple of 64, got {args.bits}")
     if args.quick:
