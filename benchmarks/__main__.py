@@ -15,7 +15,9 @@ minutes in all on a 2-core machine. The search benchmark
 (``search``: every hashlearn index beside faiss's binary indexes, N = 10^4 .. 10^6,
 32 .. 256 bits, k-NN and range search; the package :mod:`benchmarks.search`) runs its
 full grid and takes about 20 minutes; its run folder (records, Markdown table, plots)
-goes to ``<out>/search/``. ``floor`` measures the machine's floor (memory bandwidth, XOR +
+goes to ``<out>/search/``. ``scale`` builds index folders of 10^6 to 10^8 codes and
+searches them cold and warm (about 10 minutes; ``python benchmarks/scale.py --sizes 1e9``
+for a billion). ``floor`` measures the machine's floor (memory bandwidth, XOR +
 popcount throughput) and every search path against it (about 3 minutes); ``mih_crossover``
 multi-index hashing against the scan on CIFAR-10 GIST codes (about 2 minutes).
 
@@ -133,6 +135,16 @@ BENCHMARKS: dict[str, Benchmark] = {
             "and uniform codes: where probing stops paying, and what the fallback chooses"
         ),
         args=(),
+        quick_args=("--quick",),
+        takes_data_dir=True,
+    ),
+    "scale": Benchmark(
+        script="scale.py",
+        description=(
+            "index folders at 10^6-10^8 codes (CIFAR-10 ITQ codes replicated, uniform): build, "
+            "open, cold and warm queries/s, peak memory of scan, hash table, MIH (~10 min)"
+        ),
+        args=("--sizes", "1e6,1e7,1e8", "--sources", "cifar10-itq,uniform"),
         quick_args=("--quick",),
         takes_data_dir=True,
     ),

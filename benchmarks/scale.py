@@ -35,6 +35,7 @@ Usage::
     python benchmarks/scale.py --sizes 1e6,1e7 --data-dir "$HASHLEARN_DATA"
     python benchmarks/scale.py --sizes 1e9 --sources cifar10-itq --work /big/disk
     python benchmarks/scale.py --quick        # seconds: 10^5 uniform codes
+    python benchmarks/scale.py --plot results/benchmarks/scale*.json  # the plot, from results
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see benchmarks/floor.py
 
 import argparse
+import contextlib
 import json
 import shutil
 import subprocess
@@ -453,8 +455,10 @@ def main() -> None:
     parser.add_argument("--bits", type=int, default=64, help="code length (a multiple of 64)")
     parser.add_argument("--sources", default=",".join(SOURCES), help=f"among {SOURCES}")
     parser.add_argument("--data-dir", default=None, help="data directory ($HASHLEARN_DATA)")
-    parser.add_argument("--work", default="scale-work", help="where the folders are built")
-    parser.add_argument("--out", default="results/benchmarks/scale.json")
+    parser.add_argument(
+        "--work", default=None, help="where the folders are built (default: beside --out)"
+    )
+    parser.add_argument("--out", "--json", default="results/benchmarks/scale.json")
     parser.add_argument("--queries", type=int, default=N_QUERIES, help="at most this many")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=2, help="warm calls (the best is kept)")
@@ -477,6 +481,8 @@ def main() -> None:
     if args.plot:
         plot(args.plot, Path(args.out).with_suffix(".png"))
         return
+    if args.work is None:
+        args.work = str(Path(args.out).parent / "scale-work")
     args.sharded_sizes = {int(float(size)) for size in args.sharded.split(",") if size}
     if args.bits % 64:
         parser.error(f"--bits must be a multiple of 64, got {args.bits}")
@@ -494,6 +500,9 @@ def main() -> None:
             rows.append({**run_size(args, source, base, queries, n), "description": description})
     table = markdown(rows)
     print(table)
+    if not args.keep:
+        with contextlib.suppress(OSError):
+            Path(args.work).rmdir()  # when empty
     write_json(
         args.out,
         {
