@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hashlearn.codes import pack_bits
-from hashlearn.index import LinearScanIndex
+from hashlearn.index import LinearScanIndex, RangeResultLimitError
 from hashlearn.testing import hamming_distances_reference
 
 N_BITS = [8, 13, 16, 32, 64, 100]
@@ -91,17 +91,27 @@ def test_n_threads_is_saved(tmp_path):
     assert load(index.save(tmp_path / "index.hashlearn")).n_threads == 1
 
 
-def test_budgeted_range_search_answers_whole_query_blocks(monkeypatch):
-    # max_results // ntotal = 50 queries per call, rounded down to the 32 the kernel's
-    # query blocks fill on two threads; the answer is the one-call answer.
+def test_budgeted_range_search_is_one_pass_that_counts_before_it_allocates(monkeypatch):
+    # The scan counts its results first: a budget splits nothing (one kernel call for every
+    # query), and a search over it is refused before any result array is allocated.
+    import hashlearn.index.linear_scan as linear_scan
+
     rng = np.random.default_rng(3)
     index = LinearScanIndex(64).add(random_codes(rng, 1000, 64))
     queries = random_codes(rng, 100, 64)
     whole = index.range_search(queries, 24, max_results=None)
-    sizes = []
-    real = index._range_search
-    monkeypatch.setattr(index, "_range_search", lambda q, r: sizes.append(len(q)) or real(q, r))
-    blocked = index.range_search(queries, 24, max_results=50_000)
-    assert sizes == [32, 32, 32, 4]
-    for got, want in zip(blocked, whole, strict=True):
+    calls = []
+    real = linear_scan.range_scan
+    monkeypatch.setattr(
+        linear_scan, "range_scan", lambda q, *a, **k: calls.append(len(q)) or real(q, *a, **k)
+    )
+    total = int(whole[0][-1])
+    within = index.range_search(queries, 24, max_results=total)
+    assert calls == [100]
+    for got, want in zip(within, whole, strict=True):
         np.testing.assert_array_equal(got, want)
+    budget = int(whole[0][40]) + 1  # the first 40 queries fit, the 41st passes the budget
+    with pytest.raises(RangeResultLimitError) as caught:
+        index.range_search(queries, 24, max_results=budget)
+    assert caught.value.n_queries_done == 41
+    assert caught.value.n_found == int(whole[0][41]) > budget

@@ -21,6 +21,9 @@ return more raises :class:`RangeResultLimitError` instead of filling the memory.
 budget could be exceeded (``n_queries * ntotal > max_results``) the queries are answered
 in blocks of at most ``max(1, max_results // ntotal)`` and the count checked after each
 block, so a call holds at most about ``max_results + ntotal`` results at any time.
+:class:`~hashlearn.index.LinearScanIndex` counts every query's results in its one pass
+before it allocates them, so it answers all the queries at once and refuses before
+allocating (from 10^8 codes, blocks would be single queries, each a pass over the codes).
 
 **Tie rule.** Every result list is sorted by ``(distance, database id)``: equal distances
 are broken by the smaller database id, always, including at the ``k``-th position of
@@ -403,6 +406,20 @@ class BinaryIndex(ABC):
             return self._range_search(queries, radius)
         return self._budgeted_range_search(queries, radius, budget)
 
+    @staticmethod
+    def _over_budget(
+        radius: int, n_queries: int, budget: int, found: int, done: int
+    ) -> RangeResultLimitError:
+        return RangeResultLimitError(
+            f"range_search(radius={radius}) over {n_queries} queries would return "
+            f"more than max_results={budget} results ({found} for the first {done} "
+            "queries); lower the radius, search fewer queries per call, or pass a "
+            "larger max_results (None: no budget)",
+            max_results=budget,
+            n_found=found,
+            n_queries_done=done,
+        )
+
     def _budgeted_range_search(
         self, queries: np.ndarray, radius: int, budget: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -419,15 +436,7 @@ class BinaryIndex(ABC):
             found += int(part[0][-1])
             if found > budget:
                 done = min(start + block, n_queries)
-                raise RangeResultLimitError(
-                    f"range_search(radius={radius}) over {n_queries} queries would return "
-                    f"more than max_results={budget} results ({found} for the first {done} "
-                    "queries); lower the radius, search fewer queries per call, or pass a "
-                    "larger max_results (None: no budget)",
-                    max_results=budget,
-                    n_found=found,
-                    n_queries_done=done,
-                )
+                raise self._over_budget(radius, n_queries, budget, found, done)
             parts.append(part)
             stats.append(getattr(self, "last_stats_", None))
         if stats[0] is not None:

@@ -16,7 +16,7 @@ from hashlearn._numba import check_n_threads, threads
 from hashlearn._registry import register
 from hashlearn.codes import as_words
 from hashlearn.index._base import BinaryIndex
-from hashlearn.index._kernels.scan import QUERY_BLOCK, knn_scan, range_scan
+from hashlearn.index._kernels.scan import ResultBudgetExceeded, knn_scan, range_scan
 
 __all__ = ["LinearScanIndex"]
 
@@ -74,9 +74,6 @@ class LinearScanIndex(BinaryIndex):
     (array([0, 3]), array([0, 2, 3]))
     """
 
-    # Whole blocks of queries for each of two threads: 100 queries per call (10^6 codes,
-    # the default budget) left the second thread a shorter share and padded the last block.
-    _range_query_multiple = 2 * QUERY_BLOCK
     _folder_support = True
 
     def __init__(self, n_bits: int, *, hasher: Any = None, n_threads: int | None = None) -> None:
@@ -105,6 +102,22 @@ class LinearScanIndex(BinaryIndex):
         query_words, database = self._words(queries)
         with threads(self.n_threads):
             return range_scan(query_words, database, radius)
+
+    def _budgeted_range_search(
+        self, queries: np.ndarray, radius: int, budget: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # The scan counts its results before it allocates them: one pass over the codes
+        # for every query, where splitting the queries to bound the output would make one
+        # pass per budget // ntotal queries (one per query from 10^8 codes).
+        query_words, database = self._words(queries)
+        try:
+            with threads(self.n_threads):
+                return range_scan(query_words, database, radius, max_results=budget)
+        except ResultBudgetExceeded as exc:
+            # Report as the split search would: the first query whose results pass the budget.
+            done = int(np.searchsorted(exc.lims[1:], budget, side="right")) + 1
+            found = int(exc.lims[done])
+            raise self._over_budget(radius, queries.shape[0], budget, found, done) from None
 
     def _folder_params(self) -> dict[str, Any]:
         return {**super()._folder_params(), "n_threads": self.n_threads}

@@ -485,8 +485,19 @@ def _region_size(n_blocks: int) -> int:
     return int(min(RANGE_REGION, max(QUERY_BLOCK * 8, RANGE_SLOTS // n_blocks)))
 
 
+class ResultBudgetExceeded(Exception):
+    """Raised by :func:`range_scan` when the results counted exceed ``max_results``.
+
+    ``lims`` holds the counted CSR offsets (nothing else was allocated).
+    """
+
+    def __init__(self, lims: np.ndarray) -> None:
+        super().__init__(f"{int(lims[-1])} results")
+        self.lims = lims
+
+
 def range_scan(
-    queries: np.ndarray, database: np.ndarray, radius: int
+    queries: np.ndarray, database: np.ndarray, radius: int, max_results: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every ``(query, code)`` pair within ``radius``, in CSR layout sorted by ``(d, id)``.
 
@@ -500,6 +511,11 @@ def range_scan(
     final place (its counts are known by then). Sparse results therefore cost one pass
     (faiss's ``IndexBinaryFlat`` range search also makes one); dense ones two, with
     memory about the output.
+
+    The results are counted before the output is allocated: with ``max_results``, a
+    search that would return more raises :class:`ResultBudgetExceeded` having held only
+    the regions (at most ``RANGE_SLOTS`` results and ``QUERY_BLOCK * RANGE_REGION`` more)
+    and the counts, so a budget needs no splitting of the queries.
 
     Returns
     -------
@@ -521,6 +537,8 @@ def range_scan(
     histograms = histograms[:n_queries]
     lims = np.zeros(n_queries + 1, dtype=np.int64)
     np.cumsum(histograms.sum(axis=1), out=lims[1:])
+    if max_results is not None and lims[-1] > max_results:
+        raise ResultBudgetExceeded(lims)
     # positions[q, d]: where query q's first result at distance d goes.
     positions = np.cumsum(histograms, axis=1) - histograms + lims[:-1, None]
     final_d = np.empty(int(lims[-1]), dtype=np.int32)
