@@ -331,6 +331,7 @@ def run_size(args: argparse.Namespace, source: str, base: Any, queries: np.ndarr
         built = run_child(
             "build", {"index": name, "codes": str(codes), "folder": str(folder), "bits": args.bits}
         )
+        built = {f"build_{key}" if key.startswith("peak") else key: v for key, v in built.items()}
         if name == "scan":
             codes.unlink()  # the scan folder's codes.npy is the same array from here on
             codes = folder / "codes.npy"
