@@ -196,23 +196,11 @@ def child_build(task: dict[str, Any]) -> dict[str, Any]:
     return {"build_s": time.perf_counter() - start, **sampler.stop()}
 
 
-def child_search(task: dict[str, Any]) -> dict[str, Any]:
-    from hashlearn.index import load_index_folder
-
-    queries = np.load(task["queries"])
-    # Load the compiled kernels (for read-only mapped arrays) on a small folder of the same
-    # kind first: "cold" is about the page cache, not numba's.
-    small = load_index_folder(task["warmup"], mmap=True)
-    small.search(queries, task["k"])
-    small.range_search(queries, task["radius"])
-    del small
-    if task["drop_caches"]:
-        os.sync()
-        Path("/proc/sys/vm/drop_caches").write_text("3\n")
-    sampler = MemorySampler()
-    start = time.perf_counter()
-    index = load_index_folder(task["folder"], mmap=True)
-    result: dict[str, Any] = {"open_ms": (time.perf_counter() - start) * 1e3}
+def time_searches(
+    index: Any, queries: np.ndarray, task: dict[str, Any], result: dict[str, Any]
+) -> dict[str, Any]:
+    """k-NN and range search of ``queries``: the first call (cold) and the best of
+    ``task["repeat"]`` more (warm), as queries per second in ``result``; the answers."""
     outputs: dict[str, Any] = {"range": ()}
     for kind, call in (
         ("knn", lambda: index.search(queries, task["k"])),
@@ -234,6 +222,27 @@ def child_search(task: dict[str, Any]) -> dict[str, Any]:
             call()
             best = min(best, time.perf_counter() - start)
         result[f"{kind}_warm_qps"] = queries.shape[0] / best
+    return outputs
+
+
+def child_search(task: dict[str, Any]) -> dict[str, Any]:
+    from hashlearn.index import load_index_folder
+
+    queries = np.load(task["queries"])
+    # Load the compiled kernels (for read-only mapped arrays) on a small folder of the same
+    # kind first: "cold" is about the page cache, not numba's.
+    small = load_index_folder(task["warmup"], mmap=True)
+    small.search(queries, task["k"])
+    small.range_search(queries, task["radius"])
+    del small
+    if task["drop_caches"]:
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    sampler = MemorySampler()
+    start = time.perf_counter()
+    index = load_index_folder(task["folder"], mmap=True)
+    result: dict[str, Any] = {"open_ms": (time.perf_counter() - start) * 1e3}
+    outputs = time_searches(index, queries, task, result)
     stats = getattr(index, "last_stats_", None)
     if stats is not None and hasattr(stats, "scanned"):
         result["share_scanned"] = float(np.mean(stats.scanned))
@@ -265,24 +274,7 @@ def child_sharded(task: dict[str, Any]) -> dict[str, Any]:
         start = time.perf_counter()
         index = ShardedIndex.open_folder(task["folder"], client)
         result["open_ms"] = (time.perf_counter() - start) * 1e3
-        outputs: dict[str, Any] = {"range": ()}
-        for kind, call in (
-            ("knn", lambda: index.search(queries, task["k"])),
-            ("range", lambda: index.range_search(queries, task["radius"], max_results=MAX_RESULTS)),
-        ):
-            start = time.perf_counter()
-            try:
-                outputs[kind] = call()
-            except RangeResultLimitError as exc:
-                result["range_over_budget"] = f"{exc.n_found:.3g}+ results"
-                continue
-            result[f"{kind}_cold_qps"] = queries.shape[0] / (time.perf_counter() - start)
-            best = float("inf")
-            for _ in range(task["repeat"]):
-                start = time.perf_counter()
-                call()
-                best = min(best, time.perf_counter() - start)
-            result[f"{kind}_warm_qps"] = queries.shape[0] / best
+        outputs = time_searches(index, queries, task, result)
         memory = client.run(lambda: status_kib("VmHWM"))
         result["peak_rss_gb"] = sum(memory.values()) / 2**20
         result["peak_anon_gb"] = float("nan")
@@ -365,7 +357,7 @@ def run_size(args: argparse.Namespace, source: str, base: Any, queries: np.ndarr
             flush=True,
         )
         row[name] = {**built, **searched}
-    if n in args.sharded_sizes:
+    if n in args.sharded_sizes and source in args.sharded_sources.split(","):
         task = {
             "folder": str(work / "sharded"),
             "codes": str(work / "scan" / "codes.npy"),
@@ -467,6 +459,9 @@ def main() -> None:
     parser.add_argument("--max-table", type=float, default=1e8, help="largest hash table N")
     parser.add_argument(
         "--sharded", default="", help="sizes at which to add a sharded MIH on 2 workers"
+    )
+    parser.add_argument(
+        "--sharded-sources", default="cifar10-itq", help="sources --sharded applies to"
     )
     parser.add_argument("--plot", nargs="+", metavar="JSON", help="plot result files and exit")
     parser.add_argument("--seed", type=int, default=0)

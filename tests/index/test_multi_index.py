@@ -583,3 +583,30 @@ def test_statistics_and_accessors():
 def test_doctests():
     result = doctest.testmod(multi_index, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 5 and result.failed == 0
+
+
+@pytest.mark.parametrize("radius", [3, 40])  # probed, and sent to the scan (rings too costly)
+def test_budgeted_range_search_counts_everything_in_one_call(monkeypatch, radius):
+    from hashlearn.index import MultiIndexHashing, RangeResultLimitError
+
+    rng = np.random.default_rng(radius)
+    database = clustered_codes(rng, 2000, 64)
+    queries = np.concatenate([database[:40], clustered_codes(rng, 60, 64)])
+    index = MultiIndexHashing(64).add(database)
+    whole = LinearScanIndex(64).add(database).range_search(queries, radius, max_results=None)
+    calls = []
+    real = index._range_search
+    monkeypatch.setattr(index, "_range_search", lambda *a: calls.append(len(a[0])) or real(*a))
+    total = int(whole[0][-1])
+    within = index.range_search(queries, radius, max_results=total)  # < 100 x 2,000 codes
+    assert calls == [100]
+    for got, want in zip(within, whole, strict=True):
+        np.testing.assert_array_equal(got, want)
+    budget = int(whole[0][30]) + 1  # the first 30 queries fit, the 31st passes the budget
+    fill = monkeypatch.setattr  # nothing is written once the budget is known to be passed
+    fill(index, "_range_fill", lambda *a: pytest.fail("results written past the budget"))
+    with pytest.raises(RangeResultLimitError) as caught:
+        index.range_search(queries, radius, max_results=budget)
+    done = int(np.argmax(whole[0][1:] > budget)) + 1  # the first query past the budget
+    assert done > 30
+    assert (caught.value.n_queries_done, caught.value.n_found) == (done, int(whole[0][done]))

@@ -21,9 +21,10 @@ return more raises :class:`RangeResultLimitError` instead of filling the memory.
 budget could be exceeded (``n_queries * ntotal > max_results``) the queries are answered
 in blocks of at most ``max(1, max_results // ntotal)`` and the count checked after each
 block, so a call holds at most about ``max_results + ntotal`` results at any time.
-:class:`~hashlearn.index.LinearScanIndex` counts every query's results in its one pass
-before it allocates them, so it answers all the queries at once and refuses before
-allocating (from 10^8 codes, blocks would be single queries, each a pass over the codes).
+:class:`~hashlearn.index.LinearScanIndex` and :class:`~hashlearn.index.MultiIndexHashing`
+count every query's results before they allocate them, so they answer all the queries at
+once and refuse before allocating (from 10^8 codes, blocks would be single queries, each a
+pass over the codes).
 
 **Tie rule.** Every result list is sorted by ``(distance, database id)``: equal distances
 are broken by the smaller database id, always, including at the ``k``-th position of
@@ -258,9 +259,6 @@ class BinaryIndex(ABC):
     # Whether save_folder / load_index_folder handle this class (its structures are arrays).
     _folder_support = False
     _max_bits = 4096
-    # A budgeted range search answers queries in blocks of ``max_results // ntotal``; an
-    # index whose kernels take queries in groups rounds that down to a multiple of this.
-    _range_query_multiple = 1
 
     def __init__(self, n_bits: int, *, hasher: Any = None) -> None:
         self._n_bits = _validation.check_n_bits(n_bits, max_bits=self._max_bits)
@@ -426,8 +424,6 @@ class BinaryIndex(ABC):
         """Range search in query blocks, refusing once more than ``budget`` results exist."""
         n_queries = queries.shape[0]
         block = max(1, budget // self.ntotal)
-        if block >= self._range_query_multiple:
-            block -= block % self._range_query_multiple
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         stats: list[Any] = []
         found = 0

@@ -94,7 +94,13 @@ from hashlearn._validation import check_radius
 from hashlearn.codes import as_words
 from hashlearn.index._base import BinaryIndex
 from hashlearn.index._kernels import mih
-from hashlearn.index._kernels.scan import CODE_BLOCK, QUERY_BLOCK, knn_scan, range_scan
+from hashlearn.index._kernels.scan import (
+    CODE_BLOCK,
+    QUERY_BLOCK,
+    ResultBudgetExceeded,
+    knn_scan,
+    range_scan,
+)
 from hashlearn.index.hash_table import ProbeStatistics
 
 __all__ = [
@@ -311,8 +317,6 @@ class MultiIndexHashing(BinaryIndex):
     array([6])
     """
 
-    # Budgeted range searches in whole query blocks of the fallback scan, two threads' worth.
-    _range_query_multiple = 2 * QUERY_BLOCK
     _folder_support = True
 
     def __init__(
@@ -524,8 +528,22 @@ class MultiIndexHashing(BinaryIndex):
             states["failed"][rest] = 1
         return states
 
+    def _budgeted_range_search(
+        self, queries: np.ndarray, radius: int, budget: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # The count pass and the fallback scan count every query's results before any is
+        # written: one call for every query, refused before the output is allocated
+        # (blocks of budget // ntotal queries would be one query per call from 10^8 codes).
+        try:
+            return self._range_search(queries, radius, budget)
+        except _OverBudget as exc:
+            cumulative = np.cumsum(exc.counts)
+            done = int(np.searchsorted(cumulative, budget, side="right")) + 1
+            found = int(cumulative[min(done, cumulative.shape[0]) - 1])
+            raise self._over_budget(radius, queries.shape[0], budget, found, done) from None
+
     def _range_search(
-        self, queries: np.ndarray, radius: int
+        self, queries: np.ndarray, radius: int, budget: int | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         tables = self._current_tables()
         query_words = as_words(queries)
@@ -558,12 +576,21 @@ class MultiIndexHashing(BinaryIndex):
             found = np.flatnonzero(~failed)
             counts = np.zeros(n_queries, dtype=np.int64)
             counts[found] = states["size"][found]
-            keys = self._range_fill(query_words, tables, found, counts[found], target, radius)
+            left = None if budget is None else budget - int(counts.sum())
+            if left is not None and left < 0:
+                raise _OverBudget(counts)
             scan = (np.zeros(1, dtype=np.int64), np.empty(0, np.int32), np.empty(0, np.int64))
             if failed.any():
                 with _scan_threads(int(failed.sum()), self.n_threads):
-                    scan = range_scan(query_words[failed], self._database_words(), radius)
+                    try:
+                        scan = range_scan(
+                            query_words[failed], self._database_words(), radius, max_results=left
+                        )
+                    except ResultBudgetExceeded as exc:
+                        counts[failed] = np.diff(exc.lims)
+                        raise _OverBudget(counts) from None
                 counts[failed] = np.diff(scan[0])
+            keys = self._range_fill(query_words, tables, found, counts[found], target, radius)
         lims = np.zeros(n_queries + 1, dtype=np.int64)
         np.cumsum(counts, out=lims[1:])
         distances = np.empty(int(lims[-1]), dtype=np.int32)
@@ -668,6 +695,15 @@ class MultiIndexHashing(BinaryIndex):
             direct=bool(occupancy.shape[1] > 0),
             binomials=mih.BINOMIALS,
         )
+
+
+class _OverBudget(Exception):
+    """A range search's results counted past its budget; ``counts`` per query (0 where
+    not counted)."""
+
+    def __init__(self, counts: np.ndarray) -> None:
+        super().__init__(f"{int(counts.sum())} results")
+        self.counts = counts
 
 
 def _scan_threads(n_queries: int, n_threads: int | None) -> AbstractContextManager[int]:
