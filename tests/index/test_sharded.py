@@ -371,3 +371,27 @@ def test_importing_hashlearn_index_does_not_import_dask():
         "assert not loaded, loaded"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=TIMEOUT)
+
+
+def test_budgeted_range_search_is_one_fan_out(client, monkeypatch):
+    from hashlearn.index import RangeResultLimitError
+
+    rng = np.random.default_rng(21)
+    database = random_codes(rng, 600, 32)
+    queries = random_codes(rng, 50, 32)
+    sharded = ShardedIndex(32, client=client, n_shards=3, timeout=TIMEOUT).add(database)
+    whole = LinearScanIndex(32).add(database).range_search(queries, 12, max_results=None)
+    total = int(whole[0][-1])
+    assert total < 50 * 600  # so the budget applies
+    calls = []
+    real = sharded._store.range_search
+    monkeypatch.setattr(
+        sharded._store, "range_search", lambda *a: calls.append(len(a[0])) or real(*a)
+    )
+    assert_same(sharded.range_search(queries, 12, max_results=total), whole)
+    assert calls == [50]  # every query in one fan-out, not blocks of budget // ntotal
+    with pytest.raises(RangeResultLimitError) as caught:
+        sharded.range_search(queries, 12, max_results=total - 1)
+    assert caught.value.n_found == total and caught.value.n_queries_done == 50
+    with pytest.raises(RangeResultLimitError):  # one shard alone passes the budget
+        sharded.range_search(queries, 32, max_results=150)

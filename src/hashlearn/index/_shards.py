@@ -15,12 +15,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from hashlearn.codes import n_bytes
-from hashlearn.index._base import BinaryIndex
+from hashlearn.index._base import BinaryIndex, RangeResultLimitError
 
 if TYPE_CHECKING:
     import distributed
@@ -126,21 +126,43 @@ def _merge_topk(
     return np.take_along_axis(distances, order, axis=1), np.take_along_axis(indices, order, axis=1)
 
 
+class OverBudget(NamedTuple):
+    """What a group of shards returns instead of results once one shard alone counted more
+    than the budget: the results it found and the queries it had answered by then."""
+
+    n_found: int
+    n_queries_done: int
+
+
 def _range_search_shards(
-    queries: np.ndarray, radius: int, offsets: Sequence[int], *shards: BinaryIndex
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Range search over several shards held by one worker, with global ids."""
-    parts = []
+    queries: np.ndarray,
+    radius: int,
+    budget: int | None,
+    offsets: Sequence[int],
+    *shards: BinaryIndex,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | OverBudget:
+    """Range search over several shards held by one worker, with global ids.
+
+    Each shard searches under the whole ``budget`` (if one shard alone passes it, so does
+    the sum): a shard that would return more refuses before allocating its results, and
+    the group returns an :class:`OverBudget` instead.
+    """
+    parts: list[Any] = []
     for shard, offset in zip(shards, offsets, strict=True):
-        lims, distances, indices = shard.range_search(queries, radius)
+        try:
+            lims, distances, indices = shard.range_search(queries, radius, max_results=budget)
+        except RangeResultLimitError as exc:
+            return OverBudget(exc.n_found, exc.n_queries_done)
         parts.append((lims, distances, indices + offset))
     return _merge_ranges(*parts)
 
 
-def _merge_ranges(
-    *parts: tuple[np.ndarray, np.ndarray, np.ndarray],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Merge CSR range results over disjoint sets of ids: sort by ``(query, distance, id)``."""
+def _merge_ranges(*parts: Any) -> Any:
+    """Merge CSR range results over disjoint sets of ids: sort by ``(query, distance, id)``;
+    an :class:`OverBudget` part makes the merge one too."""
+    over = [part for part in parts if isinstance(part, OverBudget)]
+    if over:
+        return max(over)
     if len(parts) == 1:
         return parts[0]
     n_queries = parts[0][0].shape[0] - 1
@@ -481,15 +503,19 @@ class _ShardStore:
         return np.where(indices < 0, np.int32(-1), distances), indices
 
     def range_search(
-        self, queries: np.ndarray, radius: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Merged range results over every shard, in CSR layout."""
+        self, queries: np.ndarray, radius: int, budget: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | OverBudget:
+        """Merged range results over every shard, in CSR layout, or :class:`OverBudget`
+        when a shard alone would pass ``budget``."""
 
-        def run(timeout: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            parts = self.fan_out(_range_search_shards, self.send_queries(queries), radius)
+        def run(timeout: float | None) -> Any:
+            parts = self.fan_out(_range_search_shards, self.send_queries(queries), radius, budget)
             return self.reduce(parts, _merge_ranges, timeout=timeout)
 
-        lims, distances, indices = self.retrying(run)
+        merged = self.retrying(run)
+        if isinstance(merged, OverBudget):
+            return merged
+        lims, distances, indices = merged
         return (
             lims.astype(np.int64, copy=False),
             distances.astype(np.int32, copy=False),

@@ -39,7 +39,7 @@ from hashlearn._validation import check_int
 from hashlearn.codes import n_bytes
 from hashlearn.index._base import MAX_RANGE_RESULTS, BinaryIndex
 from hashlearn.index._shard_folders import open_shards, read_manifest, write_sharded_folder
-from hashlearn.index._shards import IndexFactory, ShardLostError, _ShardStore
+from hashlearn.index._shards import IndexFactory, OverBudget, ShardLostError, _ShardStore
 from hashlearn.index.linear_scan import LinearScanIndex
 from hashlearn.persistence import load as _load
 
@@ -395,7 +395,28 @@ class ShardedIndex(BinaryIndex):
     def _range_search(
         self, queries: np.ndarray, radius: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self._store.range_search(queries, radius)
+        result = self._store.range_search(queries, radius)
+        assert not isinstance(result, OverBudget)  # no budget, no refusal
+        return result
+
+    def _budgeted_range_search(
+        self, queries: np.ndarray, radius: int, budget: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # One fan-out for every query: each shard searches under the whole budget and
+        # refuses before allocating when it alone would pass it; the merged count is
+        # checked here. Splitting the queries into blocks of budget // ntotal would send
+        # one query per round trip from 10^8 codes. Results in transit: at most one
+        # budget per group of shards.
+        result = self._store.range_search(queries, radius, budget)
+        if isinstance(result, OverBudget):
+            raise self._over_budget(
+                radius, queries.shape[0], budget, result.n_found, result.n_queries_done
+            )
+        lims = result[0]
+        if lims[-1] > budget:
+            done = int(np.searchsorted(lims[1:], budget, side="right")) + 1
+            raise self._over_budget(radius, queries.shape[0], budget, int(lims[done]), done)
+        return result
 
     def _check_codes(self, codes: Any, name: str) -> np.ndarray:
         # Every search and add validates its codes first: refuse them on a degraded index
