@@ -135,7 +135,7 @@ def test_progress_reports_every_chunk_pass(tmp_path):
     build_index_folder(
         tmp_path / "f", database, 64, n_tables=4, chunk_size=250, progress=messages.append
     )
-    assert len(messages) == 4 * (1 + 2 * 4)  # copy, then count and place per table
+    assert len(messages) == 4 * (1 + 3 * 4)  # copy; per table, count twice and place
     assert messages[-1] == "table 4/4: ids placed"
 
 
