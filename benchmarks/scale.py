@@ -414,31 +414,54 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def plot(files: list[str], out: Path) -> None:
-    """Warm k-NN queries per second against N, one panel per code source, log-log."""
+    """Warm k-NN queries per second against N, one panel per code source and length."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = [row for file in files for row in json.loads(Path(file).read_text())["rows"]]
-    panels = sorted({(row["source"], row["bits"]) for row in rows})
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
-    styles = {"scan": "o-", "table": "s--", "mih": "^-", "sharded": "d:"}
-    for axis, (source, bits) in zip(axes[0], panels, strict=True):
+    panels = sorted({(row["bits"], row["source"]) for row in rows})
+    n_cols = min(4, len(panels))
+    n_rows = -(-len(panels) // n_cols)
+    figure, axes = plt.subplots(n_rows, n_cols, figsize=(3.6 * n_cols, 3.0 * n_rows), squeeze=False)
+    styles = {
+        "scan": ("o-", "tab:blue"),
+        "table": ("s--", "tab:orange"),
+        "mih": ("^-", "tab:green"),
+        "sharded": ("d", "tab:red"),
+    }
+    for axis, (bits, source) in zip(axes.flat, panels, strict=False):
         mine = sorted(
-            (r for r in rows if (r["source"], r["bits"]) == (source, bits)), key=lambda r: r["n"]
+            (r for r in rows if (r["bits"], r["source"]) == (bits, source)), key=lambda r: r["n"]
         )
-        for name, style in styles.items():
+        for name, (style, colour) in styles.items():
             points = [(r["n"], r[name]["knn_warm_qps"]) for r in mine if name in r]
             if points:
-                axis.loglog(*zip(*points, strict=True), style, label=name)
-        axis.set_title(f"{source}, {bits} bits")
+                axis.loglog(*zip(*points, strict=True), style, color=colour, label=name)
+        axis.set_title(f"{source}, {bits} bits", fontsize=10)
+        axis.set_xlim(5e5, 2e9)
+        axis.grid(True, which="major", alpha=0.3)
+    for axis in axes.flat[len(panels) :]:
+        axis.set_visible(False)
+    for axis in axes[-1]:
         axis.set_xlabel("codes in the index (N)")
-        axis.grid(True, which="both", alpha=0.3)
-    axes[0][0].set_ylabel("k-NN (k=10) queries/s, warm")
-    axes[0][-1].legend()
+    for axis in axes[:, 0]:
+        axis.set_ylabel("k-NN (k=10) queries/s")
+    handles = [
+        plt.Line2D([], [], linestyle="" if style == "d" else "-", marker=style[0], color=colour)
+        for style, colour in styles.values()
+    ]
+    figure.legend(
+        handles,
+        ["scan", "hash table", "multi-index hashing", "sharded MIH, 2 workers"],
+        loc="lower right",
+        ncol=1,
+        fontsize=9,
+    )
+    figure.suptitle("Exact k-NN, warm, one 2-core machine (benchmarks/scale.py)", fontsize=11)
     figure.tight_layout()
-    figure.savefig(out, dpi=110)
+    figure.savefig(out, dpi=100)
     print(f"wrote {out}")
 
 
