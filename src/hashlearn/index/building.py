@@ -8,11 +8,13 @@ index of 10^9 codes is built on a machine with less memory than the index:
 * ``codes.npy`` is created as a memory-mapped file and filled chunk by chunk (each chunk
   validated as packed codes of ``n_bits``, rows padded to whole 64-bit words);
 * for :class:`~hashlearn.index.MultiIndexHashing`, each substring table is a counting sort
-  (:mod:`hashlearn.index._kernels.counting`) in two passes over the mapped codes: a
-  histogram of the substring keys, then every id written at its key's next position in a
-  memory-mapped ``mih_ids.npy``. Memory: one chunk, plus two integers per possible key
-  (``2**length`` for substrings of ``length`` bits, at most ``2**MAX_KEY_BITS``); the page
-  cache holds what it can of the mapped files and writes the rest back.
+  (:mod:`hashlearn.index._kernels.counting`) in passes over the mapped codes: a histogram
+  of the substring keys, then every id written at its key's next position in a
+  memory-mapped ``mih_ids.npy`` (a first histogram pass over every table counts its
+  distinct keys, so that the bucket arrays are mapped files written in place too).
+  Memory: one chunk, plus a few integers per possible key (``2**length`` for substrings
+  of ``length`` bits, at most ``2**MAX_KEY_BITS``); the page cache holds what it can of
+  the mapped files and writes the rest back.
 
 The folder is written like every index folder: in a staging folder beside ``path``,
 flushed, the manifest last, then renamed into place, so a crash or an error part-way
