@@ -236,10 +236,15 @@ def read_folder(
     codes = arrays["codes"]
     if codes.ndim != 2 or codes.shape[0] != manifest["ntotal"]:
         raise _corrupt(folder, f"ntotal={manifest['ntotal']} but codes.npy has shape {codes.shape}")
-    hasher = None
-    if manifest.get("hasher") is not None:
-        hasher_file = folder / str(manifest["hasher"])
-        if hasher_file.parent != folder or not hasher_file.is_file():
-            raise _corrupt(folder, f"the hasher file {manifest['hasher']!r} is missing")
-        hasher = load(hasher_file)
-    return cls, manifest, arrays, hasher
+    return cls, manifest, arrays, read_hasher(folder, manifest, _corrupt)
+
+
+def read_hasher(folder: Path, manifest: dict[str, Any], corrupt: Any) -> Any:
+    """The hasher a folder's manifest names (None when it names none); ``corrupt(folder,
+    problem)`` makes the error for a missing or misplaced hasher file."""
+    if manifest.get("hasher") is None:
+        return None
+    hasher_file = folder / str(manifest["hasher"])
+    if hasher_file.parent != folder or not hasher_file.is_file():
+        raise corrupt(folder, f"the hasher file {manifest['hasher']!r} is missing")
+    return load(hasher_file)

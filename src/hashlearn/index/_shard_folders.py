@@ -34,8 +34,8 @@ import numpy as np
 from hashlearn._io import atomic_folder, dumps_json
 from hashlearn._registry import resolve
 from hashlearn.index._base import BinaryIndex, load_index_folder
-from hashlearn.index._folder import MANIFEST
-from hashlearn.persistence import FileFormatError, load, save
+from hashlearn.index._folder import MANIFEST, read_hasher
+from hashlearn.persistence import FileFormatError, save
 
 if TYPE_CHECKING:
     from hashlearn.index._shards import _ShardStore
@@ -294,13 +294,7 @@ def read_manifest(path: str | os.PathLike[str]) -> tuple[dict[str, Any], type, A
             f"(those that can: {folder_classes()})",
         )
     _check_entries(folder, manifest)
-    hasher = None
-    if manifest.get("hasher") is not None:
-        hasher_file = folder / str(manifest["hasher"])
-        if hasher_file.parent != folder or not hasher_file.is_file():
-            raise _corrupt(folder, f"the hasher file {manifest['hasher']!r} is missing")
-        hasher = load(hasher_file)
-    return manifest, cls, hasher
+    return manifest, cls, read_hasher(folder, manifest, _corrupt)
 
 
 def open_shards(store: _ShardStore, path: str | os.PathLike[str], manifest: dict[str, Any]) -> None:
