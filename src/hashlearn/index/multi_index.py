@@ -56,7 +56,9 @@ Multi-index hashing never costs much more than the blocked linear scan of
 :mod:`hashlearn.index._kernels.scan`, which it falls back to. Each query counts its work
 (codes verified, keys looked up, bucket keys compared) in units that a measured cost model
 relates to the scan's (one unit, 4-9 ns, costs about as much as comparing 16 code words in
-the scan, 0.3 ns per 64-bit code); its *budget* is what scanning would cost it: ``(ntotal *
+the scan, 0.3 ns per 64-bit code; without per-table copies of the codes, a mapped folder or
+more than ``COPY_MAX_FACTOR`` substrings, a candidate is a cache miss and the budget in units
+is 5 times smaller); its *budget* is what scanning would cost it: ``(ntotal *
 n_words + k ln(ntotal / k) * CODE_BLOCK) / 16`` units for k-NN (the second term: the scan's
 re-reads of blocks that hold a new k-th best code), ``ntotal * n_words / 16`` for range
 search (checked in its count pass; its fill pass repeats the probes of the queries that
