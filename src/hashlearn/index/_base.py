@@ -404,6 +404,15 @@ class BinaryIndex(ABC):
             return self._range_search(queries, radius)
         return self._budgeted_range_search(queries, radius, budget)
 
+    def _counted_past_budget(
+        self, radius: int, budget: int, lims: np.ndarray
+    ) -> RangeResultLimitError:
+        """The refusal of a search that counted its results (CSR offsets ``lims``) before
+        writing any and found more than ``budget``: at the first query that passes it."""
+        n_queries = lims.shape[0] - 1
+        done = min(int(np.searchsorted(lims[1:], budget, side="right")) + 1, n_queries)
+        return self._over_budget(radius, n_queries, budget, int(lims[done]), done)
+
     @staticmethod
     def _over_budget(
         radius: int, n_queries: int, budget: int, found: int, done: int

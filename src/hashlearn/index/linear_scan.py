@@ -114,10 +114,7 @@ class LinearScanIndex(BinaryIndex):
             with threads(self.n_threads):
                 return range_scan(query_words, database, radius, max_results=budget)
         except ResultBudgetExceeded as exc:
-            # Report as the split search would: the first query whose results pass the budget.
-            done = int(np.searchsorted(exc.lims[1:], budget, side="right")) + 1
-            found = int(exc.lims[done])
-            raise self._over_budget(radius, queries.shape[0], budget, found, done) from None
+            raise self._counted_past_budget(radius, budget, exc.lims) from None
 
     def _folder_params(self) -> dict[str, Any]:
         return {**super()._folder_params(), "n_threads": self.n_threads}

@@ -547,11 +547,8 @@ class MultiIndexHashing(BinaryIndex):
         # (blocks of budget // ntotal queries would be one query per call from 10^8 codes).
         try:
             return self._range_search(queries, radius, budget)
-        except _OverBudget as exc:
-            cumulative = np.cumsum(exc.counts)
-            done = int(np.searchsorted(cumulative, budget, side="right")) + 1
-            found = int(cumulative[min(done, cumulative.shape[0]) - 1])
-            raise self._over_budget(radius, queries.shape[0], budget, found, done) from None
+        except ResultBudgetExceeded as exc:
+            raise self._counted_past_budget(radius, budget, exc.lims) from None
 
     def _range_search(
         self, queries: np.ndarray, radius: int, budget: int | None = None
@@ -589,7 +586,7 @@ class MultiIndexHashing(BinaryIndex):
             counts[found] = states["size"][found]
             left = None if budget is None else budget - int(counts.sum())
             if left is not None and left < 0:
-                raise _OverBudget(counts)
+                raise ResultBudgetExceeded(_offsets(counts))
             scan = (np.zeros(1, dtype=np.int64), np.empty(0, np.int32), np.empty(0, np.int64))
             if failed.any():
                 with _scan_threads(int(failed.sum()), self.n_threads):
@@ -599,11 +596,10 @@ class MultiIndexHashing(BinaryIndex):
                         )
                     except ResultBudgetExceeded as exc:
                         counts[failed] = np.diff(exc.lims)
-                        raise _OverBudget(counts) from None
+                        raise ResultBudgetExceeded(_offsets(counts)) from None
                 counts[failed] = np.diff(scan[0])
             keys = self._range_fill(query_words, tables, found, counts[found], target, radius)
-        lims = np.zeros(n_queries + 1, dtype=np.int64)
-        np.cumsum(counts, out=lims[1:])
+        lims = _offsets(counts)
         distances = np.empty(int(lims[-1]), dtype=np.int32)
         indices = np.empty(int(lims[-1]), dtype=np.int64)
         # Place each group's CSR pieces at their queries' positions.
@@ -686,35 +682,22 @@ class MultiIndexHashing(BinaryIndex):
         # Read into memory: per-table copies of the codes in bucket order make verifying a
         # bucket a contiguous read (see Tables). Mapped: the codes are read by id instead,
         # so the folder holds the codes once.
-        words = self._database_words()
         copy = not isinstance(codes, np.memmap) and lengths.shape[0] <= mih.COPY_MAX_FACTOR
-        copies = (
-            np.stack([words[ids[i]] for i in range(ids.shape[0])])
-            if copy
-            else np.empty((ids.shape[0], 0, words.shape[1]), dtype=np.uint64)
-        )
-        self._tables = mih.Tables(
-            ids=ids,
-            codes=copies,
-            copy=bool(copy),
-            starts=starts,
-            lengths=lengths,
-            bucket_keys=keys,
-            bucket_offsets=offsets,
-            n_buckets=n_buckets,
-            occupancy=occupancy,
-            direct=bool(occupancy.shape[1] > 0),
-            binomials=mih.BINOMIALS,
+        self._tables = mih.assemble_tables(
+            self._database_words(),
+            ids,
+            starts,
+            lengths,
+            (keys, offsets, n_buckets, occupancy),
+            copy=copy,
         )
 
 
-class _OverBudget(Exception):
-    """A range search's results counted past its budget; ``counts`` per query (0 where
-    not counted)."""
-
-    def __init__(self, counts: np.ndarray) -> None:
-        super().__init__(f"{int(counts.sum())} results")
-        self.counts = counts
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    """CSR offsets of per-query result counts (0 where a query was not counted)."""
+    lims = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=lims[1:])
+    return lims
 
 
 def _scan_threads(n_queries: int, n_threads: int | None) -> AbstractContextManager[int]:

@@ -412,10 +412,8 @@ class ShardedIndex(BinaryIndex):
             raise self._over_budget(
                 radius, queries.shape[0], budget, result.n_found, result.n_queries_done
             )
-        lims = result[0]
-        if lims[-1] > budget:
-            done = int(np.searchsorted(lims[1:], budget, side="right")) + 1
-            raise self._over_budget(radius, queries.shape[0], budget, int(lims[done]), done)
+        if result[0][-1] > budget:
+            raise self._counted_past_budget(radius, budget, result[0])
         return result
 
     def _check_codes(self, codes: Any, name: str) -> np.ndarray:

@@ -56,6 +56,7 @@ __all__ = [
     "Query",
     "Search",
     "Tables",
+    "assemble_tables",
     "build_tables",
     "knn_kernel",
     "next_combination",
@@ -606,16 +607,12 @@ def build_tables(words: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> 
     """
     n = words.shape[0]
     m = starts.shape[0]
-    copy = m <= COPY_MAX_FACTOR
     keys = substring_keys(words, starts, lengths)
     ids = np.empty((m, n), dtype=np.int32 if n < 2**31 else np.int64)
-    codes = np.empty((m, n if copy else 0, words.shape[1]), dtype=np.uint64)
     sorted_keys = np.empty((m, n), dtype=np.uint64)
     for i in range(m):
         order = np.argsort(keys[:, i], kind="stable")
         ids[i] = order
-        if copy:
-            codes[i] = words[order]
         sorted_keys[i] = keys[order, i]
     new_bucket = np.ones((m, n), dtype=bool)
     new_bucket[:, 1:] = sorted_keys[:, 1:] != sorted_keys[:, :-1]
@@ -628,6 +625,34 @@ def build_tables(words: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> 
         bucket_keys[i, : first.shape[0]] = sorted_keys[i, first]
         bucket_offsets[i, : first.shape[0]] = first
     occupancy = occupancy_index(bucket_keys, n_buckets, int(lengths.max()), n)
+    return assemble_tables(
+        words,
+        ids,
+        starts,
+        lengths,
+        (bucket_keys, bucket_offsets, n_buckets, occupancy),
+        copy=m <= COPY_MAX_FACTOR,
+    )
+
+
+def assemble_tables(
+    words: np.ndarray,
+    ids: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    buckets: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    *,
+    copy: bool,
+) -> Tables:
+    """:class:`Tables` from sorted ids and ``(bucket_keys, bucket_offsets, n_buckets,
+    occupancy)``, built here or read from an index folder; with ``copy``, each table
+    gets the codes of ``words`` in its bucket order."""
+    bucket_keys, bucket_offsets, n_buckets, occupancy = buckets
+    codes = (
+        np.stack([words[ids[i]] for i in range(ids.shape[0])])
+        if copy
+        else np.empty((ids.shape[0], 0, words.shape[1]), dtype=np.uint64)
+    )
     return Tables(
         ids=ids,
         codes=codes,
