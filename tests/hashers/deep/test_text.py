@@ -57,7 +57,8 @@ def test_gaussian_kl_by_hand():
 def test_nash_evaluation_value_by_hand():
     """In eval mode the code is 1[h >= 0], no noise: the value is the reconstruction of the
     words from that code plus the KL of sigmoid(h)."""
-    loss = NASHLoss(2, None, 4, _generator(), n_inputs=3, noise=None).eval()
+    loss = NASHLoss(2, None, 4, _generator(), n_inputs=3, noise=None, reconstruct="weights")
+    loss.eval()
     h = torch.tensor([[2.0, -1.0], [-0.5, 0.5]])
     words = torch.tensor([[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]])
     layer = loss.decoder.layer
@@ -103,12 +104,29 @@ def test_supervised_nash_adds_the_classification_term():
     assert float(difference) == pytest.approx(0.5 * float(cross_entropy), rel=1e-5)
 
 
+@pytest.mark.parametrize("cls", [NASHLoss, VDSHLoss])
+def test_the_presence_reconstruction_counts_each_distinct_word_once(cls):
+    """The default target is 1 for every word of the document, whatever its weight: the
+    value equals the weighted one on the 0/1 presence of the words."""
+    words = torch.tensor([[0.5, 0.0, 2.0], [0.0, 3.0, 0.1]])
+    h = torch.tensor([[2.0, -1.0], [-0.5, 0.5]])
+    # VDSH's KL reads the words (its log-variance): beta=0 leaves the reconstruction alone.
+    extra = {"noise": None} if cls is NASHLoss else {"beta": 0.0}
+    presence = cls(2, None, 2, _generator(), n_inputs=3, **extra).eval()
+    weighted = cls(2, None, 2, _generator(), n_inputs=3, reconstruct="weights", **extra).eval()
+    assert presence.decoder.reconstruct == "presence"
+    value = presence(h, None, torch.arange(2), words)
+    expected = weighted(h, None, torch.arange(2), (words > 0).float())
+    assert float(value) == pytest.approx(float(expected), rel=1e-6)
+    assert float(value) != pytest.approx(float(weighted(h, None, torch.arange(2), words)))
+
+
 def test_vdsh_evaluation_decodes_the_mean():
     loss = VDSHLoss(2, None, 2, _generator(), n_inputs=3, beta=0.0).eval()
     mu = torch.tensor([[0.3, -0.2]])
-    words = torch.tensor([[1.0, 1.0, 0.0]])
+    words = torch.tensor([[0.4, 2.0, 0.0]])
     log_p = torch.log_softmax(loss.decoder.layer(mu), dim=1)
-    expected = -(words * log_p).sum()
+    expected = -((words > 0).float() * log_p).sum()
     assert float(loss(mu, None, torch.arange(1), words)) == pytest.approx(float(expected), rel=1e-6)
 
 
@@ -119,6 +137,7 @@ def test_vdsh_evaluation_decodes_the_mean():
         ({"n_inputs": 3, "noise": "loud"}, ValueError),
         ({"n_inputs": 3, "noise_std": 0.0}, ValueError),
         ({"n_inputs": 3, "beta": -1.0}, ValueError),
+        ({"n_inputs": 3, "reconstruct": "counts"}, ValueError),
     ],
 )
 def test_nash_parameter_errors(kwargs, error):
@@ -198,3 +217,14 @@ def test_text_hashers_save_and_load(tmp_path):
     for hasher in (VDSH(8, **FAST).fit(X), NASH(8, supervised=True, **FAST).fit(X, y)):
         path = hasher.save(tmp_path / f"{type(hasher).__name__}.hlz")
         assert np.array_equal(load(path).encode(X), hasher.encode(X))
+
+
+@pytest.mark.parametrize("cls", [VDSH, NASH])
+def test_the_reconstruction_target_reaches_the_loss(cls):
+    X, _ = _documents()
+    X[:, :5] *= 3.0  # weights that differ from presence
+    with pytest.raises(ValueError, match="reconstruct must be one of"):
+        cls(8, reconstruct="counts", **FAST).fit(X)
+    presence = cls(8, **FAST).fit(X).project(X)
+    weights = cls(8, reconstruct="weights", **FAST).fit(X).project(X)
+    assert not np.allclose(presence, weights, atol=1e-3)

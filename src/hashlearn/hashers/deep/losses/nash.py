@@ -25,11 +25,13 @@ Defaults, and where they differ from the paper
 -----------------------------------------------
 - ``noise="data"``: NASH-DN, the paper's best variant. The paper does not state the form
   of ``sigma(x)``; here it is a softplus of a linear map of the input words.
-- The loss defaults to ``beta = 1`` (the evidence lower bound); the estimator to 0.02,
-  for L2-normalised TF-IDF inputs (see :class:`hashlearn.hashers.deep.text.VDSH`).
+- ``beta = 1``, the evidence lower bound.
 - ``noise_std = 0.1`` as the starting value.
-- The reconstruction weights each word by its input value (counts or TF-IDF); the paper
-  uses word counts.
+- The reconstruction counts each distinct word of the document once
+  (``reconstruct="presence"``), the likelihood of the VDSH authors' code (NASH's paper
+  does not say which it uses); ``"weights"`` weights each word by its input value
+  instead, so word counts give the multinomial likelihood
+  (:mod:`hashlearn.hashers.deep.losses._text`).
 - Codes are 0/1 in the decoder, as in the paper.
 
 References
@@ -87,6 +89,8 @@ class NASHLoss(HashLoss):
         Starting standard deviation of the noise.
     beta : float, default 1.0
         Weight of the KL term.
+    reconstruct : {"presence", "weights"}, default "presence"
+        What the decoder reconstructs (:mod:`hashlearn.hashers.deep.losses._text`).
     """
 
     supervised: ClassVar[bool] = False
@@ -104,6 +108,7 @@ class NASHLoss(HashLoss):
         noise: str = "data",
         noise_std: float = 0.1,
         beta: float = 1.0,
+        reconstruct: str = "presence",
     ) -> None:
         super().__init__(n_bits, n_classes, n_train, generator)
         method = type(self).__name__
@@ -115,7 +120,7 @@ class NASHLoss(HashLoss):
         self.beta = check_non_negative("beta", beta)
         if not float(noise_std) > 0:
             raise ValueError(f"noise_std must be > 0, got {noise_std!r}")
-        self.decoder = BagOfWordsDecoder(n_bits, n_inputs, generator)
+        self.decoder = BagOfWordsDecoder(n_bits, n_inputs, generator, reconstruct)
         # softplus(start) = noise_std: the noise begins at the requested size.
         start = math.log(math.expm1(float(noise_std)))
         if noise == "data":

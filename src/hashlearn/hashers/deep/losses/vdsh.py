@@ -23,9 +23,11 @@ Defaults, and where they differ from the paper
 - The log-variance is a linear function of the input words, not a second head on the
   encoder's last hidden layer: the backbone's outputs are the ``n_bits`` means, and the
   loss only sees them and the inputs.
-- The loss defaults to ``beta = 1`` (the evidence lower bound); the estimator to 0.02,
-  for L2-normalised TF-IDF inputs (see :class:`hashlearn.hashers.deep.text.VDSH`).
-- The reconstruction weights each word by its input value (counts or TF-IDF).
+- ``beta = 1``, the evidence lower bound (the authors anneal it from 0 to 1 over the first
+  5,000 documents; here it is 1 from the start).
+- The reconstruction counts each distinct word of the document once
+  (``reconstruct="presence"``), as the authors' code does; ``"weights"`` weights each word
+  by its input value instead (:mod:`hashlearn.hashers.deep.losses._text`).
 
 References
 ----------
@@ -73,6 +75,8 @@ class VDSHLoss(HashLoss):
         Vocabulary size (the trainer passes the input vectors' length).
     beta : float, default 1.0
         Weight of the KL term.
+    reconstruct : {"presence", "weights"}, default "presence"
+        What the decoder reconstructs (:mod:`hashlearn.hashers.deep.losses._text`).
     """
 
     supervised: ClassVar[bool] = False
@@ -90,13 +94,14 @@ class VDSHLoss(HashLoss):
         *,
         n_inputs: int,
         beta: float = 1.0,
+        reconstruct: str = "presence",
     ) -> None:
         super().__init__(n_bits, n_classes, n_train, generator)
         method = type(self).__name__
         self.generator = require_generator(method, generator)
         n_inputs = check_input_size(method, n_inputs)
         self.beta = check_non_negative("beta", beta)
-        self.decoder = BagOfWordsDecoder(n_bits, n_inputs, generator)
+        self.decoder = BagOfWordsDecoder(n_bits, n_inputs, generator, reconstruct)
         self.log_variance = seeded_linear(n_inputs, n_bits, generator)
         with torch.no_grad():
             self.log_variance.weight.mul_(0.01)
