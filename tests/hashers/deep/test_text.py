@@ -228,3 +228,23 @@ def test_the_reconstruction_target_reaches_the_loss(cls):
     presence = cls(8, **FAST).fit(X).project(X)
     weights = cls(8, reconstruct="weights", **FAST).fit(X).project(X)
     assert not np.allclose(presence, weights, atol=1e-3)
+
+
+@pytest.mark.parametrize(("cls", "rate"), [(VDSH, 0.003), (NASH, 0.01)])
+def test_text_hashers_have_their_own_training_defaults(cls, rate):
+    """A narrower encoder and a larger learning rate than the image hashers' defaults, in the
+    signature, in get_params and in the docstring."""
+    hasher = cls()
+    assert (hasher.width, hasher.learning_rate) == (500, rate)
+    assert hasher.get_params()["learning_rate"] == rate
+    assert (DSH().width, DSH().learning_rate) == (None, 1e-3)
+    assert f"defaults\n        30, 128, {rate}," in cls.__doc__
+    assert "defaults\n        50, 128, 0.001," in DSH.__doc__
+
+
+def test_training_defaults_must_name_training_parameters():
+    with pytest.raises(TypeError, match="names no training parameter"):
+
+        class Broken(NASH):
+            _loss = NASH._loss
+            _training_defaults = {"learning_rte": 0.1}  # noqa: RUF012

@@ -82,6 +82,8 @@ class DeepHasher(BaseHasher):
     _loss: ClassVar[tuple[str, str]]
     #: The method's own constructor parameters (passed to its loss) and their defaults.
     _loss_defaults: ClassVar[dict[str, Any]] = {}
+    #: Training parameters whose default differs for this method (keys of COMMON_DEFAULTS).
+    _training_defaults: ClassVar[dict[str, Any]] = {}
     _default_image_backbone: ClassVar[str] = "dsh-cnn"
     #: Feature vectors are normalised by their training mean and standard deviation, in
     #: float32: beyond this range of largest |X| the statistics overflow or underflow.
@@ -453,7 +455,10 @@ def _make_init(cls: type[DeepHasher]) -> Any:
     arguments unchanged (the scikit-learn rule) and carries a real signature, which
     ``help()``, ``get_params`` and ``clone`` read.
     """
-    defaults = {**cls._loss_defaults, **COMMON_DEFAULTS}
+    unknown = sorted(set(cls._training_defaults) - set(COMMON_DEFAULTS))
+    if unknown:
+        raise TypeError(f"{cls.__name__}._training_defaults names no training parameter: {unknown}")
+    defaults = {**cls._loss_defaults, **COMMON_DEFAULTS, **cls._training_defaults}
     signature = Signature(
         [
             Parameter("self", Parameter.POSITIONAL_OR_KEYWORD),
@@ -494,8 +499,8 @@ _COMMON_DOC = """backbone : str, default "auto"
         are recognised without it).
     epochs, batch_size, learning_rate, weight_decay, schedule, warmup_epochs, \
 validation_fraction, validation_database, patience, augment, amp
-        Training (:class:`~hashlearn.hashers.deep.config.TrainConfig`; defaults 50, 128,
-        1e-3, 5e-4, "cosine", 0, 0.1, 5000, 10, True, True).
+        Training (:class:`~hashlearn.hashers.deep.config.TrainConfig`; defaults
+        {training}).
     device : {{"auto", "cpu", "cuda", "cuda:N"}}, default "auto"
         Where to train and encode.
     checkpoint : str, optional
@@ -510,9 +515,15 @@ validation_fraction, validation_database, patience, augment, amp
 
 def _document(cls: type[DeepHasher]) -> type[DeepHasher]:
     """Fill ``{common}`` in the class docstring with the parameters every deep hasher has."""
-    cls.__doc__ = (cls.__doc__ or "").replace(
-        "{common}", _COMMON_DOC.format(image=cls._default_image_backbone)
+    defaults = {**COMMON_DEFAULTS, **cls._training_defaults}
+    names = ("epochs", "batch_size", "learning_rate", "weight_decay", "schedule")
+    names += ("warmup_epochs", "validation_fraction", "validation_database", "patience")
+    training = ", ".join(
+        f'"{value}"' if isinstance(value, str) else repr(value)
+        for value in (defaults[name] for name in (*names, "augment", "amp"))
     )
+    common = _COMMON_DOC.format(image=cls._default_image_backbone, training=training)
+    cls.__doc__ = (cls.__doc__ or "").replace("{common}", common)
     return cls
 
 
