@@ -623,8 +623,8 @@ def _text_method(name: str, class_name: str, label: str, description: str, paper
 
 
 _TEXT_PARAMETERS = (
-    "supervised, alpha, beta, epochs, batch_size, learning_rate, validation_fraction, "
-    "patience, width, device"
+    "supervised, alpha, beta, reconstruct (presence|weights), epochs, batch_size, "
+    "learning_rate, validation_fraction, patience, width, device"
 )
 _text_method(
     "vdsh",
