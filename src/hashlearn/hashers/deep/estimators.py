@@ -516,11 +516,14 @@ validation_fraction, validation_database, patience, augment, amp
 def _document(cls: type[DeepHasher]) -> type[DeepHasher]:
     """Fill ``{common}`` in the class docstring with the parameters every deep hasher has."""
     defaults = {**COMMON_DEFAULTS, **cls._training_defaults}
-    names = ("epochs", "batch_size", "learning_rate", "weight_decay", "schedule")
-    names += ("warmup_epochs", "validation_fraction", "validation_database", "patience")
+    names = [
+        *("epochs", "batch_size", "learning_rate", "weight_decay", "schedule"),
+        *("warmup_epochs", "validation_fraction", "validation_database", "patience"),
+        *("augment", "amp"),
+    ]
     training = ", ".join(
         f'"{value}"' if isinstance(value, str) else repr(value)
-        for value in (defaults[name] for name in (*names, "augment", "amp"))
+        for value in (defaults[name] for name in names)
     )
     common = _COMMON_DOC.format(image=cls._default_image_backbone, training=training)
     cls.__doc__ = (cls.__doc__ or "").replace("{common}", common)
