@@ -487,18 +487,24 @@ def _make_init(cls: type[DeepHasher]) -> Any:
     return __init__
 
 
+#: The training parameters the docstrings list together, with their defaults.
+_DOCUMENTED_TRAINING = (
+    *("epochs", "batch_size", "learning_rate", "weight_decay", "schedule"),
+    *("warmup_epochs", "validation_fraction", "validation_database", "patience"),
+    *("augment", "amp"),
+)
+
 _COMMON_DOC = """backbone : str, default "auto"
         ``"auto"`` (``{image}`` for images, ``mlp`` for vectors) or a name of
         :mod:`hashlearn.hashers.deep.backbones`.
-    width : int, optional
-        Channels or units of the backbone (its default when None).
+    width : int or None, default {width}
+        Channels or units of the backbone (the backbone's own default when None).
     weights : str, optional
         Local file of pretrained weights (torchvision backbones).
     image_shape : (height, width, channels), optional
         How to read flattened rows as images (CIFAR-10's 3,072 and MNIST's 784 columns
         are recognised without it).
-    epochs, batch_size, learning_rate, weight_decay, schedule, warmup_epochs, \
-validation_fraction, validation_database, patience, augment, amp
+    {training_names}
         Training (:class:`~hashlearn.hashers.deep.config.TrainConfig`; defaults
         {training}).
     device : {{"auto", "cpu", "cuda", "cuda:N"}}, default "auto"
@@ -516,16 +522,16 @@ validation_fraction, validation_database, patience, augment, amp
 def _document(cls: type[DeepHasher]) -> type[DeepHasher]:
     """Fill ``{common}`` in the class docstring with the parameters every deep hasher has."""
     defaults = {**COMMON_DEFAULTS, **cls._training_defaults}
-    names = [
-        *("epochs", "batch_size", "learning_rate", "weight_decay", "schedule"),
-        *("warmup_epochs", "validation_fraction", "validation_database", "patience"),
-        *("augment", "amp"),
-    ]
     training = ", ".join(
         f'"{value}"' if isinstance(value, str) else repr(value)
-        for value in (defaults[name] for name in names)
+        for value in (defaults[name] for name in _DOCUMENTED_TRAINING)
     )
-    common = _COMMON_DOC.format(image=cls._default_image_backbone, training=training)
+    common = _COMMON_DOC.format(
+        image=cls._default_image_backbone,
+        width=defaults["width"],
+        training_names=", ".join(_DOCUMENTED_TRAINING),
+        training=training,
+    )
     cls.__doc__ = (cls.__doc__ or "").replace("{common}", common)
     return cls
 

@@ -30,10 +30,11 @@ class _TextHasher(DeepHasher):
     # weight by its tiny standard deviation (measured on 20ng-text, NASH-DN 32 bits, 8
     # epochs: P@100 0.209 standardised, 0.222 as they are).
     _standardise_inputs = False
-    # Each method below sets its training defaults: an encoder of 500 units (the VDSH
-    # authors' size; 1,000 gave no more on 20ng-text, NASH-DN 32 bits, 30 epochs: P@100
-    # 0.493 against 0.495, in twice the time), its learning rate (the trainer's 1e-3 leaves
-    # both far from converged) and 30 epochs.
+    # An encoder of 500 units (the VDSH authors' size; 1,000 gave no more on 20ng-text,
+    # NASH-DN 32 bits, 30 epochs: P@100 0.493 against 0.495, in twice the time) and 30
+    # epochs; each method adds its learning rate (the trainer's 1e-3 leaves both far from
+    # converged).
+    _training_defaults: ClassVar[dict[str, Any]] = {"width": 500, "epochs": 30}
     supervised: bool
     alpha: float
 
@@ -114,9 +115,8 @@ class VDSH(_TextHasher):
     # 20ng-text, 32 bits, 30 epochs, P@100: 0.396 at 1e-3 (1,000 units, 50 epochs), 0.423 at
     # 3e-3, 0.367 at 1e-2 (a better held-out loss, worse codes).
     _training_defaults: ClassVar[dict[str, Any]] = {
-        "width": 500,
+        **_TextHasher._training_defaults,
         "learning_rate": 3e-3,
-        "epochs": 30,
     }
     _unsupervised_loss = "VDSHLoss"
     _supervised_loss = "VDSHSupervisedLoss"
@@ -171,9 +171,8 @@ class NASH(_TextHasher):
     # 1e-2, 0.468 at 3e-2; 60 epochs at 1e-2 gave 0.495, a better held-out loss but no
     # better codes, so 30 epochs.
     _training_defaults: ClassVar[dict[str, Any]] = {
-        "width": 500,
+        **_TextHasher._training_defaults,
         "learning_rate": 1e-2,
-        "epochs": 30,
     }
     _unsupervised_loss = "NASHLoss"
     _supervised_loss = "NASHSupervisedLoss"
